@@ -1,0 +1,181 @@
+"""Boilerplate stage: remove credits, captions, footers, share bars and ads, keeping a record.
+
+The rules are data (``tasks/rules/boilerplate.toml``). Each rule's pattern is screened over the
+whole batch with RE2 (vectorized, linear time); Python then walks the paragraphs of only the
+documents a rule may hit. Rules match whole paragraphs, so a body sentence that merely mentions
+"Getty Images" or a source never matches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from tasks.edits import EditLog, StageResult
+from tasks.normalize import screen
+from tasks.rules import Rule, RulePack, boilerplate_pack
+from tasks.schema import replace_column
+
+STAGE = "boilerplate"
+_SENTENCE_END = tuple('.!?"”’')
+_FOLD = re.compile(r"[\W_]+")
+
+
+def fold(text: str) -> str:
+    """Case and punctuation folded form, for comparing a paragraph with the headline."""
+    return _FOLD.sub(" ", text.casefold()).strip()
+
+
+def _word_count(text: str) -> int:
+    return text.count(" ") + 1
+
+
+@dataclass
+class _Doc:
+    """One document's paragraphs while rules are applied to it."""
+
+    doc_id: str
+    paragraphs: list[str]
+    removed: list[bool]
+    captions: list[str] = field(default_factory=list)
+    source_url: str | None = None
+
+    def alive(self, i: int) -> bool:
+        return 0 <= i < len(self.paragraphs) and not self.removed[i]
+
+    def text(self) -> str:
+        return "\n\n".join(p for p, gone in zip(self.paragraphs, self.removed, strict=True) if not gone)
+
+
+def _matches(rule: Rule, paragraph: str) -> re.Match[str] | None:
+    if _word_count(paragraph) > rule.max_words:
+        return None
+    pattern = rule.compiled()
+    return pattern.match(paragraph) if rule.kind == "span" else pattern.fullmatch(paragraph)
+
+
+def _is_caption(paragraph: str, max_words: int) -> bool:
+    """Captions are short and, unlike body paragraphs, do not end like a sentence."""
+    return _word_count(paragraph) <= max_words and not paragraph.endswith(_SENTENCE_END)
+
+
+class _Applier:
+    """Applies the rules that may hit a document to its paragraphs, in pack order."""
+
+    def __init__(self, pack: RulePack, log: EditLog) -> None:
+        self.pack = pack
+        self.log = log
+        self.caption_max_words = int(pack.settings.get("caption_max_words", 40))
+        self.credit_rules = pack.by_kind("credit")
+
+    def _is_credit(self, paragraph: str) -> bool:
+        return any(_matches(r, paragraph) for r in self.credit_rules)
+
+    def apply(self, doc: _Doc, rules: list[Rule]) -> None:
+        for i in range(len(doc.paragraphs)):
+            for rule in rules:
+                if not doc.alive(i):
+                    break
+                match = _matches(rule, doc.paragraphs[i])
+                if match:
+                    getattr(self, "_" + rule.kind)(doc, i, rule, match)
+
+    def _drop(self, doc: _Doc, i: int, rule: Rule, _match: re.Match[str]) -> None:
+        doc.removed[i] = True
+        self.log.add(doc.doc_id, rule.id, doc.paragraphs[i], "")
+
+    def _credit(self, doc: _Doc, i: int, rule: Rule, _match: re.Match[str]) -> None:
+        neighbour = {"next": i + 1, "previous": i - 1}.get(rule.caption, -1)
+        removed = [doc.paragraphs[i]]
+        if doc.alive(neighbour):
+            candidate = doc.paragraphs[neighbour]
+            if not self._is_credit(candidate) and _is_caption(candidate, self.caption_max_words):
+                doc.captions.append(candidate)
+                doc.removed[neighbour] = True
+                removed = [*removed, candidate] if neighbour > i else [candidate, *removed]
+        doc.removed[i] = True
+        self.log.add(doc.doc_id, rule.id, "\n\n".join(removed), "")
+
+    def _captioned(self, doc: _Doc, i: int, rule: Rule, match: re.Match[str]) -> None:
+        caption = (match.group("caption") or "").strip()
+        if caption:
+            doc.captions.append(caption)
+        self._drop(doc, i, rule, match)
+
+    def _source(self, doc: _Doc, i: int, rule: Rule, match: re.Match[str]) -> None:
+        doc.source_url = doc.source_url or match.group("url")
+        self._drop(doc, i, rule, match)
+
+    def _span(self, doc: _Doc, i: int, rule: Rule, match: re.Match[str]) -> None:
+        rest = doc.paragraphs[i][match.end() :].strip()
+        self.log.add(doc.doc_id, rule.id, match.group(0), "")
+        if rest:
+            doc.paragraphs[i] = rest
+        else:
+            doc.removed[i] = True
+
+
+def _repeated_headline(doc: _Doc, title: str | None, rule: Rule, log: EditLog) -> None:
+    """Drop leading paragraphs that repeat the headline (scrapers often prepend it)."""
+    if not title:
+        return
+    folded_title = fold(title)
+    if not folded_title:
+        return
+    for i, paragraph in enumerate(doc.paragraphs):
+        if doc.removed[i]:
+            continue
+        if fold(paragraph) != folded_title:
+            return
+        doc.removed[i] = True
+        log.add(doc.doc_id, rule.id, paragraph, "")
+
+
+def _rule_masks(batch: pa.Table, rules: list[Rule]) -> dict[str, np.ndarray]:
+    """Which documents each rule may hit: RE2 over the batch, AND the rule's publishers."""
+    texts = batch.column("text")
+    domains = np.array(batch.column("domain").to_pylist(), dtype=object)
+    masks = {}
+    for rule in rules:
+        mask = screen(texts, rule.re2_paragraph_screen())
+        if rule.domains:
+            mask &= np.isin(domains, list(rule.domains))
+        masks[rule.id] = mask
+    return masks
+
+
+def strip_boilerplate(batch: pa.Table, pack: RulePack | None = None) -> StageResult:
+    """Remove boilerplate paragraphs; captions move to ``captions``, Source URLs fill ``url``."""
+    pack = pack or boilerplate_pack()
+    log = EditLog(STAGE)
+    pattern_rules = [r for r in pack.rules if r.kind != "headline"]
+    headline_rules = pack.by_kind("headline")
+    masks = _rule_masks(batch, pattern_rules)
+    applier = _Applier(pack, log)
+    doc_ids = batch.column("doc_id").to_pylist()
+    texts = batch.column("text").to_pylist()
+    titles = batch.column("title").to_pylist()
+    urls = batch.column("url").to_pylist()
+    captions = batch.column("captions").to_pylist()
+    for i, text in enumerate(texts):
+        if not text:
+            continue
+        rules = [r for r in pattern_rules if masks[r.id][i]]
+        doc = _Doc(doc_ids[i], text.split("\n\n"), [False] * text.count("\n\n") + [False])
+        for rule in headline_rules:
+            _repeated_headline(doc, titles[i], rule, log)
+        if rules:
+            applier.apply(doc, rules)
+        if not any(doc.removed) and not doc.captions:
+            continue
+        texts[i] = doc.text()
+        captions[i] = [*(captions[i] or []), *doc.captions]
+        if doc.source_url and not urls[i]:
+            urls[i] = doc.source_url
+    table = replace_column(batch, "text", texts)
+    table = replace_column(table, "url", urls)
+    table = replace_column(table, "captions", captions)
+    return StageResult(table, log.to_table())

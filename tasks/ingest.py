@@ -1,0 +1,701 @@
+"""Ingest stage: find raw files, plan work units, read them into document batches.
+
+Everything under the raw folder is read, never modified. Whatever cannot be read becomes a
+quarantine row (file, record, reason) and the run goes on.
+
+Work is planned in *units* (a group of small .txt files, a byte range of a JSONL file, a range
+of Parquet row groups, or one CSV file) so that a large corpus spreads over workers, and each
+unit is read as a stream of batches of at most ``batch_size`` documents so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.schema import DOC_SCHEMA, QUARANTINE_SCHEMA
+
+FORMATS = {
+    ".txt": "txt",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+#: Files that sit beside corpora but are not articles (licences, readmes): skipped, counted.
+IGNORED = re.compile(r"^(?:\..*|(?:LICEN[CS]E|COPYING|NOTICE|README)(?:\..*)?|.*\.md)$", re.IGNORECASE)
+
+DEFAULT_BATCH_SIZE = 5000
+DEFAULT_UNIT_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_DOC_BYTES = 16 * 1024 * 1024
+
+#: Column aliases, first hit wins: how tables from different scrapers map onto newsclean fields.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "title": ("title", "headline", "heading"),
+    "text": ("content", "text", "body", "article", "article_text", "maintext", "full_text"),
+    "url": ("url", "link", "canonical_url", "source_url", "href"),
+    "domain": ("domain", "source_domain", "site", "hostname", "host"),
+    "authors": ("authors", "author", "byline", "creator", "creators"),
+    "published_at": (
+        "published_at", "published", "date_publish", "publish_date", "published_date",
+        "date_published", "pubdate", "date", "datetime",
+    ),
+}
+_URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$")
+
+
+class InputError(ValueError):
+    """A file or record that cannot be read; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """A slice of the raw folder that one worker reads as a stream of batches."""
+
+    index: int
+    kind: str
+    files: tuple[str, ...]
+    start: int = 0
+    stop: int | None = None
+    first_record: int = 0
+    size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Plan:
+    units: list[WorkUnit]
+    ignored: list[str]
+    unsupported: list[str]
+    total_bytes: int
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_bytes(data: bytes) -> str:
+    """UTF-8 (BOM stripped), UTF-16 with BOM, else cp1252 -- never with replacement characters.
+
+    Raises :class:`InputError` for binary data or bytes no candidate encoding accepts.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"undecodable UTF-16: {exc.reason} at byte {exc.start}") from exc
+    else:
+        if b"\x00" in data[:65536]:
+            raise InputError("binary data (NUL bytes), not text")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as utf8_error:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"undecodable: not UTF-8 (byte 0x{data[utf8_error.start]:02x} at offset "
+                    f"{utf8_error.start}) nor cp1252 (byte 0x{data[exc.start]:02x} at offset "
+                    f"{exc.start})"
+                ) from exc
+    _reject_binary(text)
+    return normalize_newlines(text)
+
+
+def _reject_binary(text: str) -> None:
+    sample = text[:8192]
+    if not sample:
+        return
+    controls = sum(1 for c in sample if c < " " and c not in "\n\r\t\f\v")
+    if "\x00" in sample or controls > max(8, len(sample) // 20):
+        raise InputError(f"binary data ({controls} control characters in the first {len(sample)})")
+
+
+def normalize_newlines(text: str) -> str:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _fix_cell(value: str) -> str:
+    """CSV cells are read with surrogateescape: re-decode a cell with stray bytes as cp1252."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogateescape")
+        try:
+            value = raw.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"undecodable cell: neither UTF-8 nor cp1252 ({exc.reason})") from exc
+    return normalize_newlines(value)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def discover(raw_dir: Path) -> tuple[list[Path], list[str], list[str]]:
+    """Supported files (sorted, so plans are deterministic), ignored and unsupported names."""
+    files, ignored, unsupported = [], [], []
+    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file()):
+        rel = relative(path, raw_dir)
+        if any(IGNORED.match(part) for part in Path(rel).parts):
+            ignored.append(rel)
+        elif path.suffix.lower() in FORMATS:
+            files.append(path)
+        else:
+            unsupported.append(rel)
+    return files, ignored, unsupported
+
+
+def _jsonl_ranges(path: Path, unit_bytes: int) -> Iterator[tuple[int, int, int]]:
+    """(start, stop, first_line) byte ranges of about ``unit_bytes``, cut at line ends."""
+    size = path.stat().st_size
+    start, line = 0, 0
+    with path.open("rb") as fh:
+        while start < size:
+            fh.seek(min(start + unit_bytes, size))
+            if start + unit_bytes < size:
+                fh.readline()
+            stop = min(fh.tell(), size)
+            fh.seek(start)
+            lines, remaining = 0, stop - start
+            while remaining:
+                block = fh.read(min(remaining, 8 * 1024 * 1024))
+                lines += block.count(b"\n")
+                remaining -= len(block)
+            yield start, stop, line
+            start, line = stop, line + lines
+
+
+def _parquet_ranges(path: Path, unit_bytes: int) -> Iterator[tuple[int, int, int, int]]:
+    """(first row group, stop row group, first row, bytes) ranges of about ``unit_bytes``."""
+    meta = pq.ParquetFile(path).metadata
+    group, row = 0, 0
+    while group < meta.num_row_groups:
+        stop, size, rows = group, 0, 0
+        while stop < meta.num_row_groups and (size < unit_bytes or stop == group):
+            size += meta.row_group(stop).total_byte_size
+            rows += meta.row_group(stop).num_rows
+            stop += 1
+        yield group, stop, row, size
+        group, row = stop, row + rows
+
+
+def plan_units(
+    raw_dir: Path,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    unit_bytes: int = DEFAULT_UNIT_BYTES,
+) -> Plan:
+    """Split the raw folder into work units. Never raises on a bad file: the reader will
+    quarantine it."""
+    raw_dir = Path(raw_dir)
+    files, ignored, unsupported = discover(raw_dir)
+    units: list[WorkUnit] = []
+    txt_group: list[str] = []
+    txt_bytes = 0
+    total = 0
+
+    def add(kind: str, names: tuple[str, ...], **kw: Any) -> None:
+        units.append(WorkUnit(index=len(units), kind=kind, files=names, **kw))
+
+    for path in files:
+        rel, kind, size = relative(path, raw_dir), FORMATS[path.suffix.lower()], path.stat().st_size
+        total += size
+        if kind == "txt":
+            txt_group.append(rel)
+            txt_bytes += size
+            if len(txt_group) >= batch_size or txt_bytes >= unit_bytes:
+                add("txt", tuple(txt_group), size=txt_bytes)
+                txt_group, txt_bytes = [], 0
+            continue
+        try:
+            if kind == "jsonl":
+                for start, stop, line in _jsonl_ranges(path, unit_bytes):
+                    add(kind, (rel,), start=start, stop=stop, first_record=line, size=stop - start)
+                continue
+            if kind == "parquet":
+                for start, stop, row, nbytes in _parquet_ranges(path, unit_bytes):
+                    add(kind, (rel,), start=start, stop=stop, first_record=row, size=nbytes)
+                continue
+        except (OSError, pa.ArrowException):
+            pass  # unreadable: one unit for the whole file, the reader quarantines it
+        add(kind, (rel,), size=size)
+    if txt_group:
+        add("txt", tuple(txt_group), size=txt_bytes)
+    return Plan(units, ignored, unsupported, total)
+
+
+# --------------------------------------------------------------------------- records
+
+
+def make_doc_id(source_file: str, source_record: int) -> str:
+    """Stable id: the same file and record give the same id in every run."""
+    key = f"{source_file}\x1f{source_record}".encode()
+    return hashlib.blake2b(key, digest_size=8).hexdigest()
+
+
+def domain_of(url: str | None, domain: str | None = None) -> str | None:
+    """Publisher host without ``www.``, from the domain field or else the URL."""
+    value = (domain or "").strip() or (url or "").strip()
+    if not value:
+        return None
+    if "://" not in value:
+        value = "http://" + value
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = host.lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def parse_authors(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, list | tuple):
+        items = [str(v) for v in value if v is not None]
+    else:
+        text = str(value).strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+                if isinstance(parsed, list):
+                    return parse_authors(parsed)
+            except json.JSONDecodeError:
+                pass
+        items = re.split(r"\s*[;,|]\s*|\s+and\s+", text)
+    return [a.strip() for a in items if a and a.strip()]
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A UTC timestamp from an ISO string, a date, epoch seconds/ms, or None if unparseable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        ts = pd.Timestamp(value)
+    elif isinstance(value, int | float):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        ts = pd.Timestamp(value, unit="ms" if abs(value) > 1e11 else "s")
+    else:
+        try:
+            ts = pd.Timestamp(str(value).strip())
+        except (ValueError, OverflowError):
+            return None
+    if ts is pd.NaT or pd.isna(ts):
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.to_pydatetime()
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+@dataclass
+class BatchBuilder:
+    """Accumulates documents column-wise and emits Arrow batches of ``batch_size``."""
+
+    batch_size: int
+    max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {f.name: [] for f in DOC_SCHEMA})
+    quarantine: list[tuple[str, int | None, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.columns["doc_id"])
+
+    def reject(self, source_file: str, source_record: int | None, reason: str) -> None:
+        self.quarantine.append((source_file, source_record, reason))
+
+    def add(
+        self,
+        source_file: str,
+        source_record: int,
+        *,
+        title: str | None,
+        text: str | None,
+        url: str | None = None,
+        domain: str | None = None,
+        authors: Any = None,
+        published: Any = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Validate one record and append it, or quarantine it with the reason."""
+        if text is None or not str(text).strip():
+            self.reject(source_file, source_record, "record has no body text")
+            return
+        text = normalize_newlines(str(text))
+        raw_bytes = len(text.encode("utf-8", "surrogatepass"))
+        if raw_bytes > self.max_doc_bytes:
+            self.reject(
+                source_file, source_record,
+                f"body of {raw_bytes / 1e6:.1f} MB exceeds max_doc_bytes "
+                f"({self.max_doc_bytes / 1e6:.1f} MB): not one article",
+            )
+            return
+        extra = dict(extra or {})
+        published_at = parse_timestamp(published)
+        if published_at is None and not _is_missing(published):
+            extra["published_unparsed"] = str(published)
+        url = str(url).strip() if not _is_missing(url) else None
+        domain = str(domain) if not _is_missing(domain) else None
+        cols = self.columns
+        cols["doc_id"].append(make_doc_id(source_file, source_record))
+        cols["source_file"].append(source_file)
+        cols["source_record"].append(source_record)
+        cols["title"].append(None if _is_missing(title) else normalize_newlines(str(title)))
+        cols["text"].append(text)
+        cols["url"].append(url)
+        cols["domain"].append(domain_of(url, domain))
+        cols["authors"].append(parse_authors(authors))
+        cols["published_at"].append(published_at)
+        cols["captions"].append([])
+        cols["extra"].append(
+            json.dumps(_json_safe(extra), ensure_ascii=False, sort_keys=True) if extra else None
+        )
+        cols["raw_bytes"].append(raw_bytes)
+
+    def add_mapping(self, source_file: str, source_record: int, row: Mapping[str, Any]) -> None:
+        """Map a table row (CSV/JSON/Parquet) onto newsclean's fields via :data:`ALIASES`."""
+        lowered = {str(k).strip().lower(): k for k in row}
+        picked: dict[str, Any] = {}
+        used: set[str] = set()
+        for target, names in ALIASES.items():
+            for name in names:
+                key = lowered.get(name)
+                if key is not None and not _is_missing(row[key]):
+                    picked[target] = row[key]
+                    used.add(key)
+                    break
+        extra = {
+            (str(k) or "_unnamed"): v for k, v in row.items() if k not in used and not _is_missing(v)
+        }
+        self.add(
+            source_file, source_record,
+            title=picked.get("title"), text=picked.get("text"), url=picked.get("url"),
+            domain=picked.get("domain"), authors=picked.get("authors"),
+            published=picked.get("published_at"), extra=extra,
+        )
+
+    def full(self) -> bool:
+        return len(self) >= self.batch_size
+
+    def flush(self) -> tuple[pa.Table, pa.Table]:
+        """Documents and quarantine rows gathered so far, as Arrow tables; resets the builder."""
+        docs = pa.table(self.columns, schema=DOC_SCHEMA)
+        quarantine = pa.table(
+            {
+                "source_file": [q[0] for q in self.quarantine],
+                "source_record": pa.array([q[1] for q in self.quarantine], pa.int64()),
+                "reason": [q[2] for q in self.quarantine],
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        self.columns = {f.name: [] for f in DOC_SCHEMA}
+        self.quarantine = []
+        return docs, quarantine
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def parse_txt(text: str) -> tuple[str, str | None, str]:
+    """Scraper .txt layout: headline on line 1, an optional URL line, then the body."""
+    lines = text.lstrip("\n").split("\n")
+    title = lines[0].strip()
+    rest = lines[1:]
+    while rest and not rest[0].strip():
+        rest = rest[1:]
+    url = None
+    if rest and _URL_LINE.match(rest[0].strip()):
+        url = rest[0].strip()
+        rest = rest[1:]
+    return title, url, "\n".join(rest)
+
+
+def _read_txt(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None]:
+    for rel in unit.files:
+        path = raw_dir / rel
+        try:
+            size = path.stat().st_size
+            if size == 0:
+                raise InputError("empty file")
+            if size > out.max_doc_bytes:
+                raise InputError(
+                    f"file of {size / 1e6:.1f} MB exceeds max_doc_bytes "
+                    f"({out.max_doc_bytes / 1e6:.1f} MB): not one article"
+                )
+            text = decode_bytes(path.read_bytes())
+            if not text.strip():
+                raise InputError("file has only whitespace")
+        except (InputError, OSError) as exc:
+            out.reject(rel, None, str(exc))
+            continue
+        title, url, body = parse_txt(text)
+        if not body.strip():
+            out.reject(rel, 0, "no body text (headline only)")
+            continue
+        out.add(rel, 0, title=title, text=body, url=url)
+        yield
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
+    """(record number, line number, fields or None, error) for every CSV record.
+
+    A broken record (stray quote, unterminated field) is reported and parsing resumes on the
+    line after the one where that record started, so one bad quote costs one record, not the
+    rest of the file.
+    """
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    resume_line, record = 0, 0
+    while True:
+        fh = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
+        with fh:
+            lines = iter(fh)
+            for _ in range(resume_line):
+                next(lines, None)
+            reader = csv.reader(lines, strict=True)
+            line_no = resume_line
+            try:
+                for row in reader:
+                    start = line_no
+                    line_no = resume_line + reader.line_num
+                    yield record, start, row, None
+                    record += 1
+                return
+            except csv.Error as exc:
+                yield record, line_no, None, f"broken CSV quoting at line {line_no + 1}: {exc}"
+                record += 1
+                resume_line = line_no + 1
+
+
+def _read_csv(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None]:
+    rel = unit.files[0]
+    path = raw_dir / rel
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+        if not head:
+            raise InputError("empty file")
+        if b"\x00" in head:
+            raise InputError("binary data (NUL bytes), not CSV")
+    except (InputError, OSError) as exc:
+        out.reject(rel, None, str(exc))
+        return
+    header: list[str] | None = None
+    for record, line, row, error in _csv_rows(path):
+        if header is None:
+            if row is None:
+                out.reject(rel, None, f"unreadable CSV header: {error}")
+                return
+            header = [_fix_cell(h) for h in row]
+            continue
+        data_record = record - 1
+        if row is None:
+            out.reject(rel, data_record, error or "broken CSV record")
+        elif len(row) != len(header):
+            out.reject(
+                rel, data_record,
+                f"CSV record at line {line + 1} has {len(row)} fields, header has {len(header)}",
+            )
+        else:
+            try:
+                values = [_fix_cell(v) for v in row]
+            except InputError as exc:
+                out.reject(rel, data_record, str(exc))
+                continue
+            out.add_mapping(rel, data_record, dict(zip(header, values, strict=True)))
+        yield
+
+
+def _decode_line(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"undecodable line: neither UTF-8 nor cp1252 ({exc.reason})") from exc
+
+
+def _add_json_value(out: BatchBuilder, rel: str, record: int, value: Any) -> None:
+    if isinstance(value, dict):
+        out.add_mapping(rel, record, value)
+    else:
+        out.reject(rel, record, f"JSON record is a {type(value).__name__}, not an object")
+
+
+def _read_jsonl(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None]:
+    rel = unit.files[0]
+    path = raw_dir / rel
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        out.reject(rel, None, str(exc))
+        return
+    with fh:
+        fh.seek(unit.start)
+        stop = unit.stop if unit.stop is not None else math.inf
+        record = unit.first_record
+        position = unit.start
+        for raw in fh:
+            if position >= stop:
+                break
+            position += len(raw)
+            line = raw.strip()
+            if line:
+                try:
+                    if record == 0 and line.startswith(codecs.BOM_UTF8):
+                        line = line[len(codecs.BOM_UTF8) :]
+                    if b"\x00" in line:
+                        raise InputError("binary data (NUL bytes) in JSON line")
+                    value = json.loads(_decode_line(line))
+                    _add_json_value(out, rel, record, value)
+                except (InputError, json.JSONDecodeError, RecursionError) as exc:
+                    out.reject(rel, record, f"bad JSON line {record + 1}: {exc}")
+            record += 1
+            yield
+    if unit.start == 0 and record == unit.first_record:
+        out.reject(rel, None, "empty file")
+
+
+def _json_records(value: Any) -> Iterable[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        for key in ("articles", "data", "items", "records", "documents", "docs"):
+            if isinstance(value.get(key), list):
+                return value[key]
+        return [value]
+    return [value]
+
+
+def _read_json(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None]:
+    rel = unit.files[0]
+    path = raw_dir / rel
+    try:
+        data = path.read_bytes()
+        if not data.strip():
+            raise InputError("empty file")
+        text = decode_bytes(data)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if "\n" in text.strip():  # many ".json" files are really JSON Lines
+                yield from _read_jsonl(raw_dir, unit, out)
+                return
+            raise InputError(f"bad JSON: {exc}") from exc
+    except (InputError, OSError, RecursionError) as exc:
+        out.reject(rel, None, str(exc))
+        return
+    for record, item in enumerate(_json_records(value)):
+        _add_json_value(out, rel, record, item)
+        yield
+
+
+def _read_parquet(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None]:
+    rel = unit.files[0]
+    try:
+        parquet = pq.ParquetFile(raw_dir / rel)
+    except (OSError, pa.ArrowException) as exc:
+        out.reject(rel, None, f"unreadable Parquet (truncated or corrupt): {exc}")
+        return
+    groups = range(unit.start, unit.stop if unit.stop is not None else parquet.num_row_groups)
+    record = unit.first_record
+    for group in groups:
+        rows = parquet.metadata.row_group(group).num_rows
+        try:
+            table = parquet.read_row_group(group)
+        except (OSError, pa.ArrowException) as exc:
+            out.reject(rel, None, f"Parquet row group {group} (records {record}-"
+                       f"{record + rows - 1}) unreadable: {exc}")
+            record += rows
+            continue
+        for batch in table.to_batches(max_chunksize=out.batch_size):
+            for row in batch.to_pylist():
+                out.add_mapping(rel, record, row)
+                record += 1
+                yield
+
+
+READERS = {
+    "txt": _read_txt,
+    "csv": _read_csv,
+    "jsonl": _read_jsonl,
+    "json": _read_json,
+    "parquet": _read_parquet,
+}
+
+
+def read_unit(
+    raw_dir: Path,
+    unit: WorkUnit,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Stream a unit as (documents, quarantine) batches of at most ``batch_size`` documents."""
+    out = BatchBuilder(batch_size, max_doc_bytes)
+    try:
+        for _ in READERS[unit.kind](Path(raw_dir), unit, out):
+            if out.full():
+                yield out.flush()
+    except (OSError, pa.ArrowException, InputError) as exc:
+        out.reject(unit.files[0], None, f"read failed mid-file: {exc}")
+    if len(out) or out.quarantine:
+        yield out.flush()
+
+
+def unsupported_quarantine(names: Iterable[str]) -> pa.Table:
+    names = list(names)
+    return pa.table(
+        {
+            "source_file": names,
+            "source_record": pa.array([None] * len(names), pa.int64()),
+            "reason": ["unsupported file type (supported: " + ", ".join(sorted(FORMATS)) + ")"]
+            * len(names),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+

@@ -1,0 +1,125 @@
+"""The per-batch stage chain: read a work unit, clean each batch, stage it as Parquet.
+
+This is what a worker runs. It is a plain function (no Prefect) so a process pool can run it
+and tests can call it directly; each batch goes ingest → normalize → boilerplate → reflow →
+finalize and is written to the run's staging folder, so a worker returns only a small summary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks import boilerplate, normalize
+from tasks.dedup import content_hashes, word_counts
+from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, WorkUnit, domain_of, read_unit
+from tasks.schema import QUARANTINE_SCHEMA, STAGED_SCHEMA
+from tasks.write import staging_paths, write_parquet_atomic
+
+
+@dataclass
+class BatchOutput:
+    """A cleaned batch: staged documents, its edits, and documents rejected after cleaning."""
+
+    docs: pa.Table
+    edits: pa.Table
+    quarantine: pa.Table
+
+
+@dataclass
+class UnitSummary:
+    """Small, picklable result of one work unit (what a Prefect task returns)."""
+
+    unit: int
+    docs_in: int = 0
+    bytes_in: int = 0
+    docs_out: int = 0
+    quarantined: int = 0
+    edits: int = 0
+    edits_by_rule: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "edits_by_rule": dict(self.edits_by_rule)}
+
+
+def _emptied(docs: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Split off documents that cleaning left without text (all boilerplate)."""
+    texts = docs.column("text")
+    empty = pc.fill_null(pc.equal(pc.utf8_length(texts), 0), True)
+    if not pc.any(empty).as_py():
+        return docs, QUARANTINE_SCHEMA.empty_table()
+    gone = docs.filter(empty)
+    quarantine = pa.table(
+        {
+            "source_file": gone.column("source_file"),
+            "source_record": gone.column("source_record"),
+            "reason": ["no text left after boilerplate removal (see edits)"] * gone.num_rows,
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    return docs.filter(pc.invert(empty)), quarantine
+
+
+def finalize(docs: pa.Table, n_edits: Counter[str]) -> pa.Table:
+    """Add the derived columns (hash, word count, edit count) in the staged layout; a domain
+    missing at ingest comes from a URL that boilerplate removal found ("Source: URL")."""
+    texts = docs.column("text")
+    domains = [
+        domain or domain_of(url)
+        for domain, url in zip(docs.column("domain").to_pylist(), docs.column("url").to_pylist(), strict=True)
+    ]
+    columns = {
+        **{name: docs.column(name) for name in docs.column_names},
+        "domain": pa.array(domains, pa.string()),
+        "content_hash": content_hashes(texts),
+        "word_count": word_counts(texts),
+        "n_edits": pa.array([n_edits.get(d, 0) for d in docs.column("doc_id").to_pylist()], pa.int32()),
+        "text_chars": pc.cast(pc.utf8_length(texts), pa.int64()),
+    }
+    return pa.table({f.name: columns[f.name] for f in STAGED_SCHEMA}, schema=STAGED_SCHEMA)
+
+
+def clean_batch(docs: pa.Table) -> BatchOutput:
+    """Run every cleaning stage over one batch of ingested documents."""
+    edits = []
+    for stage in (normalize.normalize_batch, boilerplate.strip_boilerplate, normalize.reflow_batch):
+        docs, stage_edits = stage(docs)
+        edits.append(stage_edits)
+    all_edits = pa.concat_tables(edits)
+    docs, quarantine = _emptied(docs)
+    n_edits = Counter(all_edits.column("doc_id").to_pylist())
+    return BatchOutput(finalize(docs, n_edits), all_edits, quarantine)
+
+
+def process_unit(
+    raw_dir: str,
+    staging_dir: str,
+    unit: WorkUnit,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
+) -> UnitSummary:
+    """Read, clean and stage one work unit, one bounded batch at a time."""
+    started = time.perf_counter()
+    summary = UnitSummary(unit=unit.index)
+    for part, (docs, rejected) in enumerate(read_unit(Path(raw_dir), unit, batch_size, max_doc_bytes)):
+        out = clean_batch(docs)
+        quarantine = pa.concat_tables([rejected, out.quarantine])
+        paths = staging_paths(Path(staging_dir), unit.index, part)
+        write_parquet_atomic(out.docs, paths["docs"])
+        write_parquet_atomic(out.edits, paths["edits"])
+        write_parquet_atomic(quarantine, paths["quarantine"])
+        summary.docs_in += docs.num_rows
+        summary.bytes_in += pc.sum(docs.column("raw_bytes")).as_py() or 0
+        summary.docs_out += out.docs.num_rows
+        summary.quarantined += quarantine.num_rows
+        summary.edits += out.edits.num_rows
+        summary.edits_by_rule.update(out.edits.column("rule").to_pylist())
+    summary.seconds = time.perf_counter() - started
+    return summary

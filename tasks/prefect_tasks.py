@@ -1,0 +1,88 @@
+"""Thin Prefect wrappers around the stage functions.
+
+Each task works on a whole work unit or on the run's small key table, takes paths and returns
+small summaries: no DataFrame crosses the Prefect API and nothing is cached or persisted
+(caching would pickle results; see docs/prefect.md). The logic lives in the stage modules.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import dedup, ingest, pipeline, progress, workers, write
+
+_TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+@task(name="plan-units", **_TASK_OPTIONS)
+def plan_units(raw_dir: str, batch_size: int, unit_bytes: int) -> dict[str, Any]:
+    """Discover raw files and split them into work units."""
+    plan = ingest.plan_units(Path(raw_dir), batch_size, unit_bytes)
+    logger = get_run_logger()
+    logger.info(
+        "%d work units over %.1f MB; %d ignored, %d unsupported files",
+        len(plan.units), plan.total_bytes / 1e6, len(plan.ignored), len(plan.unsupported),
+    )
+    progress.publish("planned", total_bytes=plan.total_bytes, units=len(plan.units))
+    return {
+        "units": [u.to_dict() for u in plan.units],
+        "ignored": plan.ignored,
+        "unsupported": plan.unsupported,
+        "total_bytes": plan.total_bytes,
+    }
+
+
+@task(name="clean-unit", retries=2, retry_delay_seconds=2, **_TASK_OPTIONS)
+def clean_unit(
+    raw_dir: str, staging_dir: str, unit: dict[str, Any], batch_size: int, max_doc_bytes: int,
+    n_workers: int,
+) -> dict[str, Any]:
+    """Ingest, clean and stage one unit in the worker pool; returns its summary."""
+    work = ingest.WorkUnit(**{**unit, "files": tuple(unit["files"])})
+    summary = workers.run(
+        n_workers, pipeline.process_unit, raw_dir, staging_dir, work, batch_size, max_doc_bytes
+    )
+    get_run_logger().info(
+        "unit %d: %d docs, %.1f MB in %.2f s", work.index, summary.docs_in,
+        summary.bytes_in / 1e6, summary.seconds,
+    )
+    progress.publish("unit_done", bytes=work.size, docs=summary.docs_in)
+    return summary.to_dict()
+
+
+@task(name="exact-dedup", **_TASK_OPTIONS)
+def exact_dedup(staging_dir: str) -> dict[str, Any]:
+    """Choose one copy per content hash; stage the cluster map and the duplicates table."""
+    staging = Path(staging_dir)
+    keys = write.read_staged_keys(staging, dedup.KEY_COLUMNS)
+    clusters, duplicates = dedup.choose_exact_keepers(keys)
+    write.write_parquet_atomic(clusters, staging / "clusters.parquet")
+    write.write_parquet_atomic(duplicates, staging / "duplicates.parquet")
+    get_run_logger().info("%d documents, %d exact duplicates", keys.num_rows, duplicates.num_rows)
+    return {"documents": keys.num_rows, "duplicates": duplicates.num_rows}
+
+
+@task(name="publish", **_TASK_OPTIONS)
+def publish(
+    out_dir: str, staging_dir: str, run_id: str, unsupported: list[str], ingested_at: datetime
+) -> dict[str, int]:
+    """Write the run's articles, edits, duplicates and quarantine tables atomically."""
+    staging = Path(staging_dir)
+    counts = write.publish_run(
+        Path(out_dir),
+        staging,
+        run_id,
+        clusters=pq.read_table(staging / "clusters.parquet"),
+        duplicates=pq.read_table(staging / "duplicates.parquet"),
+        extra_quarantine=ingest.unsupported_quarantine(unsupported),
+        ingested_at=ingested_at,
+    )
+    get_run_logger().info("published %s", json.dumps(counts))
+    return counts

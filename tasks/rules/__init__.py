@@ -1,0 +1,155 @@
+"""Rule packs: the data that drives normalize and boilerplate.
+
+Every rule lives in one of the TOML files beside this module, with a stable id
+(``family.name/N``). This loader validates the packs once (ids unique and well formed, patterns
+compile as Python ``re`` *and* as RE2, so they are linear-time) and hands the stages typed rules.
+To add a rule, add a ``[[rule]]`` block to the right TOML file; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+RULES_DIR = Path(__file__).resolve().parent
+RULE_ID = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*/[0-9]+$")
+
+
+class RuleError(ValueError):
+    """A rule pack is malformed; the message names the rule and the problem."""
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """One rule of a pack, as read from TOML."""
+
+    id: str
+    kind: str
+    description: str
+    pattern: str = ""
+    screen: str = ""
+    ignore_case: bool = False
+    max_words: int = 40
+    caption: str = "next"
+    domains: tuple[str, ...] = ()
+    examples_match: tuple[str, ...] = ()
+    examples_keep: tuple[str, ...] = ()
+    examples_fix: tuple[tuple[str, str], ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flags(self) -> int:
+        return re.IGNORECASE if self.ignore_case else 0
+
+    def compiled(self) -> re.Pattern[str]:
+        return _compile(self.pattern, self.flags)
+
+    def re2_paragraph_screen(self) -> str:
+        """RE2 pattern that finds, in a whole document, a paragraph this rule may match."""
+        body = f"(?i:{self.pattern})" if self.ignore_case else f"(?:{self.pattern})"
+        if self.kind == "span":
+            return f"(?m)^{body}"
+        return f"(?m)^{body}$"
+
+
+@dataclass(frozen=True, eq=False)
+class RulePack:
+    name: str
+    version: str
+    rules: tuple[Rule, ...]
+    settings: dict[str, Any]
+
+    def by_kind(self, *kinds: str) -> list[Rule]:
+        return [r for r in self.rules if r.kind in kinds]
+
+    def get(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.rules]
+
+
+@cache
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+def _check_re2(rule_id: str, pattern: str) -> None:
+    try:
+        pc.match_substring_regex(pa.array([""], pa.string()), pattern)
+    except pa.ArrowInvalid as exc:
+        raise RuleError(f"{rule_id}: pattern is not valid RE2 (no look-arounds): {exc}") from exc
+
+
+_KNOWN_KEYS = {
+    "id", "kind", "description", "pattern", "screen", "ignore_case", "max_words", "caption",
+    "domains", "examples",
+}
+
+
+def _parse_rule(raw: dict[str, Any], pack: str) -> Rule:
+    rule_id = raw.get("id", "")
+    if not RULE_ID.match(rule_id):
+        raise RuleError(f"{pack}: bad rule id {rule_id!r} (want family.name/N)")
+    examples = raw.get("examples", {})
+    rule = Rule(
+        id=rule_id,
+        kind=raw["kind"],
+        description=raw.get("description", ""),
+        pattern=raw.get("pattern", ""),
+        screen=raw.get("screen", ""),
+        ignore_case=raw.get("ignore_case", False),
+        max_words=raw.get("max_words", 40),
+        caption=raw.get("caption", "next"),
+        domains=tuple(raw.get("domains", ())),
+        examples_match=tuple(examples.get("match", ())),
+        examples_keep=tuple(examples.get("keep", ())),
+        examples_fix=tuple(tuple(pair) for pair in examples.get("fix", ())),
+        params={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
+    )
+    try:
+        if rule.pattern:
+            rule.compiled()
+    except re.error as exc:
+        raise RuleError(f"{rule_id}: pattern does not compile: {exc}") from exc
+    return rule
+
+
+def load_pack(name: str, directory: Path = RULES_DIR) -> RulePack:
+    """Load and validate ``<name>.toml``."""
+    path = directory / f"{name}.toml"
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    rules = tuple(_parse_rule(r, name) for r in raw.get("rule", []))
+    ids = [r.id for r in rules]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise RuleError(f"{name}: duplicate rule ids {sorted(dupes)}")
+    for rule in rules:
+        if rule.screen:
+            _check_re2(rule.id, rule.screen)
+        if rule.pattern and rule.kind not in {"insert-space", "url-rejoin"}:
+            _check_re2(rule.id, rule.re2_paragraph_screen())
+    settings = {k: v for k, v in raw.items() if k != "rule"}
+    return RulePack(name=name, version=str(raw.get("version", "0")), rules=rules, settings=settings)
+
+
+@cache
+def boilerplate_pack() -> RulePack:
+    return load_pack("boilerplate")
+
+
+@cache
+def normalize_pack() -> RulePack:
+    return load_pack("normalize")

@@ -1,0 +1,53 @@
+"""A process pool for the CPU-bound per-batch work.
+
+Cleaning is Python-heavy (regex, ftfy), so threads would serialize on the GIL. Prefect tasks
+run in a small thread pool and each hands its unit to this process pool, which uses the
+"spawn" start method: forking a process that runs Prefect's threads and event loop is unsafe.
+Workers import only the stage modules, never Prefect, so they start fast and start no server.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+_lock = threading.Lock()
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run(workers: int, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` in the shared pool (in this process when ``workers`` <= 1)."""
+    if workers <= 1:
+        return fn(*args)
+    return _get_pool(workers).submit(fn, *args).result()
+
+
+def _get_pool(workers: int) -> ProcessPoolExecutor:
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size != workers:
+            if _pool is not None:
+                _pool.shutdown()
+            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            _pool_size = workers
+        return _pool
+
+
+def shutdown() -> None:
+    """Stop the pool (end of a flow run)."""
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown()
+            _pool = None
