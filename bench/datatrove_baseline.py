@@ -17,7 +17,10 @@ Optional, only for ``--tokenizer spacy``: ``/work/venv-dt/bin/pip install spacy`
 
 Usage::
 
-    /work/venv-dt/bin/python bench/datatrove_baseline.py CORPUS_DIR OUT_DIR [--tokenizer whitespace]
+    /work/venv-dt/bin/python bench/datatrove_baseline.py RAW_DIR OUT_DIR [--tokenizer whitespace]
+
+``RAW_DIR`` is the folder of ``*.jsonl`` files: ``CORPUS/raw`` for a corpus from
+``make_corpus.py``. Passing ``CORPUS`` itself also works (its ``raw/`` is used).
 
 C4 settings chosen (``C4QualityFilter``), to clean lines the way C4 does while
 dropping as few whole documents as possible, since newsclean cleans news rather
@@ -212,10 +215,22 @@ def _stat(stats: list[dict[str, Any]], step_prefix: str, key: str) -> int:
     return 0
 
 
+def resolve_raw_dir(path: Path) -> Path:
+    """The folder holding the JSONL files: ``path`` itself, or ``path/raw``.
+
+    ``make_corpus.py`` writes data to ``CORPUS/raw/`` and ``truth.json`` to
+    ``CORPUS/``; accepting either folder keeps older invocations working.
+    """
+    if not any(path.glob("*.jsonl")) and any((path / "raw").glob("*.jsonl")):
+        return path / "raw"
+    return path
+
+
 def run(
     corpus_dir: Path, out_dir: Path, tokenizer: str = "whitespace", start_method: str = "forkserver"
 ) -> dict[str, Any]:
     """Run the datatrove pipeline with 2 tasks on 2 workers and return the figures."""
+    corpus_dir = resolve_raw_dir(corpus_dir)
     inputs = sorted(corpus_dir.glob("*.jsonl"))
     if not inputs:
         raise SystemExit(f"no *.jsonl files in {corpus_dir}")
@@ -227,7 +242,7 @@ def run(
 
     executor = LocalPipelineExecutor(
         pipeline=[
-            # glob: truth.json sits beside the data and must not be read as JSONL
+            # glob: only the data files, whatever else someone puts in the folder
             JsonlReader(str(corpus_dir), text_key="content", id_key="id", glob_pattern="*.jsonl"),
             FTFYFormatter(),  # datatrove defaults (keeps curly quotes, fixes mojibake)
             build_c4(tokenizer),
@@ -253,6 +268,7 @@ def run(
     docs_in = _stat(stats, "jsonl", "documents")
     out_bytes = sum(p.stat().st_size for p in data_dir.glob("*.parquet"))
     return {
+        "input_dir": str(corpus_dir),
         "input_files": len(inputs),
         "input_mb": round(in_bytes / MB, 1),
         "seconds": round(seconds, 2),
@@ -277,7 +293,7 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; prints the figures as JSON on stdout."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("corpus_dir", type=Path)
+    ap.add_argument("corpus_dir", type=Path, help="folder of *.jsonl (or a corpus with raw/)")
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--tokenizer", choices=("whitespace", "spacy", "none"), default="whitespace")
     ap.add_argument(

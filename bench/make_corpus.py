@@ -8,6 +8,10 @@ broken lines and all, left exactly as scraped) into distinct documents, and plan
 known number of exact duplicate copies, so a benchmark run can check both speed and
 the dedup count against ``truth.json``.
 
+Layout: the data files go to ``OUT_DIR/raw/`` and ``truth.json`` to ``OUT_DIR/``,
+*outside* the raw folder, because newsclean ingests every ``.json`` under its
+``RAW_DIR`` and would otherwise clean the truth file as if it were an article.
+
 Properties the benchmarks rely on:
 
 * deterministic for a given ``seed`` (and the same source files);
@@ -23,6 +27,7 @@ real crawl would. Only document-level exact duplicates are planted and counted.
 Usage::
 
     python bench/make_corpus.py OUT_DIR --mb 100 --dup-share 0.05 --format jsonl
+    # -> OUT_DIR/raw/part-00000.jsonl ..., OUT_DIR/truth.json
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ FIELDS = ("id", "title", "url", "domain", "authors", "content")
 FORMATS = ("jsonl", "parquet", "csv")
 MB = 1_000_000  # decimal MB, as throughput figures (MB/s) are usually quoted
 BATCH_DOCS = 2048  # RNG draws are vectorised per batch: per-doc numpy calls are slow
+RAW_SUBDIR = "raw"  # data files live here; truth.json stays one level up, out of RAW_DIR
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 
@@ -237,10 +243,11 @@ def make_corpus(
     """Write about ``target_mb`` MB (decimal, of UTF-8 text) of news documents.
 
     Equal files ``part-NNNNN.<fmt>`` of about ``file_mb`` MB of text each go to
-    ``out_dir`` with ``truth.json`` beside them; the truth dict is also returned.
-    ``dup_share`` is the probability that a document is an exact copy of an earlier
-    one; the realised count is recorded exactly. Existing ``part-*`` files in
-    ``out_dir`` are removed first so a rerun never mixes two corpora.
+    ``out_dir/raw/`` and ``truth.json`` to ``out_dir/`` (not into ``raw/``: a
+    pipeline pointed at ``raw/`` must see only data files); the truth dict is also
+    returned. ``dup_share`` is the probability that a document is an exact copy of
+    an earlier one; the realised count is recorded exactly. Existing ``part-*``
+    files in ``out_dir/raw/`` are removed first so a rerun never mixes two corpora.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
@@ -248,9 +255,12 @@ def make_corpus(
         raise ValueError("dup_share must be in [0, 1)")
     txt_paths = [SOURCE_TXT] if txt_paths is None else txt_paths
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("part-*.*"):
+    raw_dir = out_dir / RAW_SUBDIR
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for old in raw_dir.glob("part-*.*"):
         old.unlink()
+    truth_path = out_dir / "truth.json"
+    truth_path.unlink(missing_ok=True)  # a half-written corpus must not look complete
 
     t0 = time.perf_counter()
     src = _Sources(csv_path, txt_paths)
@@ -260,7 +270,7 @@ def make_corpus(
     # Equal-sized files (not N full ones plus a small tail): readers that shard by
     # file, like datatrove's with tasks=2, then get balanced work.
     n_files = max(1, round(target_mb / file_mb))
-    writer = _Writer(out_dir, fmt, -(-budget // n_files))
+    writer = _Writer(raw_dir, fmt, -(-budget // n_files))
     text_total = 0
     try:
         for rec, text_bytes in _doc_stream(src, rng, dup_share, stats):
@@ -277,11 +287,14 @@ def make_corpus(
         "n_distinct_texts": stats["n_docs"] - stats["n_exact_dup_copies"],
         "n_dup_groups": stats["n_dup_groups"],
         "text_bytes": text_total,
-        "file_bytes": sum((out_dir / f).stat().st_size for f in writer.files),
+        "file_bytes": sum((raw_dir / f).stat().st_size for f in writer.files),
+        "target_mb": target_mb,
+        "file_mb": file_mb,
         "seed": seed,
         "dup_share_requested": dup_share,
         "dup_share_realised": stats["n_exact_dup_copies"] / max(stats["n_docs"], 1),
         "format": fmt,
+        "raw_dir": RAW_SUBDIR,
         "files": writer.files,
         "fields": list(FIELDS),
         "n_source_paragraphs": len(src.paragraphs),
@@ -291,7 +304,8 @@ def make_corpus(
         },
         "generate_seconds": round(time.perf_counter() - t0, 2),
     }
-    (out_dir / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    # Written last, so its presence means the data files are complete.
+    truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
 
 

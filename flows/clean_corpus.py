@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import newsclean.prefect_env  # noqa: F401  (must precede the prefect import)
 
+# isort: split
+
 import sys
 import time
 from pathlib import Path
@@ -43,8 +45,12 @@ def clean_corpus(
     try:
         plan = prefect_tasks.plan_units(raw_dir, batch_size, unit_bytes)
         futures = prefect_tasks.clean_unit.map(
-            unmapped(run.raw_dir), unmapped(run.staging_dir), plan["units"],
-            unmapped(batch_size), unmapped(max_doc_bytes), unmapped(n_workers),
+            unmapped(run.raw_dir),
+            unmapped(run.staging_dir),
+            plan["units"],
+            unmapped(batch_size),
+            unmapped(max_doc_bytes),
+            unmapped(n_workers),
         )
         units = [future.result() for future in futures]
     finally:
@@ -54,12 +60,21 @@ def clean_corpus(
         run.out_dir, run.staging_dir, run.run_id, plan["unsupported"], run.ingested_at
     )
     summary = report.build_summary(
-        run.run_id, run.raw_dir, run.out_dir, units, published, plan["ignored"],
+        run.run_id,
+        run.raw_dir,
+        run.out_dir,
+        units,
+        published,
+        plan["ignored"],
         time.perf_counter() - started,
     )
     run_state.finish_run(run, summary)
-    create_markdown_artifact(report.to_markdown(summary), key="newsclean-run", description="newsclean run summary")
-    get_run_logger().info("run %s: %d kept of %d", run.run_id, summary["kept"], summary["documents_in"])
+    create_markdown_artifact(
+        report.to_markdown(summary), key="newsclean-run", description="newsclean run summary"
+    )
+    get_run_logger().info(
+        "run %s: %d kept of %d", run.run_id, summary["kept"], summary["documents_in"]
+    )
     return summary
 
 

@@ -13,10 +13,19 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
-app = typer.Typer(help="Clean scraped news into deduplicated, analyst-ready Parquet.", no_args_is_help=True)
+app = typer.Typer(
+    help="Clean scraped news into deduplicated, analyst-ready Parquet.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -47,8 +56,12 @@ def _rules_table(summary: dict[str, Any]) -> Table:
 
 @app.command()
 def run(
-    raw_dir: Annotated[Path, typer.Argument(help="Folder of raw articles (.txt, .csv, .jsonl, .json, .parquet).")] = Path("data/raw"),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder of the Parquet dataset.")] = Path("data/clean"),
+    raw_dir: Annotated[
+        Path, typer.Argument(help="Folder of raw articles (.txt, .csv, .jsonl, .json, .parquet).")
+    ] = Path("data/raw"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder of the Parquet dataset.")
+    ] = Path("data/clean"),
     batch_size: Annotated[int, typer.Option(help="Documents per batch (memory bound).")] = 5000,
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
@@ -60,12 +73,14 @@ def run(
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     import newsclean.prefect_env  # noqa: F401
-
     from flows.clean_corpus import clean_corpus
     from tasks import progress
 
     columns = (
-        TextColumn("[bold]cleaning"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TextColumn("[bold]cleaning"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as bar:

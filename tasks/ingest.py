@@ -40,7 +40,9 @@ FORMATS = {
     ".pq": "parquet",
 }
 #: Files that sit beside corpora but are not articles (licences, readmes): skipped, counted.
-IGNORED = re.compile(r"^(?:\..*|(?:LICEN[CS]E|COPYING|NOTICE|README)(?:\..*)?|.*\.md)$", re.IGNORECASE)
+IGNORED = re.compile(
+    r"^(?:\..*|(?:LICEN[CS]E|COPYING|NOTICE|README)(?:\..*)?|.*\.md)$", re.IGNORECASE
+)
 
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_UNIT_BYTES = 32 * 1024 * 1024
@@ -54,8 +56,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "domain": ("domain", "source_domain", "site", "hostname", "host"),
     "authors": ("authors", "author", "byline", "creator", "creators"),
     "published_at": (
-        "published_at", "published", "date_publish", "publish_date", "published_date",
-        "date_published", "pubdate", "date", "datetime",
+        "published_at",
+        "published",
+        "date_publish",
+        "publish_date",
+        "published_date",
+        "date_published",
+        "pubdate",
+        "date",
+        "datetime",
     ),
 }
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$")
@@ -108,13 +117,16 @@ def decode_bytes(data: bytes) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as utf8_error:
+            # Drop a UTF-8 BOM before the cp1252 fallback too: decoded as cp1252 it would
+            # become "ï»¿" glued to the headline of a BOM file with one stray cp1252 byte.
+            bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
             try:
-                text = data.decode("cp1252")
+                text = data[bom:].decode("cp1252")
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"undecodable: not UTF-8 (byte 0x{data[utf8_error.start]:02x} at offset "
-                    f"{utf8_error.start}) nor cp1252 (byte 0x{data[exc.start]:02x} at offset "
-                    f"{exc.start})"
+                    f"{utf8_error.start}) nor cp1252 (byte 0x{data[bom + exc.start]:02x} at "
+                    f"offset {bom + exc.start})"
                 ) from exc
     _reject_binary(text)
     return normalize_newlines(text)
@@ -172,8 +184,15 @@ def discover(raw_dir: Path) -> tuple[list[Path], list[str], list[str]]:
 
 
 def _jsonl_ranges(path: Path, unit_bytes: int) -> Iterator[tuple[int, int, int]]:
-    """(start, stop, first_line) byte ranges of about ``unit_bytes``, cut at line ends."""
+    """(start, stop, first_line) byte ranges of about ``unit_bytes``, cut at line ends.
+
+    An empty file still gets one (empty) range: without a unit it would vanish from the run
+    instead of being quarantined as "empty file" by the reader like every other format.
+    """
     size = path.stat().st_size
+    if size == 0:
+        yield 0, 0, 0
+        return
     start, line = 0, 0
     with path.open("rb") as fh:
         while start < size:
@@ -300,9 +319,13 @@ def parse_timestamp(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         ts = pd.Timestamp(value)
     elif isinstance(value, int | float):
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
             return None
-        ts = pd.Timestamp(value, unit="ms" if abs(value) > 1e11 else "s")
+        # An out-of-range epoch (OutOfBoundsDatetime) used to escape and kill the whole unit.
+        try:
+            ts = pd.Timestamp(value, unit="ms" if abs(value) > 1e11 else "s")
+        except (ValueError, OverflowError):
+            return None
     else:
         try:
             ts = pd.Timestamp(str(value).strip())
@@ -311,11 +334,21 @@ def parse_timestamp(value: Any) -> datetime | None:
     if ts is pd.NaT or pd.isna(ts):
         return None
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.to_pydatetime()
+    try:
+        return ts.to_pydatetime()
+    except (ValueError, OverflowError):  # beyond datetime's year 1-9999
+        return None
 
 
 def _is_missing(value: Any) -> bool:
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _surrogate_reason(name: str, exc: UnicodeEncodeError) -> str:
+    return (
+        f"{name} is not valid Unicode: lone surrogate U+{ord(exc.object[exc.start]):04X} "
+        f"at character {exc.start} (broken \\u escape?)"
+    )
 
 
 def _json_safe(value: Any) -> Any:
@@ -363,10 +396,15 @@ class BatchBuilder:
             self.reject(source_file, source_record, "record has no body text")
             return
         text = normalize_newlines(str(text))
-        raw_bytes = len(text.encode("utf-8", "surrogatepass"))
+        try:
+            raw_bytes = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            self.reject(source_file, source_record, _surrogate_reason("body", exc))
+            return
         if raw_bytes > self.max_doc_bytes:
             self.reject(
-                source_file, source_record,
+                source_file,
+                source_record,
                 f"body of {raw_bytes / 1e6:.1f} MB exceeds max_doc_bytes "
                 f"({self.max_doc_bytes / 1e6:.1f} MB): not one article",
             )
@@ -376,21 +414,43 @@ class BatchBuilder:
         if published_at is None and not _is_missing(published):
             extra["published_unparsed"] = str(published)
         url = str(url).strip() if not _is_missing(url) else None
-        domain = str(domain) if not _is_missing(domain) else None
+        domain = domain_of(url, str(domain) if not _is_missing(domain) else None)
+        title = None if _is_missing(title) else normalize_newlines(str(title))
+        author_list = parse_authors(authors)
+        # default=str: extra columns of types json cannot encode (a Parquet date32 or
+        # decimal column) used to raise TypeError here and abort the whole unit.
+        extra_json = (
+            json.dumps(_json_safe(extra), ensure_ascii=False, sort_keys=True, default=str)
+            if extra
+            else None
+        )
+        # A lone surrogate (a broken "\ud83d" escape in JSON) is not valid Unicode: Arrow
+        # rejects it at flush, which used to crash the unit and lose the whole batch.
+        for name, value in (
+            ("title", title),
+            ("url", url),
+            ("domain", domain),
+            ("extra", extra_json),
+            *(("authors", a) for a in author_list),
+        ):
+            try:
+                if value is not None:
+                    value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                self.reject(source_file, source_record, _surrogate_reason(name, exc))
+                return
         cols = self.columns
         cols["doc_id"].append(make_doc_id(source_file, source_record))
         cols["source_file"].append(source_file)
         cols["source_record"].append(source_record)
-        cols["title"].append(None if _is_missing(title) else normalize_newlines(str(title)))
+        cols["title"].append(title)
         cols["text"].append(text)
         cols["url"].append(url)
-        cols["domain"].append(domain_of(url, domain))
-        cols["authors"].append(parse_authors(authors))
+        cols["domain"].append(domain)
+        cols["authors"].append(author_list)
         cols["published_at"].append(published_at)
         cols["captions"].append([])
-        cols["extra"].append(
-            json.dumps(_json_safe(extra), ensure_ascii=False, sort_keys=True) if extra else None
-        )
+        cols["extra"].append(extra_json)
         cols["raw_bytes"].append(raw_bytes)
 
     def add_mapping(self, source_file: str, source_record: int, row: Mapping[str, Any]) -> None:
@@ -406,13 +466,20 @@ class BatchBuilder:
                     used.add(key)
                     break
         extra = {
-            (str(k) or "_unnamed"): v for k, v in row.items() if k not in used and not _is_missing(v)
+            (str(k) or "_unnamed"): v
+            for k, v in row.items()
+            if k not in used and not _is_missing(v)
         }
         self.add(
-            source_file, source_record,
-            title=picked.get("title"), text=picked.get("text"), url=picked.get("url"),
-            domain=picked.get("domain"), authors=picked.get("authors"),
-            published=picked.get("published_at"), extra=extra,
+            source_file,
+            source_record,
+            title=picked.get("title"),
+            text=picked.get("text"),
+            url=picked.get("url"),
+            domain=picked.get("domain"),
+            authors=picked.get("authors"),
+            published=picked.get("published_at"),
+            extra=extra,
         )
 
     def full(self) -> bool:
@@ -448,6 +515,10 @@ def parse_txt(text: str) -> tuple[str, str | None, str]:
     if rest and _URL_LINE.match(rest[0].strip()):
         url = rest[0].strip()
         rest = rest[1:]
+        # Skip blank lines after the URL too, as after the headline: else the body of a file
+        # with a URL line (but not one without) began with "\n".
+        while rest and not rest[0].strip():
+            rest = rest[1:]
     return title, url, "\n".join(rest)
 
 
@@ -529,11 +600,14 @@ def _read_csv(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None
             header = [_fix_cell(h) for h in row]
             continue
         data_record = record - 1
+        if row == []:
+            continue  # a blank line is no record (csv.DictReader and pandas skip it too)
         if row is None:
             out.reject(rel, data_record, error or "broken CSV record")
         elif len(row) != len(header):
             out.reject(
-                rel, data_record,
+                rel,
+                data_record,
                 f"CSV record at line {line + 1} has {len(row)} fields, header has {len(header)}",
             )
         else:
@@ -645,8 +719,12 @@ def _read_parquet(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[
         try:
             table = parquet.read_row_group(group)
         except (OSError, pa.ArrowException) as exc:
-            out.reject(rel, None, f"Parquet row group {group} (records {record}-"
-                       f"{record + rows - 1}) unreadable: {exc}")
+            out.reject(
+                rel,
+                None,
+                f"Parquet row group {group} (records {record}-"
+                f"{record + rows - 1}) unreadable: {exc}",
+            )
             record += rows
             continue
         for batch in table.to_batches(max_chunksize=out.batch_size):
@@ -698,4 +776,3 @@ def unsupported_quarantine(names: Iterable[str]) -> pa.Table:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-

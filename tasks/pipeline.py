@@ -71,16 +71,21 @@ def finalize(docs: pa.Table, n_edits: Counter[str]) -> pa.Table:
     """Add the derived columns (hash, word count, edit count) in the staged layout; a domain
     missing at ingest comes from a URL that boilerplate removal found ("Source: URL")."""
     texts = docs.column("text")
+    text_list = texts.to_pylist()
     domains = [
         domain or domain_of(url)
-        for domain, url in zip(docs.column("domain").to_pylist(), docs.column("url").to_pylist(), strict=True)
+        for domain, url in zip(
+            docs.column("domain").to_pylist(), docs.column("url").to_pylist(), strict=True
+        )
     ]
     columns = {
         **{name: docs.column(name) for name in docs.column_names},
         "domain": pa.array(domains, pa.string()),
-        "content_hash": content_hashes(texts),
-        "word_count": word_counts(texts),
-        "n_edits": pa.array([n_edits.get(d, 0) for d in docs.column("doc_id").to_pylist()], pa.int32()),
+        "content_hash": content_hashes(text_list),
+        "word_count": word_counts(text_list),
+        "n_edits": pa.array(
+            [n_edits.get(d, 0) for d in docs.column("doc_id").to_pylist()], pa.int32()
+        ),
         "text_chars": pc.cast(pc.utf8_length(texts), pa.int64()),
     }
     return pa.table({f.name: columns[f.name] for f in STAGED_SCHEMA}, schema=STAGED_SCHEMA)
@@ -108,7 +113,9 @@ def process_unit(
     """Read, clean and stage one work unit, one bounded batch at a time."""
     started = time.perf_counter()
     summary = UnitSummary(unit=unit.index)
-    for part, (docs, rejected) in enumerate(read_unit(Path(raw_dir), unit, batch_size, max_doc_bytes)):
+    for part, (docs, rejected) in enumerate(
+        read_unit(Path(raw_dir), unit, batch_size, max_doc_bytes)
+    ):
         out = clean_batch(docs)
         quarantine = pa.concat_tables([rejected, out.quarantine])
         paths = staging_paths(Path(staging_dir), unit.index, part)

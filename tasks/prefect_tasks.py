@@ -7,6 +7,10 @@ small summaries: no DataFrame crosses the Prefect API and nothing is cached or p
 
 from __future__ import annotations
 
+import newsclean.prefect_env  # noqa: F401  (must precede the prefect import)
+
+# isort: split
+
 import json
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +32,10 @@ def plan_units(raw_dir: str, batch_size: int, unit_bytes: int) -> dict[str, Any]
     logger = get_run_logger()
     logger.info(
         "%d work units over %.1f MB; %d ignored, %d unsupported files",
-        len(plan.units), plan.total_bytes / 1e6, len(plan.ignored), len(plan.unsupported),
+        len(plan.units),
+        plan.total_bytes / 1e6,
+        len(plan.ignored),
+        len(plan.unsupported),
     )
     progress.publish("planned", total_bytes=plan.total_bytes, units=len(plan.units))
     return {
@@ -41,7 +48,11 @@ def plan_units(raw_dir: str, batch_size: int, unit_bytes: int) -> dict[str, Any]
 
 @task(name="clean-unit", retries=2, retry_delay_seconds=2, **_TASK_OPTIONS)
 def clean_unit(
-    raw_dir: str, staging_dir: str, unit: dict[str, Any], batch_size: int, max_doc_bytes: int,
+    raw_dir: str,
+    staging_dir: str,
+    unit: dict[str, Any],
+    batch_size: int,
+    max_doc_bytes: int,
     n_workers: int,
 ) -> dict[str, Any]:
     """Ingest, clean and stage one unit in the worker pool; returns its summary."""
@@ -50,8 +61,11 @@ def clean_unit(
         n_workers, pipeline.process_unit, raw_dir, staging_dir, work, batch_size, max_doc_bytes
     )
     get_run_logger().info(
-        "unit %d: %d docs, %.1f MB in %.2f s", work.index, summary.docs_in,
-        summary.bytes_in / 1e6, summary.seconds,
+        "unit %d: %d docs, %.1f MB in %.2f s",
+        work.index,
+        summary.docs_in,
+        summary.bytes_in / 1e6,
+        summary.seconds,
     )
     progress.publish("unit_done", bytes=work.size, docs=summary.docs_in)
     return summary.to_dict()

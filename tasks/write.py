@@ -51,7 +51,9 @@ def _temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def write_parquet_atomic(table: pa.Table, path: Path, metadata: dict[str, str] | None = None) -> Path:
+def write_parquet_atomic(
+    table: pa.Table, path: Path, metadata: dict[str, str] | None = None
+) -> Path:
     """Write ``table`` to ``path`` via a hidden temp file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_path(path)
@@ -138,7 +140,11 @@ def _publish_articles(
 ) -> int:
     """Stream staged documents, keep one copy per cluster, add the run columns."""
     cluster_of = dict(
-        zip(clusters.column("doc_id").to_pylist(), clusters.column("dup_cluster").to_pylist(), strict=True)
+        zip(
+            clusters.column("doc_id").to_pylist(),
+            clusters.column("dup_cluster").to_pylist(),
+            strict=True,
+        )
     )
     written = 0
     for docs in _stream(staged_parts(staging_dir, "docs")):
@@ -175,7 +181,11 @@ def publish_run(
             ("quarantine", QUARANTINE_SCHEMA),
         )
     }
-    counts = {"articles": _publish_articles(writers["articles"], staging_dir, clusters, run_id, ingested_at)}
+    counts = {
+        "articles": _publish_articles(
+            writers["articles"], staging_dir, clusters, run_id, ingested_at
+        )
+    }
     for kind in ("edits", "quarantine"):
         counts[kind] = 0
         for table in _stream(staged_parts(staging_dir, kind)):

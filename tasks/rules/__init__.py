@@ -39,6 +39,7 @@ class Rule:
     max_words: int = 40
     caption: str = "next"
     domains: tuple[str, ...] = ()
+    ends_with: str = ""
     examples_match: tuple[str, ...] = ()
     examples_keep: tuple[str, ...] = ()
     examples_fix: tuple[tuple[str, str], ...] = ()
@@ -93,8 +94,16 @@ def _check_re2(rule_id: str, pattern: str) -> None:
 
 
 _KNOWN_KEYS = {
-    "id", "kind", "description", "pattern", "screen", "ignore_case", "max_words", "caption",
-    "domains", "examples",
+    "id",
+    "kind",
+    "description",
+    "pattern",
+    "screen",
+    "ignore_case",
+    "max_words",
+    "caption",
+    "domains",
+    "examples",
 }
 
 
@@ -113,6 +122,7 @@ def _parse_rule(raw: dict[str, Any], pack: str) -> Rule:
         max_words=raw.get("max_words", 40),
         caption=raw.get("caption", "next"),
         domains=tuple(raw.get("domains", ())),
+        ends_with=raw.get("ends_with", ""),
         examples_match=tuple(examples.get("match", ())),
         examples_keep=tuple(examples.get("keep", ())),
         examples_fix=tuple(tuple(pair) for pair in examples.get("fix", ())),

@@ -1,0 +1,598 @@
+"""Throughput and memory benchmark of a whole newsclean run, optionally against datatrove.
+
+Why a separate harness: the flow's own summary (``seconds``, ``mb_per_s``) times only
+the flow body. A user waits for the whole command, Prefect's temporary server start-up
+included, and the workers are spawned processes, so neither the flow's timer nor
+``ru_maxrss`` of one process tells what a run costs. This script runs newsclean as a
+subprocess, exactly as a user would, and measures from the outside:
+
+* wall seconds of the whole command, and the flow's own ``seconds`` from
+  ``OUT/runs/<run_id>.json``; MB/s and docs/s on both;
+* peak memory of the whole process tree: ``/proc`` is polled every ~50 ms and RSS is
+  summed over the subprocess and all its descendants (Prefect server, worker pool,
+  resource tracker); PSS from ``smaps_rollup`` is summed too, since RSS counts pages
+  shared between processes once per process;
+* a cheap correctness check: exact duplicates in ``OUT/duplicates`` against the number
+  of exact copies planted by ``make_corpus.py`` (``truth.json``). newsclean may find
+  *more* (cleaning can make two different raw texts identical), so the difference is
+  printed, never treated as a failure.
+
+MB always means decimal MB of document text (``text_bytes`` in ``truth.json``) for
+both tools, so MB/s figures are comparable; ``datatrove_baseline.py``'s own ``mb_per_s``
+counts file bytes (JSON framing and metadata included) and is shown only as a detail.
+
+Corpora are generated once per parameter set under ``--work-dir`` and reused while
+their ``truth.json`` matches; outputs are deleted after each run unless ``--keep``.
+Both tools read a corpus that is most likely in the page cache (just generated, or
+read by the previous run), so disk speed is not part of the figures.
+
+Usage::
+
+    /work/venv/bin/python bench/throughput.py --mb 100 --vs-datatrove
+    /work/venv/bin/python bench/throughput.py --sizes 100,1000      # is peak RSS flat?
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+DEFAULT_WORK_DIR = Path("/tmp/newsclean-bench")
+DEFAULT_DT_PYTHON = Path("/work/venv-dt/bin/python")
+MB = 1_000_000  # decimal, as in make_corpus.py and the flow summary
+# Same module source and entry point as ``python -m flows.clean_corpus RAW OUT``, but
+# with the worker count and batch size the CLI flags set (the module's main() has no
+# flags). Used only when one of them is given, so the default run is the plain command.
+FLOW_SNIPPET = (
+    "import sys\n"
+    "from flows.clean_corpus import clean_corpus\n"
+    "kw = {'batch_size': int(sys.argv[4])} if int(sys.argv[4]) > 0 else {}\n"
+    "s = clean_corpus(raw_dir=sys.argv[1], out_dir=sys.argv[2], "
+    "workers_count=int(sys.argv[3]), **kw)\n"
+    "print(s['run_id'])\n"
+)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+class TreeMemorySampler(threading.Thread):
+    """Polls ``/proc`` and keeps the peak summed RSS and PSS of a process tree.
+
+    Why not ``resource.getrusage``: ``ru_maxrss`` is per process, and for children it
+    is the largest single waited-for descendant, never the sum of workers alive at the
+    same moment. Why a full ``/proc`` scan: ``/proc/PID/task/*/children`` needs
+    ``CONFIG_PROC_CHILDREN``, which this machine's kernel lacks, and a scan of the few
+    hundred pids of a bench machine costs about a millisecond.
+
+    PSS is read only every ``pss_every``-th sample: ``smaps_rollup`` walks the page
+    tables of every process, which on a 2-core machine costs the measured run
+    noticeable CPU when done 20 times a second for processes of several hundred MB.
+    RSS (``statm``, a counter read) is sampled every time.
+
+    (``datatrove_baseline.py`` has a similar sampler; it is not imported from there
+    because that module imports datatrove, which only the datatrove venv has.)
+    """
+
+    def __init__(self, root_pid: int, interval: float = 0.05, pss_every: int = 5) -> None:
+        super().__init__(daemon=True)
+        self.root_pid = root_pid
+        self.interval = interval
+        self.pss_every = pss_every
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.procs_at_peak = 0
+        self.at_peak: list[tuple[str, int]] = []  # (process label, RSS) at the RSS peak
+        self.max_procs = 0
+        self.samples = 0
+        self.cpu_seconds = 0.0  # the sampler's own CPU time: its cost to the run
+        self._stop_event = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                    # comm (field 2) may contain spaces and ')': split after the last ')'
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited between listdir and open
+            children.setdefault(ppid, []).append(int(entry))
+        pids, todo = [], [self.root_pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            todo.extend(children.get(pid, []))
+        return pids
+
+    def _rss(self, pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+                return int(fh.read().split()[1]) * self._page
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    @staticmethod
+    def _pss(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, IndexError, ValueError):
+            pass
+        return 0
+
+    def sample(self) -> None:
+        """Take one sample of the tree (also called once more after the run ends)."""
+        pids = self._tree()
+        per_pid = [(p, self._rss(p)) for p in pids]
+        rss = sum(r for _, r in per_pid)
+        if self.samples % self.pss_every == 0:
+            self.peak_pss = max(self.peak_pss, sum(self._pss(p) for p in pids))
+        self.samples += 1
+        self.max_procs = max(self.max_procs, len(pids))
+        if rss > self.peak_rss:
+            self.peak_rss, self.procs_at_peak = rss, len(pids)
+            self.at_peak = [(self._label(p), r) for p, r in per_pid]
+
+    def _label(self, pid: int) -> str:
+        """Short role name of a process, to show where the peak memory sits."""
+        if pid == self.root_pid:
+            return "main"
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return "?"
+        for needle, label in (
+            ("resource_tracker", "resource-tracker"),
+            ("forkserver", "forkserver"),
+            ("spawn_main", "worker"),
+            ("uvicorn", "prefect-server"),
+            ("prefect", "prefect-server"),
+        ):
+            if needle in cmd:
+                return label
+        return Path(cmd.split(" ", 1)[0]).name or "?"
+
+    def run(self) -> None:
+        """Sample until stopped."""
+        t0 = time.thread_time()
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.interval)
+        self.cpu_seconds = time.thread_time() - t0
+
+    def stop(self) -> None:
+        """Stop sampling and wait for the thread."""
+        self._stop_event.set()
+        self.join()
+
+
+@dataclass
+class Measured:
+    """What the harness measured from outside one subprocess run."""
+
+    returncode: int
+    wall_s: float
+    peak_rss: int
+    peak_pss: int
+    procs_at_peak: int
+    at_peak: list[tuple[str, int]]
+    max_procs: int
+    samples: int
+    sampler_cpu_s: float
+    stdout: str
+    log_path: Path
+
+
+def run_measured(cmd: list[str], log_path: Path, cwd: Path = REPO_DIR) -> Measured:
+    """Run ``cmd`` to completion, timing it and sampling its process tree's memory.
+
+    stderr goes to ``log_path`` (Prefect and datatrove log there); stdout is returned
+    and appended to the log as well.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as err:
+        err.write(f"$ {shlex.join(cmd)}\n")
+        err.flush()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True, encoding="utf-8"
+        )
+        sampler = TreeMemorySampler(proc.pid)
+        sampler.start()
+        stdout, _ = proc.communicate()
+        wall = time.perf_counter() - t0
+        sampler.stop()
+        err.write("\n--- stdout ---\n" + stdout)
+    return Measured(
+        proc.returncode,
+        wall,
+        sampler.peak_rss,
+        sampler.peak_pss,
+        sampler.procs_at_peak,
+        sampler.at_peak,
+        sampler.max_procs,
+        sampler.samples,
+        sampler.cpu_seconds,
+        stdout,
+        log_path,
+    )
+
+
+# --------------------------------------------------------------------------- corpus
+
+
+def _load_make_corpus() -> Any:
+    """Import ``bench/make_corpus.py`` by path (``bench`` is not a package)."""
+    spec = importlib.util.spec_from_file_location("make_corpus", BENCH_DIR / "make_corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def corpus_is_current(corpus_dir: Path, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The corpus's truth dict if it was made with ``params`` and is complete, else None.
+
+    ``truth.json`` is written last by ``make_corpus``, so its presence plus matching
+    parameters and file sizes mean the corpus can be reused as is.
+    """
+    try:
+        truth = json.loads((corpus_dir / "truth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if any(truth.get(k) != v for k, v in params.items()):
+        return None
+    raw = corpus_dir / truth.get("raw_dir", "raw")
+    try:
+        on_disk = sum((raw / name).stat().st_size for name in truth["files"])
+    except (OSError, KeyError):
+        return None
+    return truth if on_disk == truth["file_bytes"] else None
+
+
+def ensure_corpus(
+    work_dir: Path, mb: float, fmt: str, dup_share: float, seed: int, file_mb: float
+) -> tuple[Path, dict[str, Any], bool]:
+    """Return ``(corpus_dir, truth, reused)``, generating the corpus when needed."""
+    corpus_dir = work_dir / f"corpus-{fmt}-{mb:g}mb-seed{seed}-dup{dup_share:g}-file{file_mb:g}"
+    params = {
+        "target_mb": mb,
+        "format": fmt,
+        "dup_share_requested": dup_share,
+        "seed": seed,
+        "file_mb": file_mb,
+    }
+    truth = corpus_is_current(corpus_dir, params)
+    if truth is not None:
+        return corpus_dir, truth, True
+    print(f"generating {mb:g} MB {fmt} corpus in {corpus_dir} ...", flush=True)
+    truth = _load_make_corpus().make_corpus(corpus_dir, mb, dup_share, seed, fmt, file_mb)
+    return corpus_dir, truth, False
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@dataclass
+class ToolRun:
+    """One tool's figures on one corpus, ready for the tables."""
+
+    tool: str
+    mb: float  # text MB of the corpus
+    docs: int  # documents in the corpus
+    measured: Measured
+    inner_s: float | None  # the tool's own timer (flow body / executor.run)
+    command: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the subprocess succeeded and reported its own figures."""
+        return self.measured.returncode == 0 and self.inner_s is not None
+
+
+def count_exact_duplicates(out_dir: Path) -> int:
+    """Rows with ``kind == "exact"`` in ``OUT/duplicates/*.parquet``."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    total = 0
+    for path in sorted((out_dir / "duplicates").glob("*.parquet")):
+        kinds = pq.read_table(path, columns=["kind"]).column("kind")
+        total += int(pc.sum(pc.equal(kinds, "exact")).as_py() or 0)
+    return total
+
+
+def run_newsclean(
+    raw_dir: Path,
+    out_dir: Path,
+    truth: dict[str, Any],
+    workers: int,
+    batch_size: int | None,
+    python: str,
+    log_dir: Path,
+) -> ToolRun:
+    """Run the clean-corpus flow in a subprocess of ``python`` and collect its figures."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # one run per folder: runs/ and duplicates/ stay unambiguous
+    if workers == 0 and batch_size is None:
+        cmd = [python, "-m", "flows.clean_corpus", str(raw_dir), str(out_dir)]
+    else:
+        cmd = [python, "-c", FLOW_SNIPPET, str(raw_dir), str(out_dir), str(workers)]
+        cmd.append(str(batch_size or 0))
+    mb = truth["text_bytes"] / MB
+    m = run_measured(cmd, log_dir / f"newsclean-{mb:g}mb.log")
+    summary: dict[str, Any] = {}
+    runs = sorted((out_dir / "runs").glob("*.json")) if m.returncode == 0 else []
+    if runs:
+        summary = json.loads(runs[-1].read_text(encoding="utf-8"))
+    extra: dict[str, Any] = {"summary": summary}
+    if summary:
+        extra["exact_dups_found"] = count_exact_duplicates(out_dir)
+    return ToolRun(
+        "newsclean",
+        mb,
+        truth["n_docs"],
+        m,
+        summary.get("seconds"),
+        shlex.join(cmd if cmd[1] == "-m" else [*cmd[:2], "<FLOW_SNIPPET>", *cmd[3:]]),
+        extra,
+    )
+
+
+def run_datatrove(
+    raw_dir: Path, out_dir: Path, truth: dict[str, Any], python: str, log_dir: Path
+) -> ToolRun:
+    """Run ``datatrove_baseline.py`` in the datatrove venv and collect its figures."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    cmd = [python, str(BENCH_DIR / "datatrove_baseline.py"), str(raw_dir), str(out_dir)]
+    mb = truth["text_bytes"] / MB
+    m = run_measured(cmd, log_dir / f"datatrove-{mb:g}mb.log")
+    figures: dict[str, Any] = {}
+    text = m.stdout.strip()
+    start = 0 if text.startswith("{") else text.rfind("\n{") + 1
+    if m.returncode == 0 and start >= 0:
+        try:
+            figures = json.loads(text[start:])
+        except ValueError:
+            figures = {}
+    return ToolRun(
+        "datatrove", mb, truth["n_docs"], m, figures.get("seconds"), shlex.join(cmd), figures
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / MB:,.0f}"
+
+
+def _rate(amount: float, seconds: float | None, fmt: str) -> str:
+    return format(amount / seconds, fmt) if seconds else "-"
+
+
+def describe(run: ToolRun, truth: dict[str, Any]) -> list[str]:
+    """Detail lines for one run (figures the table has no room for)."""
+    m = run.measured
+    lines = [f"{run.tool} on {run.mb:,.1f} MB / {run.docs:,} docs", f"  command: {run.command}"]
+    if m.returncode != 0:
+        lines.append(f"  FAILED: exit code {m.returncode}; log: {m.log_path}")
+        return lines
+    inner = "flow (summary seconds)" if run.tool == "newsclean" else "executor.run()"
+    lines += [
+        f"  wall (whole command)     {m.wall_s:8.1f} s  {_rate(run.mb, m.wall_s, '7.2f')} MB/s"
+        f"  {_rate(run.docs, m.wall_s, '9,.0f')} docs/s",
+    ]
+    if run.inner_s is not None:
+        lines.append(
+            f"  {inner:<24} {run.inner_s:8.1f} s  {_rate(run.mb, run.inner_s, '7.2f')} MB/s"
+            f"  {_rate(run.docs, run.inner_s, '9,.0f')} docs/s"
+            f"   (start-up/shut-down {m.wall_s - run.inner_s:.1f} s)"
+        )
+    lines.append(
+        f"  peak tree RSS {_mb(m.peak_rss)} MB ({m.procs_at_peak} procs), peak tree PSS "
+        f"{_mb(m.peak_pss)} MB; {m.samples} samples, sampler CPU {m.sampler_cpu_s:.1f} s"
+    )
+    by_role = ", ".join(
+        f"{name} {_mb(rss)}" for name, rss in sorted(m.at_peak, key=lambda x: -x[1])
+    )
+    lines.append(f"  RSS MB per process at the peak: {by_role}")
+    if run.tool == "newsclean":
+        s = run.extra.get("summary", {})
+        if not s:
+            lines.append(f"  no runs/*.json summary found; log: {m.log_path}")
+            return lines
+        found, planted = run.extra["exact_dups_found"], truth["n_exact_dup_copies"]
+        lines += [
+            f"  summary: documents_in {s['documents_in']:,} (truth {truth['n_docs']:,}),"
+            f" bytes_in {s['bytes_in'] / MB:,.1f} MB, kept {s['kept']:,},"
+            f" quarantined {s['quarantined']:,}, work units {s.get('work_units', '?')}",
+            f"  exact duplicates: truth {planted:,}, found {found:,}"
+            f" (difference {found - planted:+,})",
+        ]
+        if s["documents_in"] != truth["n_docs"]:
+            lines.append("  WARNING: documents_in differs from the corpus's document count")
+    else:
+        f = run.extra
+        if f:
+            lines.append(
+                f"  baseline's own report: {f.get('mb_per_s')} MB/s of file bytes, docs out "
+                f"{f.get('docs_out', 0):,}, C4 dropped {f.get('c4_dropped', 0):,}, "
+                f"its own tree RSS {f.get('peak_rss_tree_sum_mb')} MB"
+            )
+    return lines
+
+
+def table(runs: list[ToolRun]) -> list[str]:
+    """Side-by-side table; with both tools on a size, a newsclean/datatrove ratio row."""
+    head = (
+        f"{'tool':<20} {'MB':>6} {'wall s':>7} {'MB/s':>7} {'docs/s':>8} "
+        f"{'inner s':>7} {'MB/s':>7} {'docs/s':>8} {'RSS MB':>7} {'PSS MB':>7}"
+    )
+    out = [head, "-" * len(head)]
+    for size in dict.fromkeys(r.mb for r in runs):
+        group = {r.tool: r for r in runs if r.mb == size}
+        for r in group.values():
+            m = r.measured
+            if m.returncode != 0:
+                out.append(
+                    f"{r.tool:<20} {r.mb:6.0f}  FAILED (exit {m.returncode}), see {m.log_path}"
+                )
+                continue
+            inner = f"{r.inner_s:7.1f}" if r.inner_s is not None else f"{'-':>7}"
+            out.append(
+                f"{r.tool:<20} {r.mb:6.0f} {m.wall_s:7.1f} {_rate(r.mb, m.wall_s, '7.2f')} "
+                f"{_rate(r.docs, m.wall_s, '8,.0f')} {inner} {_rate(r.mb, r.inner_s, '7.2f')} "
+                f"{_rate(r.docs, r.inner_s, '8,.0f')} {_mb(m.peak_rss):>7} {_mb(m.peak_pss):>7}"
+            )
+        nc, dt = group.get("newsclean"), group.get("datatrove")
+        if nc and dt and nc.ok and dt.ok:
+            a, b = nc.measured, dt.measured
+            speed_wall = b.wall_s / a.wall_s  # MB/s ratio = inverse time ratio, same MB
+            speed_inner = dt.inner_s / nc.inner_s  # type: ignore[operator]
+            out.append(
+                f"{'ratio nc/dt':<20} {'':>6} {'':>7} {speed_wall:6.2f}x {speed_wall:7.2f}x "
+                f"{'':>7} {speed_inner:6.2f}x {speed_inner:7.2f}x "
+                f"{a.peak_rss / b.peak_rss:6.2f}x {a.peak_pss / max(b.peak_pss, 1):6.2f}x"
+            )
+    return out
+
+
+def git_state() -> str:
+    """Short commit and whether the work tree is dirty: the code measured."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_DIR,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
+def machine() -> str:
+    """CPU count and RAM, since both bound the figures."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            kib = int(fh.readline().split()[1])
+        ram = f"{kib * 1024 / 1e9:.0f} GB RAM"
+    except (OSError, IndexError, ValueError):
+        ram = "RAM unknown"
+    return f"{os.cpu_count()} CPUs, {ram}, Python {platform.python_version()}"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--mb", type=float, default=100.0, help="corpus size, MB of text")
+    size.add_argument("--sizes", help="comma-separated sizes in MB, e.g. 100,1000")
+    ap.add_argument("--format", dest="fmt", choices=("jsonl", "parquet", "csv"), default="jsonl")
+    ap.add_argument("--workers", type=int, default=0, help="newsclean workers (0 = its default)")
+    ap.add_argument("--batch-size", type=int, default=None, help="newsclean batch size")
+    ap.add_argument("--dup-share", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--file-mb", type=float, default=25.0, help="MB of text per corpus file")
+    ap.add_argument("--vs-datatrove", action="store_true", help="also run the datatrove baseline")
+    ap.add_argument("--datatrove-python", default=str(DEFAULT_DT_PYTHON))
+    ap.add_argument(
+        "--python", default=sys.executable, help="interpreter for newsclean (default: this one)"
+    )
+    ap.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    ap.add_argument("--keep", action="store_true", help="keep the tools' output folders")
+    args = ap.parse_args(argv)
+    args.size_list = (
+        [float(s) for s in args.sizes.split(",") if s.strip()] if args.sizes else [args.mb]
+    )
+    if args.vs_datatrove and args.fmt != "jsonl":
+        ap.error("--vs-datatrove needs --format jsonl (the baseline reads JSONL only)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print plain-text results; exit 1 if a run failed."""
+    args = parse_args(argv)
+    work = args.work_dir.resolve()
+    started = datetime.now(UTC)
+    print(f"newsclean throughput bench, {started:%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine()}; code: {git_state()}")
+    print(f"argv: {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    runs: list[ToolRun] = []
+    for mb in args.size_list:
+        corpus, truth, reused = ensure_corpus(
+            work, mb, args.fmt, args.dup_share, args.seed, args.file_mb
+        )
+        raw = corpus / truth.get("raw_dir", "raw")
+        print(
+            f"\ncorpus {raw} ({'reused' if reused else 'generated'}): {len(truth['files'])} "
+            f"{args.fmt} files, {truth['text_bytes'] / MB:,.1f} MB text, "
+            f"{truth['file_bytes'] / MB:,.1f} MB on disk, {truth['n_docs']:,} docs, "
+            f"{truth['n_exact_dup_copies']:,} exact copies planted",
+            flush=True,
+        )
+        pair = [
+            run_newsclean(
+                raw,
+                work / "out-newsclean",
+                truth,
+                args.workers,
+                args.batch_size,
+                args.python,
+                work / "logs",
+            )
+        ]
+        if args.vs_datatrove:
+            pair.append(
+                run_datatrove(
+                    raw, work / "out-datatrove", truth, args.datatrove_python, work / "logs"
+                )
+            )
+        for run in pair:
+            print("\n".join(describe(run, truth)), flush=True)
+        if not args.keep:
+            for name in ("out-newsclean", "out-datatrove"):
+                shutil.rmtree(work / name, ignore_errors=True)
+        runs += pair
+    print(
+        "\nMB = decimal MB of document text; wall = whole command incl. interpreter and"
+        " Prefect start-up;\ninner = the tool's own timer; RSS/PSS = peak sums over the"
+        " process tree\n(RSS sampled every 50 ms, PSS every 250 ms)."
+    )
+    print("\n".join(table(runs)))
+    return 0 if all(r.ok for r in runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

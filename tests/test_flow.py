@@ -1,0 +1,111 @@
+"""End-to-end: the Prefect flow and the CLI on the shipped demo data plus bad input.
+
+These are the only tests that start Prefect (one temporary server for the session)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from tasks.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
+
+
+def _fingerprint(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def raw_with_bad_input(demo_raw: Path) -> Path:
+    bad = demo_raw / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_bytes(b"")
+    (bad / "junk.txt").write_bytes(bytes(range(256)) * 4)
+    (bad / "page.html").write_text("<html></html>")
+    (bad / "cut.parquet").write_bytes(b"PAR1" + b"\x00" * 40)
+    return demo_raw
+
+
+def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_path: Path) -> None:
+    from flows.clean_corpus import clean_corpus
+
+    out = tmp_path / "clean"
+    before = _fingerprint(raw_with_bad_input)
+    summary = clean_corpus(raw_dir=str(raw_with_bad_input), out_dir=str(out), workers_count=2)
+
+    assert summary["documents_in"] == 251
+    assert summary["duplicates"] >= 11
+    assert summary["kept"] == 251 - summary["duplicates"]
+    assert _fingerprint(raw_with_bad_input) == before, "raw input must never change"
+    assert not (out / "_staging").exists()
+
+    articles = pd.read_parquet(out / "articles")
+    assert list(articles.columns) == ARTICLE_SCHEMA.names
+    assert len(articles) == summary["kept"] and articles["doc_id"].is_unique
+    ref = articles[articles["source_file"] == "samples/000_4c60d5582bf9f543.txt"].iloc[0]
+    assert ref["domain"] == "express.co.uk" and len(ref["captions"]) == 3
+    assert (articles["dup_cluster"] == articles["doc_id"]).all()
+
+    duplicates = pd.read_parquet(out / "duplicates")
+    assert set(duplicates["kept_doc_id"]) <= set(articles["doc_id"])
+    edits = pd.read_parquet(out / "edits")
+    assert set(edits["doc_id"]) <= set(articles["doc_id"]) | set(duplicates["doc_id"])
+    n_edits = edits.groupby("doc_id").size()
+    assert (articles.set_index("doc_id")["n_edits"] == n_edits.reindex(articles["doc_id"]).fillna(0).values).all()
+
+    quarantine = pd.read_parquet(out / "quarantine")
+    reasons = dict(zip(quarantine["source_file"], quarantine["reason"], strict=True))
+    assert reasons["bad/empty.txt"] == "empty file"
+    assert "binary" in reasons["bad/junk.txt"]
+    assert "unsupported file type" in reasons["bad/page.html"]
+    assert "Parquet" in reasons["bad/cut.parquet"]
+
+    meta = pq.read_schema(next((out / "articles").glob("*.parquet"))).metadata
+    assert meta[b"newsclean.schema_version"] == SCHEMA_VERSION.encode()
+    count = duckdb.sql(f"select count(*) from '{out}/articles/*.parquet'").fetchall()[0][0]
+    assert count == summary["kept"]
+    assert json.loads((out / "runs" / f"{summary['run_id']}.json").read_text())["kept"] == summary["kept"]
+
+    # A second run over the same input replaces the dataset with identical content.
+    again = clean_corpus(raw_dir=str(raw_with_bad_input), out_dir=str(out), workers_count=1)
+    rerun = pd.read_parquet(out / "articles")
+    assert {p.name.split("-")[1] for p in (out / "articles").glob("*.parquet")} == {
+        again["run_id"].split("-")[0]
+    }
+    stable = [c for c in ARTICLE_SCHEMA.names if c not in {"run_id", "ingested_at"}]
+    pd.testing.assert_frame_equal(
+        articles[stable].sort_values("doc_id").reset_index(drop=True),
+        rerun[stable].sort_values("doc_id").reset_index(drop=True),
+    )
+
+
+def test_cli_run(prefect_harness: None, demo_raw: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from newsclean.cli import app
+
+    out = tmp_path / "clean"
+    result = CliRunner().invoke(app, ["run", str(demo_raw), "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "documents in" in result.output and "240" in result.output
+    assert "caption.credit-line/1" in result.output
+    assert len(pd.read_parquet(out / "articles")) == 240
+
+
+def test_cli_missing_raw_folder(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from newsclean.cli import app
+
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "does not exist" in " ".join(result.output.split())
