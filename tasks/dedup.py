@@ -75,14 +75,13 @@ def choose_exact_keepers(keys: pa.Table) -> tuple[pa.Table, pa.Table]:
             ("source_record", "ascending"),
         ]
     )
-    hashes = ordered.column("content_hash").to_pylist()
-    doc_ids = ordered.column("doc_id").to_pylist()
-    kept: list[str] = []
-    current_hash, current_keep = None, ""
-    for digest, doc_id in zip(hashes, doc_ids, strict=True):
-        if digest != current_hash:
-            current_hash, current_keep = digest, doc_id
-        kept.append(current_keep)
+    hashes = ordered.column("content_hash").combine_chunks()
+    doc_ids = ordered.column("doc_id").combine_chunks()
+    # Sorted by hash, the first row of each hash group is its keeper: mark it, forward-fill.
+    starts = pa.concat_arrays(
+        [pa.array([True]), pc.not_equal(hashes.slice(1), hashes.slice(0, len(hashes) - 1))]
+    )
+    kept = pc.fill_null_forward(pc.if_else(starts, doc_ids, pa.scalar(None, pa.string())))
     clusters = pa.table({"doc_id": doc_ids, "dup_cluster": kept})
     dropped = pc.not_equal(clusters.column("doc_id"), clusters.column("dup_cluster"))
     dups = ordered.filter(dropped)

@@ -47,6 +47,8 @@ IGNORED = re.compile(
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_UNIT_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_DOC_BYTES = 16 * 1024 * 1024
+#: A .json file is parsed whole (JSON has no streaming boundary); beyond this, use JSONL.
+MAX_JSON_DOCUMENT_BYTES = 256 * 1024 * 1024
 
 #: Column aliases, first hit wins: how tables from different scrapers map onto newsclean fields.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -114,22 +116,40 @@ def decode_bytes(data: bytes) -> str:
     else:
         if b"\x00" in data[:65536]:
             raise InputError("binary data (NUL bytes), not text")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as utf8_error:
-            # Drop a UTF-8 BOM before the cp1252 fallback too: decoded as cp1252 it would
-            # become "ï»¿" glued to the headline of a BOM file with one stray cp1252 byte.
-            bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-            try:
-                text = data[bom:].decode("cp1252")
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"undecodable: not UTF-8 (byte 0x{data[utf8_error.start]:02x} at offset "
-                    f"{utf8_error.start}) nor cp1252 (byte 0x{data[bom + exc.start]:02x} at "
-                    f"offset {bom + exc.start})"
-                ) from exc
+        text = _decode_utf8_or_cp1252(data)
     _reject_binary(text)
     return normalize_newlines(text)
+
+
+def _decode_utf8_or_cp1252(data: bytes) -> str:
+    """UTF-8, with cp1252 as a per-line fallback.
+
+    Scrapers often append to a UTF-8 file with a cp1252 tool: one stray byte must not make the
+    whole file cp1252 (which would garble every accent and curly quote), so only the lines that
+    are not valid UTF-8 are decoded as cp1252. A pure cp1252 file decodes the same either way.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    offset = 0
+    for i, line in enumerate(lines):
+        try:
+            lines[i] = line.decode("utf-8")
+        except UnicodeDecodeError as utf8_error:
+            try:
+                lines[i] = line.decode("cp1252")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"undecodable: line {i + 1} is neither UTF-8 (byte "
+                    f"0x{line[utf8_error.start]:02x} at offset {offset + utf8_error.start}) nor "
+                    f"cp1252 (byte 0x{line[exc.start]:02x} at offset {offset + exc.start})"
+                ) from exc
+        offset += len(line) + 1
+    return "\n".join(lines)
 
 
 def _reject_binary(text: str) -> None:
@@ -312,6 +332,9 @@ def parse_authors(value: Any) -> list[str]:
     return [a.strip() for a in items if a and a.strip()]
 
 
+_RELATIVE_DATES = {"now", "today", "tomorrow", "yesterday"}
+
+
 def parse_timestamp(value: Any) -> datetime | None:
     """A UTC timestamp from an ISO string, a date, epoch seconds/ms, or None if unparseable."""
     if value is None or value == "":
@@ -327,8 +350,11 @@ def parse_timestamp(value: Any) -> datetime | None:
         except (ValueError, OverflowError):
             return None
     else:
+        text = str(value).strip()
+        if text.lower() in _RELATIVE_DATES:  # pandas reads these as the current time
+            return None
         try:
-            ts = pd.Timestamp(str(value).strip())
+            ts = pd.Timestamp(text)
         except (ValueError, OverflowError):
             return None
     if ts is pd.NaT or pd.isna(ts):
@@ -686,6 +712,12 @@ def _read_json(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[Non
     rel = unit.files[0]
     path = raw_dir / rel
     try:
+        size = path.stat().st_size
+        if size > MAX_JSON_DOCUMENT_BYTES:
+            raise InputError(
+                f"JSON document of {size / 1e6:.0f} MB is too large to load at once "
+                f"(limit {MAX_JSON_DOCUMENT_BYTES / 1e6:.0f} MB): write it as JSON Lines"
+            )
         data = path.read_bytes()
         if not data.strip():
             raise InputError("empty file")

@@ -327,8 +327,7 @@ def _looks_like_prose_break(current: str, following: str, params: ReflowParams) 
     last_word = current.rsplit(" ", 1)[-1]
     return (
         not _NOT_PROSE.search(last_word)
-        and 
-        (last.isalpha() or last == ",")
+        and (last.isalpha() or last == ",")
         and last not in params.terminal
         and current.upper() != current
         and len(set(first_word.lower())) > 1

@@ -138,20 +138,20 @@ def _stream(parts: list[Path]) -> Iterator[pa.Table]:
 def _publish_articles(
     writer: RollingWriter, staging_dir: Path, clusters: pa.Table, run_id: str, ingested_at: Any
 ) -> int:
-    """Stream staged documents, keep one copy per cluster, add the run columns."""
-    cluster_of = dict(
-        zip(
-            clusters.column("doc_id").to_pylist(),
-            clusters.column("dup_cluster").to_pylist(),
-            strict=True,
-        )
-    )
+    """Stream staged documents, keep one copy per cluster, add the run columns.
+
+    The cluster of each document is looked up with a vectorized ``index_in`` against the
+    Arrow cluster table, not a Python dict: memory stays a few dozen bytes per document.
+    """
+    cluster_ids = clusters.column("doc_id").combine_chunks()
+    cluster_of = clusters.column("dup_cluster").combine_chunks()
     written = 0
     for docs in _stream(staged_parts(staging_dir, "docs")):
-        ids = docs.column("doc_id").to_pylist()
-        cluster = pa.array([cluster_of.get(d, d) for d in ids], pa.string())
-        keep = pc.equal(docs.column("doc_id"), cluster)
-        kept = docs.append_column("dup_cluster", cluster).filter(keep)
+        positions = pc.index_in(docs.column("doc_id"), value_set=cluster_ids)
+        cluster = pc.coalesce(pc.take(cluster_of, positions), docs.column("doc_id"))
+        kept = docs.append_column("dup_cluster", cluster).filter(
+            pc.equal(docs.column("doc_id"), cluster)
+        )
         n = kept.num_rows
         kept = kept.append_column("run_id", pa.array([run_id] * n, pa.string()))
         kept = kept.append_column("ingested_at", pa.array([ingested_at] * n, TIMESTAMP))

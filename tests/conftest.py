@@ -36,7 +36,9 @@ def demo_raw(tmp_path: Path) -> Path:
     return target
 
 
-def make_batch(*texts: str, titles: list[str | None] | None = None, domain: str | None = None) -> pa.Table:
+def make_batch(
+    *texts: str, titles: list[str | None] | None = None, domain: str | None = None
+) -> pa.Table:
     """A document batch as ingest produces it, for stage unit tests."""
     builder = BatchBuilder(batch_size=len(texts) + 1)
     for i, text in enumerate(texts):

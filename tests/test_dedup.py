@@ -8,7 +8,9 @@ import pyarrow as pa
 
 from tasks.dedup import choose_exact_keepers, content_hash
 
-STORY = "NATO Secretary General Jens Stoltenberg said the alliance will remain “as long as necessary”."
+STORY = (
+    "NATO Secretary General Jens Stoltenberg said the alliance will remain “as long as necessary”."
+)
 
 
 def test_hash_folds_case_whitespace_and_punctuation() -> None:
@@ -44,9 +46,13 @@ ROWS = [
 
 def test_keep_policy_longest_then_earliest_source() -> None:
     clusters, duplicates = choose_exact_keepers(_keys(ROWS))
-    cluster_of = dict(zip(clusters["doc_id"].to_pylist(), clusters["dup_cluster"].to_pylist(), strict=True))
+    cluster_of = dict(
+        zip(clusters["doc_id"].to_pylist(), clusters["dup_cluster"].to_pylist(), strict=True)
+    )
     assert cluster_of == {"d1": "d2", "d2": "d2", "d3": "d2", "d4": "d5", "d5": "d5", "d6": "d6"}
-    dropped = dict(zip(duplicates["doc_id"].to_pylist(), duplicates["kept_doc_id"].to_pylist(), strict=True))
+    dropped = dict(
+        zip(duplicates["doc_id"].to_pylist(), duplicates["kept_doc_id"].to_pylist(), strict=True)
+    )
     assert dropped == {"d1": "d2", "d3": "d2", "d4": "d5"}
     assert set(duplicates["kind"].to_pylist()) == {"exact"}
     assert duplicates["source_file"].to_pylist()[dropped_index(duplicates, "d4")] == "a.txt"
@@ -65,8 +71,17 @@ def test_keep_decision_does_not_depend_on_batch_order() -> None:
 
 
 def test_empty_key_table() -> None:
-    clusters, duplicates = choose_exact_keepers(_keys([]).cast(
-        pa.schema([("doc_id", pa.string()), ("content_hash", pa.string()), ("text_chars", pa.int64()),
-                   ("source_file", pa.string()), ("source_record", pa.int64())])
-    ))
+    clusters, duplicates = choose_exact_keepers(
+        _keys([]).cast(
+            pa.schema(
+                [
+                    ("doc_id", pa.string()),
+                    ("content_hash", pa.string()),
+                    ("text_chars", pa.int64()),
+                    ("source_file", pa.string()),
+                    ("source_record", pa.int64()),
+                ]
+            )
+        )
+    )
     assert clusters.num_rows == 0 and duplicates.num_rows == 0

@@ -60,7 +60,10 @@ def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_pa
     edits = pd.read_parquet(out / "edits")
     assert set(edits["doc_id"]) <= set(articles["doc_id"]) | set(duplicates["doc_id"])
     n_edits = edits.groupby("doc_id").size()
-    assert (articles.set_index("doc_id")["n_edits"] == n_edits.reindex(articles["doc_id"]).fillna(0).values).all()
+    assert (
+        articles.set_index("doc_id")["n_edits"]
+        == n_edits.reindex(articles["doc_id"]).fillna(0).values
+    ).all()
 
     quarantine = pd.read_parquet(out / "quarantine")
     reasons = dict(zip(quarantine["source_file"], quarantine["reason"], strict=True))
@@ -73,7 +76,10 @@ def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_pa
     assert meta[b"newsclean.schema_version"] == SCHEMA_VERSION.encode()
     count = duckdb.sql(f"select count(*) from '{out}/articles/*.parquet'").fetchall()[0][0]
     assert count == summary["kept"]
-    assert json.loads((out / "runs" / f"{summary['run_id']}.json").read_text())["kept"] == summary["kept"]
+    assert (
+        json.loads((out / "runs" / f"{summary['run_id']}.json").read_text())["kept"]
+        == summary["kept"]
+    )
 
     # A second run over the same input replaces the dataset with identical content.
     again = clean_corpus(raw_dir=str(raw_with_bad_input), out_dir=str(out), workers_count=1)

@@ -896,3 +896,28 @@ def test_shipped_raw_data_untouched() -> None:
     assert plan.unsupported == []
     assert len(docs) == 251 and quarantine == []
     assert _snapshot(RAW) == before
+
+
+def test_stray_cp1252_line_in_utf8_file_leaves_other_lines_utf8() -> None:
+    data = "Café headline\n\nA “quoted” line in UTF-8.\n".encode() + b"A \x93cp1252\x94 line.\n"
+    text = decode_bytes(data)
+    assert text == "Café headline\n\nA “quoted” line in UTF-8.\nA “cp1252” line.\n"
+
+
+@pytest.mark.parametrize("word", ["now", "Today", " yesterday "])
+def test_relative_dates_are_not_the_run_time(word: str) -> None:
+    """pandas reads "now" as the current time: that would make runs non-deterministic."""
+    assert parse_timestamp(word) is None
+
+
+def test_oversized_json_document_is_quarantined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "MAX_JSON_DOCUMENT_BYTES", 100)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "big.json").write_text(json.dumps([{"title": "t", "text": "body " * 50}]))
+    (unit,) = plan_units(raw).units
+    ((docs, quarantine),) = list(read_unit(raw, unit))
+    assert docs.num_rows == 0
+    assert "write it as JSON Lines" in quarantine.column("reason")[0].as_py()

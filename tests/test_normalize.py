@@ -30,7 +30,7 @@ def test_mojibake_repaired_curly_quotes_kept(raw: str, fixed: str) -> None:
     ("raw", "fixed"),
     [
         ("Tom &amp; Jerry", "Tom & Jerry"),
-        ("It&apos;s &quot;fine&quot;", "It's \"fine\""),
+        ("It&apos;s &quot;fine&quot;", 'It\'s "fine"'),
         ("Rock&nbsp;and roll", "Rock and roll"),
         ("Fish &amp;amp; chips", "Fish & chips"),
         ("caf&#233; &#x263A;", "café ☺"),
@@ -89,7 +89,7 @@ def test_missing_spaces_restored(raw: str, fixed: str) -> None:
         "Read it at express.co.uk or bbc.co.uk today.",
         "Mail jane.Doe@example.com or @Jens.Stoltenberg now.",
         "J.R.R. Tolkien and J.K. Rowling wrote books.",
-        "He said: \"It's not possible to give you an exact date.\"",
+        'He said: "It\'s not possible to give you an exact date."',
         "Shares in BP fell 3% to 451.2p on Monday.",
         "Jens Stoltenberg, NATO, Kyiv, Brexit, Putin and the BBC.",
     ],
@@ -101,8 +101,8 @@ def test_must_not_change(text: str) -> None:
 
 
 def test_broken_url_in_url_field_is_repaired() -> None:
-    from tests.conftest import make_batch
     from tasks.normalize import normalize_batch
+    from tests.conftest import make_batch
 
     batch = make_batch("Body text here.")
     idx = batch.schema.get_field_index("url")

@@ -12,20 +12,55 @@ from hypothesis import strategies as st
 from tests.conftest import clean_one
 
 JUNK = [
-    "GETTY", "Getty Images", "AP", "Source: https://www.express.co.uk/news/world/1/a -b",
-    "[Disclaimer]", "Facebook Twitter Pinterest", "Continue reading", "Advertisement",
-    "% of readers think this story is Fact. Add your two cents.", "Credit…Jane Doe/Reuters",
-    "region.Mr Stoltenberg", "but also", "across the North Atlantic.", "&amp;", "&amp;amp;",
-    "Â£", "â€™", "\u200b", "\u00ad", "\u00a0", "\x07", "\r\n", "\n", "\n\n", "  ", "Mr.Smith",
-    "(Image: GETTY)", "Image caption A caption", "Continued below... text", "https://a.com/x",
-    "Thee are fears", "5%.The", "word,word", "(c) The clause", "Copyright © Someone",
-    "Headline: Bitcoin", "“", "”", "’", "…", "x" * 50,
+    "GETTY",
+    "Getty Images",
+    "AP",
+    "Source: https://www.express.co.uk/news/world/1/a -b",
+    "[Disclaimer]",
+    "Facebook Twitter Pinterest",
+    "Continue reading",
+    "Advertisement",
+    "% of readers think this story is Fact. Add your two cents.",
+    "Credit…Jane Doe/Reuters",
+    "region.Mr Stoltenberg",
+    "but also",
+    "across the North Atlantic.",
+    "&amp;",
+    "&amp;amp;",
+    "Â£",
+    "â€™",
+    "\u200b",
+    "\u00ad",
+    "\u00a0",
+    "\x07",
+    "\r\n",
+    "\n",
+    "\n\n",
+    "  ",
+    "Mr.Smith",
+    "(Image: GETTY)",
+    "Image caption A caption",
+    "Continued below... text",
+    "https://a.com/x",
+    "Thee are fears",
+    "5%.The",
+    "word,word",
+    "(c) The clause",
+    "Copyright © Someone",
+    "Headline: Bitcoin",
+    "“",
+    "”",
+    "’",
+    "…",
+    "x" * 50,
 ]
 junk_text = st.lists(
     st.one_of(st.sampled_from(JUNK), st.text(min_size=1, max_size=30)), min_size=1, max_size=40
 ).map(" ".join) | st.lists(st.sampled_from(JUNK), min_size=1, max_size=30).map("\n\n".join)
 
-TITLES = st.one_of(st.none(), st.sampled_from(["GETTY", "A headline", "Headline: Bitcoin"]), st.text(max_size=20))
+TITLES = st.one_of(
+    st.none(), st.sampled_from(["GETTY", "A headline", "Headline: Bitcoin"]), st.text(max_size=20)
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -37,7 +37,7 @@ GENUINE = [
     "Since Russia invaded Crimea a number of political spats have taken place between the two countries.",
     "Last year Russia accused Ukraine of trying to stage armed demonstrations in the southern peninsula.",
     "However, Ukraine argued Russia had placed tens of thousands of troops on the border.",
-    'Reaffirming his support for Ukraine, Mr Stoltenberg said: "It\'s not possible to give you an exact date for staying in Eastern Europe.',
+    "Reaffirming his support for Ukraine, Mr Stoltenberg said: \"It's not possible to give you an exact date for staying in Eastern Europe.",
     '"We will stay there as long as necessary."',
     "Recently additional Western troops have been deployed on Europe's Eastern border with Russia as Mr Putin held his first war game with Belarus for four years.",
     "Despite the additional Western troops during the war game in September, Russia's military forces dwarfed those of NATO.",
@@ -90,7 +90,9 @@ def test_every_removal_is_an_edit(row: dict) -> None:
     credits = by_rule["caption.credit-line/1"]
     assert [e["before"] for e in credits] == [f"GETTY\n\n{c}" for c in CAPTIONS]
     assert by_rule["tail.bracketed-note/1"][0]["before"] == "[Disclaimer]"
-    assert by_rule["source.url-line/1"][0]["before"].startswith("Source: https://www.express.co.uk/")
+    assert by_rule["source.url-line/1"][0]["before"].startswith(
+        "Source: https://www.express.co.uk/"
+    )
     assert by_rule["space.after-sentence/1"][0]["before"] == "region.Mr"
     assert by_rule["paragraph.join-broken/1"][0]["after"] == "Europe, but also across the North"
     assert "-crimea" in by_rule["url.rejoin-space/1"][0]["before"]

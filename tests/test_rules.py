@@ -108,6 +108,8 @@ def test_loader_rejects_duplicate_ids(tmp_path: Path) -> None:
 
 def test_loader_rejects_lookaround_patterns(tmp_path: Path) -> None:
     """Look-arounds are not RE2: rejecting them keeps every boilerplate pattern linear-time."""
-    d = _write_pack(tmp_path, "[[rule]]\nid = \"a.b/1\"\nkind = \"drop\"\npattern = '''(?<=x)y'''\n")
+    d = _write_pack(
+        tmp_path, "[[rule]]\nid = \"a.b/1\"\nkind = \"drop\"\npattern = '''(?<=x)y'''\n"
+    )
     with pytest.raises(RuleError, match="RE2"):
         load_pack("custom", d)
