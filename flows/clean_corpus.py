@@ -53,12 +53,17 @@ def clean_corpus(
             unmapped(n_workers),
         )
         units = [future.result() for future in futures]
+        prefect_tasks.exact_dedup(run.staging_dir)
+        published = prefect_tasks.publish(
+            run.out_dir,
+            run.staging_dir,
+            run.run_id,
+            plan["unsupported"],
+            run.ingested_at,
+            n_workers,
+        )
     finally:
         workers.shutdown()
-    prefect_tasks.exact_dedup(run.staging_dir)
-    published = prefect_tasks.publish(
-        run.out_dir, run.staging_dir, run.run_id, plan["unsupported"], run.ingested_at
-    )
     summary = report.build_summary(
         run.run_id,
         run.raw_dir,

@@ -19,12 +19,12 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -44,7 +44,7 @@ IGNORED = re.compile(
     r"^(?:\..*|(?:LICEN[CS]E|COPYING|NOTICE|README)(?:\..*)?|.*\.md)$", re.IGNORECASE
 )
 
-DEFAULT_BATCH_SIZE = 5000
+DEFAULT_BATCH_SIZE = 2000
 DEFAULT_UNIT_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_DOC_BYTES = 16 * 1024 * 1024
 #: A .json file is parsed whole (JSON has no streaming boundary); beyond this, use JSONL.
@@ -335,35 +335,55 @@ def parse_authors(value: Any) -> list[str]:
 _RELATIVE_DATES = {"now", "today", "tomorrow", "yesterday"}
 
 
-def parse_timestamp(value: Any) -> datetime | None:
-    """A UTC timestamp from an ISO string, a date, epoch seconds/ms, or None if unparseable."""
-    if value is None or value == "":
+def _to_utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _parse_date_text(text: str) -> datetime | None:
+    """ISO 8601 and RFC 2822 with the standard library; other formats ("Jan 5, 2018") with
+    pandas, imported only then: workers that never see such dates do not pay its memory."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        pass
+    if text.lower() in _RELATIVE_DATES:  # pandas would read these as the current time
         return None
-    if isinstance(value, datetime):
-        ts = pd.Timestamp(value)
-    elif isinstance(value, int | float):
-        if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
-            return None
-        # An out-of-range epoch (OutOfBoundsDatetime) used to escape and kill the whole unit.
-        try:
-            ts = pd.Timestamp(value, unit="ms" if abs(value) > 1e11 else "s")
-        except (ValueError, OverflowError):
-            return None
-    else:
-        text = str(value).strip()
-        if text.lower() in _RELATIVE_DATES:  # pandas reads these as the current time
-            return None
-        try:
-            ts = pd.Timestamp(text)
-        except (ValueError, OverflowError):
-            return None
-    if ts is pd.NaT or pd.isna(ts):
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, OverflowError, TypeError):
         return None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if pd.isna(ts):
+        return None
     try:
         return ts.to_pydatetime()
-    except (ValueError, OverflowError):  # beyond datetime's year 1-9999
+    except (ValueError, OverflowError):
         return None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A UTC timestamp from an ISO/RFC 2822/common date string, a datetime or date, or epoch
+    seconds/milliseconds; None when absent or unparseable (the caller keeps the raw value)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return _to_utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        try:  # an out-of-range epoch must not escape and kill the whole unit
+            return datetime.fromtimestamp(value / 1000 if abs(value) > 1e11 else value, UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
+    parsed = _parse_date_text(str(value).strip())
+    return _to_utc(parsed) if parsed is not None else None
 
 
 def _is_missing(value: Any) -> bool:
@@ -378,7 +398,7 @@ def _surrogate_reason(name: str, exc: UnicodeEncodeError) -> str:
 
 
 def _json_safe(value: Any) -> Any:
-    if isinstance(value, datetime | pd.Timestamp):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -73,11 +72,10 @@ def clean_unit(
 
 @task(name="exact-dedup", **_TASK_OPTIONS)
 def exact_dedup(staging_dir: str) -> dict[str, Any]:
-    """Choose one copy per content hash; stage the cluster map and the duplicates table."""
+    """Choose one copy per content hash; stage the duplicates table (dropped → kept)."""
     staging = Path(staging_dir)
     keys = write.read_staged_keys(staging, dedup.KEY_COLUMNS)
-    clusters, duplicates = dedup.choose_exact_keepers(keys)
-    write.write_parquet_atomic(clusters, staging / "clusters.parquet")
+    _, duplicates = dedup.choose_exact_keepers(keys)
     write.write_parquet_atomic(duplicates, staging / "duplicates.parquet")
     get_run_logger().info("%d documents, %d exact duplicates", keys.num_rows, duplicates.num_rows)
     return {"documents": keys.num_rows, "duplicates": duplicates.num_rows}
@@ -85,18 +83,21 @@ def exact_dedup(staging_dir: str) -> dict[str, Any]:
 
 @task(name="publish", **_TASK_OPTIONS)
 def publish(
-    out_dir: str, staging_dir: str, run_id: str, unsupported: list[str], ingested_at: datetime
+    out_dir: str,
+    staging_dir: str,
+    run_id: str,
+    unsupported: list[str],
+    ingested_at: datetime,
+    n_workers: int,
 ) -> dict[str, int]:
     """Write the run's articles, edits, duplicates and quarantine tables atomically."""
-    staging = Path(staging_dir)
     counts = write.publish_run(
         Path(out_dir),
-        staging,
+        Path(staging_dir),
         run_id,
-        clusters=pq.read_table(staging / "clusters.parquet"),
-        duplicates=pq.read_table(staging / "duplicates.parquet"),
         extra_quarantine=ingest.unsupported_quarantine(unsupported),
         ingested_at=ingested_at,
+        n_workers=n_workers,
     )
     get_run_logger().info("published %s", json.dumps(counts))
     return counts

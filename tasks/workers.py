@@ -33,6 +33,14 @@ def run(workers: int, fn: Callable[..., T], *args: Any) -> T:
     return _get_pool(workers).submit(fn, *args).result()
 
 
+def run_many(workers: int, fn: Callable[..., T], jobs: list[tuple[Any, ...]]) -> list[T]:
+    """``[fn(*job) for job in jobs]``, spread over the pool; results in job order."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(*job) for job in jobs]
+    pool = _get_pool(workers)
+    return [future.result() for future in [pool.submit(fn, *job) for job in jobs]]
+
+
 def _get_pool(workers: int) -> ProcessPoolExecutor:
     global _pool, _pool_size
     with _lock:

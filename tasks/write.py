@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ from tasks.schema import (
 )
 
 TABLES = ("articles", "edits", "duplicates", "quarantine")
-ROWS_PER_FILE = 200_000
 STAGING = "_staging"
 
 
@@ -81,126 +80,125 @@ def read_staged_keys(staging_dir: Path, columns: list[str]) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-class RollingWriter:
-    """Streams tables into ``<dir>/part-<run_id>-NNNNN.parquet`` files of bounded size.
-
-    Files are written under temporary names; :meth:`close` returns (temp, final) pairs for the
-    caller to rename once every table of the run is complete.
-    """
-
-    def __init__(self, directory: Path, run_id: str, schema: pa.Schema, rows_per_file: int) -> None:
-        self.directory = directory
-        self.run_id = run_id
-        self.schema = _metadata(schema, {"newsclean.run_id": run_id})
-        self.rows_per_file = rows_per_file
-        self.files: list[tuple[Path, Path]] = []
-        self._writer: pq.ParquetWriter | None = None
-        self._rows = 0
-        directory.mkdir(parents=True, exist_ok=True)
-
-    def _open(self) -> None:
-        final = self.directory / f"part-{self.run_id}-{len(self.files):05d}.parquet"
-        temp = _temp_path(final)
-        self._writer = pq.ParquetWriter(temp, self.schema, compression="zstd")
-        self.files.append((temp, final))
-        self._rows = 0
-
-    def write(self, table: pa.Table) -> None:
-        table = table.select(self.schema.names).cast(self.schema)
-        offset = 0
-        while offset < table.num_rows:
-            if self._writer is None or self._rows >= self.rows_per_file:
-                self.close_current()
-                self._open()
-            assert self._writer is not None
-            take = min(self.rows_per_file - self._rows, table.num_rows - offset)
-            self._writer.write_table(table.slice(offset, take))
-            self._rows += take
-            offset += take
-
-    def close_current(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def close(self) -> list[tuple[Path, Path]]:
-        if not self.files:  # an empty table still gets one file, so readers find the schema
-            self._open()
-        self.close_current()
-        return self.files
-
-
 def _stream(parts: list[Path]) -> Iterator[pa.Table]:
     for path in parts:
         yield pq.read_table(path)
 
 
-def _publish_articles(
-    writer: RollingWriter, staging_dir: Path, clusters: pa.Table, run_id: str, ingested_at: Any
-) -> int:
-    """Stream staged documents, keep one copy per cluster, add the run columns.
+def kept_articles(docs: pa.Table, dropped_ids: pa.Array, run_id: str, ingested_at: Any) -> pa.Table:
+    """Staged documents minus the dropped copies, with the run columns, in ARTICLE_SCHEMA.
 
-    The cluster of each document is looked up with a vectorized ``index_in`` against the
-    Arrow cluster table, not a Python dict: memory stays a few dozen bytes per document.
+    Only dropped copies point elsewhere, so a kept article's ``dup_cluster`` is its own id and
+    the lookup needs just the (small) set of dropped ids, not a map of every document.
     """
-    cluster_ids = clusters.column("doc_id").combine_chunks()
-    cluster_of = clusters.column("dup_cluster").combine_chunks()
-    written = 0
-    for docs in _stream(staged_parts(staging_dir, "docs")):
-        positions = pc.index_in(docs.column("doc_id"), value_set=cluster_ids)
-        cluster = pc.coalesce(pc.take(cluster_of, positions), docs.column("doc_id"))
-        kept = docs.append_column("dup_cluster", cluster).filter(
-            pc.equal(docs.column("doc_id"), cluster)
-        )
-        n = kept.num_rows
-        kept = kept.append_column("run_id", pa.array([run_id] * n, pa.string()))
-        kept = kept.append_column("ingested_at", pa.array([ingested_at] * n, TIMESTAMP))
-        writer.write(kept)
-        written += n
-    return written
+    kept = docs.filter(pc.invert(pc.is_in(docs.column("doc_id"), value_set=dropped_ids)))
+    n = kept.num_rows
+    kept = kept.append_column("dup_cluster", kept.column("doc_id"))
+    kept = kept.append_column("run_id", pa.array([run_id] * n, pa.string()))
+    kept = kept.append_column("ingested_at", pa.array([ingested_at] * n, TIMESTAMP))
+    return kept.select(ARTICLE_SCHEMA.names).cast(ARTICLE_SCHEMA)
+
+
+def _write_stream(tables: Iterable[pa.Table], schema: pa.Schema, temp: Path, run_id: str) -> int:
+    """Stream tables into one Parquet file (bounded memory: one table at a time)."""
+    rows = 0
+    meta = _metadata(schema, {"newsclean.run_id": run_id})
+    with pq.ParquetWriter(temp, meta, compression="zstd") as writer:
+        for table in tables:
+            writer.write_table(table.select(meta.names).cast(meta))
+            rows += table.num_rows
+    return rows
+
+
+def publish_unit(
+    docs_parts: list[str],
+    edit_parts: list[str],
+    duplicates: str,
+    articles_temp: str,
+    edits_temp: str,
+    run_id: str,
+    ingested_at: Any,
+) -> tuple[int, int]:
+    """Worker job: one work unit's staged parts → one articles file and one edits file
+    (hidden temp names; the caller renames them once every unit is done)."""
+    dropped = pq.read_table(duplicates, columns=["doc_id"]).column("doc_id").combine_chunks()
+    articles = _write_stream(
+        (kept_articles(pq.read_table(p), dropped, run_id, ingested_at) for p in docs_parts),
+        ARTICLE_SCHEMA,
+        Path(articles_temp),
+        run_id,
+    )
+    edits = _write_stream(
+        (pq.read_table(p) for p in edit_parts), EDIT_SCHEMA, Path(edits_temp), run_id
+    )
+    return articles, edits
+
+
+def _final_name(out_dir: Path, table: str, run_id: str, index: int) -> Path:
+    return out_dir / table / f"part-{run_id}-{index:05d}.parquet"
+
+
+def _parts_by_unit(staging_dir: Path, kind: str) -> dict[str, list[str]]:
+    """Staged part files grouped by work unit (``part-<unit>-<batch>.parquet``)."""
+    groups: dict[str, list[str]] = {}
+    for path in staged_parts(staging_dir, kind):
+        groups.setdefault(path.name.rsplit("-", 1)[0], []).append(str(path))
+    return groups
 
 
 def publish_run(
     out_dir: Path,
     staging_dir: Path,
     run_id: str,
-    clusters: pa.Table,
-    duplicates: pa.Table,
     extra_quarantine: pa.Table,
     ingested_at: Any,
-    rows_per_file: int = ROWS_PER_FILE,
-    on_file: Callable[[Path], None] | None = None,
+    n_workers: int = 1,
 ) -> dict[str, int]:
-    """Write the run's four tables into ``out_dir`` and retire the previous run's files."""
-    writers = {
-        name: RollingWriter(out_dir / name, run_id, schema, rows_per_file)
-        for name, schema in (
-            ("articles", ARTICLE_SCHEMA),
-            ("edits", EDIT_SCHEMA),
-            ("duplicates", DUPLICATE_SCHEMA),
-            ("quarantine", QUARANTINE_SCHEMA),
+    """Publish the run's four tables into ``out_dir``, then retire the previous run's files.
+
+    Each work unit becomes one articles file and one edits file, written in the worker pool;
+    quarantine and duplicates are small and written whole. Every new file lands under a hidden
+    name first and all are renamed at the end, so a reader sees the old dataset or the new one
+    (for a moment both), never half a file.
+    """
+    from tasks import workers
+
+    for name in TABLES:
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+    duplicates_path = staging_dir / "duplicates.parquet"
+    docs, edits = _parts_by_unit(staging_dir, "docs"), _parts_by_unit(staging_dir, "edits")
+    moves, jobs = [], []
+    for index, unit in enumerate(sorted(docs) or ["none"]):
+        finals = [_final_name(out_dir, name, run_id, index) for name in ("articles", "edits")]
+        temps = [_temp_path(final) for final in finals]
+        moves += list(zip(temps, finals, strict=True))
+        jobs.append(
+            (
+                docs.get(unit, []),
+                edits.get(unit, []),
+                str(duplicates_path),
+                str(temps[0]),
+                str(temps[1]),
+                run_id,
+                ingested_at,
+            )
         )
+    results = workers.run_many(n_workers, publish_unit, jobs)
+    counts = {"articles": sum(r[0] for r in results), "edits": sum(r[1] for r in results)}
+
+    quarantine = [*_stream(staged_parts(staging_dir, "quarantine")), extra_quarantine]
+    small = {
+        "quarantine": (quarantine, QUARANTINE_SCHEMA),
+        "duplicates": ([pq.read_table(duplicates_path)], DUPLICATE_SCHEMA),
     }
-    counts = {
-        "articles": _publish_articles(
-            writers["articles"], staging_dir, clusters, run_id, ingested_at
-        )
-    }
-    for kind in ("edits", "quarantine"):
-        counts[kind] = 0
-        for table in _stream(staged_parts(staging_dir, kind)):
-            writers[kind].write(table)
-            counts[kind] += table.num_rows
-    writers["quarantine"].write(extra_quarantine)
-    counts["quarantine"] += extra_quarantine.num_rows
-    writers["duplicates"].write(duplicates)
-    counts["duplicates"] = duplicates.num_rows
-    new_files = [pair for writer in writers.values() for pair in writer.close()]
-    for temp, final in new_files:
+    for name, (tables, schema) in small.items():
+        final = _final_name(out_dir, name, run_id, 0)
+        counts[name] = _write_stream(tables, schema, _temp_path(final), run_id)
+        moves.append((_temp_path(final), final))
+
+    for temp, final in moves:
         os.replace(temp, final)
-        if on_file:
-            on_file(final)
-    keep = {final for _, final in new_files}
+    keep = {final for _, final in moves}
     for name in TABLES:
         for old in (out_dir / name).glob("part-*.parquet"):
             if old not in keep:
