@@ -43,7 +43,7 @@ def clean_corpus(
     run = run_state.start_run(raw_dir, out_dir)
     n_workers = workers_count or workers.default_workers()
     try:
-        plan = prefect_tasks.plan_units(raw_dir, batch_size, unit_bytes)
+        plan = prefect_tasks.plan_units(run.raw_dir, batch_size, unit_bytes)
         futures = prefect_tasks.clean_unit.map(
             unmapped(run.raw_dir),
             unmapped(run.staging_dir),

@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,7 +31,11 @@ def run(workers: int, fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn(*args)`` in the shared pool (in this process when ``workers`` <= 1)."""
     if workers <= 1:
         return fn(*args)
-    return _get_pool(workers).submit(fn, *args).result()
+    try:
+        return _get_pool(workers).submit(fn, *args).result()
+    except BrokenProcessPool:
+        shutdown()  # a worker died (killed, out of memory): the next call starts afresh
+        raise
 
 
 def run_many(workers: int, fn: Callable[..., T], jobs: list[tuple[Any, ...]]) -> list[T]:
@@ -38,7 +43,11 @@ def run_many(workers: int, fn: Callable[..., T], jobs: list[tuple[Any, ...]]) ->
     if workers <= 1 or len(jobs) <= 1:
         return [fn(*job) for job in jobs]
     pool = _get_pool(workers)
-    return [future.result() for future in [pool.submit(fn, *job) for job in jobs]]
+    try:
+        return [future.result() for future in [pool.submit(fn, *job) for job in jobs]]
+    except BrokenProcessPool:
+        shutdown()
+        raise
 
 
 def _get_pool(workers: int) -> ProcessPoolExecutor:
