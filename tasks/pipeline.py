@@ -128,5 +128,7 @@ def process_unit(
         summary.quarantined += quarantine.num_rows
         summary.edits += out.edits.num_rows
         summary.edits_by_rule.update(out.edits.column("rule").to_pylist())
+        del docs, rejected, out, quarantine
+        pa.default_memory_pool().release_unused()  # keep a long-lived worker's RSS flat
     summary.seconds = time.perf_counter() - started
     return summary

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -76,9 +77,12 @@ def exact_dedup(staging_dir: str) -> dict[str, Any]:
     staging = Path(staging_dir)
     keys = write.read_staged_keys(staging, dedup.KEY_COLUMNS)
     _, duplicates = dedup.choose_exact_keepers(keys)
+    n_keys = keys.num_rows
+    del keys
     write.write_parquet_atomic(duplicates, staging / "duplicates.parquet")
-    get_run_logger().info("%d documents, %d exact duplicates", keys.num_rows, duplicates.num_rows)
-    return {"documents": keys.num_rows, "duplicates": duplicates.num_rows}
+    pa.default_memory_pool().release_unused()
+    get_run_logger().info("%d documents, %d exact duplicates", n_keys, duplicates.num_rows)
+    return {"documents": n_keys, "duplicates": duplicates.num_rows}
 
 
 @task(name="publish", **_TASK_OPTIONS)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -58,7 +60,35 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
                 _pool.shutdown()
             _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             _pool_size = workers
+            _start_workers(_pool, workers)
         return _pool
+
+
+def _ready() -> int:
+    time.sleep(0.05)  # hold the worker so that each warm-up job gets a process of its own
+    return os.getpid()
+
+
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start every worker now, without re-importing the parent's ``__main__`` module.
+
+    "spawn" children normally re-run the parent's main module; under
+    ``python -m flows.clean_corpus`` that imports Prefect into every worker (about 100 MB
+    each, measured). Workers only need ``tasks``, so the main module's spec and file are hidden
+    while the processes start; the pool starts them on submit, so warm-up jobs start them all.
+    """
+    main = sys.modules["__main__"]
+    saved = {
+        name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__
+    }
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        for future in [pool.submit(_ready) for _ in range(workers)]:
+            future.result()
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 def shutdown() -> None:
