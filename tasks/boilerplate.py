@@ -209,6 +209,8 @@ def strip_boilerplate(batch: pa.Table, pack: RulePack | None = None) -> StageRes
         for rule in headline_rules:
             _repeated_headline(doc, titles[i], rule, log)
         applier.apply(doc, domains[i])
+        for rule in headline_rules:  # junk above a repeated headline is gone now
+            _repeated_headline(doc, titles[i], rule, log)
         if len(log) == edits_before:
             continue
         texts[i] = doc.text()

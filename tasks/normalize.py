@@ -251,13 +251,38 @@ def rejoin_urls(text: str, rule: Rule, doc_id: str | None, log: EditLog | None) 
 # --------------------------------------------------------------------------- batch functions
 
 
-def _doc_steps(pack: RulePack) -> list[tuple[str, Callable[[str, str, EditLog], str]]]:
-    """(RE2 screen, per-document repair) in the order they must run."""
-    steps: list[tuple[str, Callable[[str, str, EditLog], str]]] = [
-        (_ENTITY_RE2, unescape_entities),
-        (_MOJIBAKE_RE2, fix_mojibake),
-        (_INVISIBLE_RE2 + "|" + _CONTROL_RE2, strip_invisibles),
-    ]
+_CHARACTER_SCREEN = "|".join((_ENTITY_RE2, _MOJIBAKE_RE2, _INVISIBLE_RE2, _CONTROL_RE2))
+_CHARACTER_REPAIRS: list[tuple[re.Pattern[str], Callable[[str, str, EditLog], str]]] = [
+    (_ENTITY_PY, unescape_entities),
+    (_MOJIBAKE_PY, fix_mojibake),
+    (re.compile(re2_to_python(_INVISIBLE_RE2 + "|" + _CONTROL_RE2)), strip_invisibles),
+]
+
+
+_CHARACTER_PY = re.compile(re2_to_python(_CHARACTER_SCREEN))
+
+
+def repair_characters(text: str, doc_id: str, log: EditLog) -> str:
+    """Entities, mojibake, invisibles and controls, then whitespace, until nothing changes.
+
+    One pass is not always a fixed point: removing a control character or collapsing a space
+    can bring two mojibake halves together (ftfy reads some spaces as mangled NBSPs), and
+    ftfy itself may need a second pass. Three passes are the most real text needs.
+    """
+    for _ in range(3):
+        before = text
+        for pattern, repair in _CHARACTER_REPAIRS:
+            if pattern.search(text):
+                text = repair(text, doc_id, log)
+        text = normalize_whitespace(to_nfc(text, doc_id, log), doc_id, log)
+        if text == before:
+            break
+    return text
+
+
+def _glue_steps(pack: RulePack) -> list[tuple[str, Callable[[str, str, EditLog], str]]]:
+    """(RE2 screen, per-document repair) for the rules that run on normalized whitespace."""
+    steps: list[tuple[str, Callable[[str, str, EditLog], str]]] = []
     for rule in pack.by_kind("insert-space"):
         steps.append((rule.screen, lambda t, d, lg, r=rule: insert_spaces(t, r, d, lg, pack)))
     for rule in pack.by_kind("url-rejoin"):
@@ -271,16 +296,15 @@ def normalize_batch(batch: pa.Table, pack: RulePack | None = None) -> StageResul
     log = EditLog(STAGE)
     doc_ids = batch.column("doc_id").to_pylist()
     texts = batch.column("text").to_pylist()
-    steps = _doc_steps(pack)
-    text_col = batch.column("text")
-    for pattern, repair in steps[:3]:
-        for i in np.flatnonzero(screen(text_col, pattern)):
-            texts[i] = repair(texts[i], doc_ids[i], log)
     for i, text in enumerate(texts):
         if text is not None:
             texts[i] = normalize_whitespace(to_nfc(text, doc_ids[i], log), doc_ids[i], log)
+    # Screen after whitespace: ftfy reads some spaces as mangled NBSPs, so it must see the
+    # final spacing (and repair_characters normalizes whitespace again after each pass).
+    for i in np.flatnonzero(screen(pa.array(texts, pa.string()), _CHARACTER_SCREEN)):
+        texts[i] = repair_characters(texts[i], doc_ids[i], log)
     spaced = pa.array(texts, pa.string())
-    for pattern, repair in steps[3:]:
+    for pattern, repair in _glue_steps(pack):
         for i in np.flatnonzero(screen(spaced, pattern)):
             texts[i] = repair(texts[i], doc_ids[i], log)
     titles = [normalize_title(t) if t else t for t in batch.column("title").to_pylist()]
@@ -370,7 +394,10 @@ def reflow_text(text: str, rule: Rule, params: ReflowParams, doc_id: str, log: E
                 f"{_tail(current)}\n\n{_head(following)}",
                 f"{_tail(current)} {_head(following)}",
             )
-            out[-1] = f"{current} {following}"
+            joined = f"{current} {following}"
+            if _CHARACTER_PY.search(joined):  # the join may bring two mojibake halves together
+                joined = repair_characters(joined, doc_id, log)
+            out[-1] = joined
         else:
             out.append(following)
     return "\n\n".join(out)
