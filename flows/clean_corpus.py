@@ -53,7 +53,7 @@ def clean_corpus(
             unmapped(n_workers),
         )
         units = [future.result() for future in futures]
-        prefect_tasks.exact_dedup(run.staging_dir)
+        prefect_tasks.exact_dedup(run.staging_dir, n_workers)
         published = prefect_tasks.publish(
             run.out_dir,
             run.staging_dir,

@@ -9,6 +9,7 @@ source) rather than on the texts: memory stays bounded by the number of document
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -97,3 +98,18 @@ def choose_exact_keepers(keys: pa.Table) -> tuple[pa.Table, pa.Table]:
         schema=DUPLICATE_SCHEMA,
     )
     return clusters, duplicates
+
+
+def run_exact_dedup(staging_dir: str) -> dict[str, int]:
+    """Worker job: read the run's key table, stage ``duplicates.parquet``, return counts.
+
+    Runs in a worker process so that the key table (a few dozen bytes per document) never
+    grows the long-lived orchestrating process.
+    """
+    from tasks.write import read_staged_keys, write_parquet_atomic
+
+    staging = Path(staging_dir)
+    keys = read_staged_keys(staging, KEY_COLUMNS)
+    _, duplicates = choose_exact_keepers(keys)
+    write_parquet_atomic(duplicates, staging / "duplicates.parquet")
+    return {"documents": keys.num_rows, "duplicates": duplicates.num_rows}

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -72,17 +71,13 @@ def clean_unit(
 
 
 @task(name="exact-dedup", **_TASK_OPTIONS)
-def exact_dedup(staging_dir: str) -> dict[str, Any]:
+def exact_dedup(staging_dir: str, n_workers: int) -> dict[str, int]:
     """Choose one copy per content hash; stage the duplicates table (dropped → kept)."""
-    staging = Path(staging_dir)
-    keys = write.read_staged_keys(staging, dedup.KEY_COLUMNS)
-    _, duplicates = dedup.choose_exact_keepers(keys)
-    n_keys = keys.num_rows
-    del keys
-    write.write_parquet_atomic(duplicates, staging / "duplicates.parquet")
-    pa.default_memory_pool().release_unused()
-    get_run_logger().info("%d documents, %d exact duplicates", n_keys, duplicates.num_rows)
-    return {"documents": n_keys, "duplicates": duplicates.num_rows}
+    counts = workers.run(n_workers, dedup.run_exact_dedup, staging_dir)
+    get_run_logger().info(
+        "%d documents, %d exact duplicates", counts["documents"], counts["duplicates"]
+    )
+    return counts
 
 
 @task(name="publish", **_TASK_OPTIONS)
@@ -96,12 +91,7 @@ def publish(
 ) -> dict[str, int]:
     """Write the run's articles, edits, duplicates and quarantine tables atomically."""
     counts = write.publish_run(
-        Path(out_dir),
-        Path(staging_dir),
-        run_id,
-        extra_quarantine=ingest.unsupported_quarantine(unsupported),
-        ingested_at=ingested_at,
-        n_workers=n_workers,
+        Path(out_dir), Path(staging_dir), run_id, unsupported, ingested_at, n_workers
     )
     get_run_logger().info("published %s", json.dumps(counts))
     return counts

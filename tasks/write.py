@@ -150,57 +150,70 @@ def publish_run(
     out_dir: Path,
     staging_dir: Path,
     run_id: str,
-    extra_quarantine: pa.Table,
+    unsupported: list[str],
     ingested_at: Any,
     n_workers: int = 1,
 ) -> dict[str, int]:
     """Publish the run's four tables into ``out_dir``, then retire the previous run's files.
 
     Each work unit becomes one articles file and one edits file, written in the worker pool;
-    quarantine and duplicates are small and written whole. Every new file lands under a hidden
-    name first and all are renamed at the end, so a reader sees the old dataset or the new one
-    (for a moment both), never half a file.
+    then one more worker job writes the small quarantine and duplicates tables and renames
+    everything into place, so the orchestrating process never holds table data. Every new
+    file lands under a hidden name first and all are renamed at the end: a reader sees the
+    old dataset or the new one (for a moment both), never half a file.
     """
     from tasks import workers
 
-    for name in TABLES:
-        (out_dir / name).mkdir(parents=True, exist_ok=True)
-    duplicates_path = staging_dir / "duplicates.parquet"
+    jobs, moves = [], []
+    duplicates_path = str(staging_dir / "duplicates.parquet")
     docs, edits = _parts_by_unit(staging_dir, "docs"), _parts_by_unit(staging_dir, "edits")
-    moves, jobs = [], []
     for index, unit in enumerate(sorted(docs) or ["none"]):
         finals = [_final_name(out_dir, name, run_id, index) for name in ("articles", "edits")]
-        temps = [_temp_path(final) for final in finals]
-        moves += list(zip(temps, finals, strict=True))
+        temps = [str(_temp_path(final)) for final in finals]
+        moves += list(zip(temps, map(str, finals), strict=True))
         jobs.append(
-            (
-                docs.get(unit, []),
-                edits.get(unit, []),
-                str(duplicates_path),
-                str(temps[0]),
-                str(temps[1]),
-                run_id,
-                ingested_at,
-            )
+            (docs.get(unit, []), edits.get(unit, []), duplicates_path, *temps, run_id, ingested_at)
         )
+    for name in TABLES:
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
     results = workers.run_many(n_workers, publish_unit, jobs)
-    counts = {"articles": sum(r[0] for r in results), "edits": sum(r[1] for r in results)}
+    counts = workers.run(
+        n_workers, finish_publish, str(out_dir), str(staging_dir), run_id, unsupported, moves
+    )
+    return {"articles": sum(r[0] for r in results), "edits": sum(r[1] for r in results), **counts}
 
-    quarantine = [*_stream(staged_parts(staging_dir, "quarantine")), extra_quarantine]
+
+def finish_publish(
+    out_dir: str,
+    staging_dir: str,
+    run_id: str,
+    unsupported: list[str],
+    moves: list[tuple[str, str]],
+) -> dict[str, int]:
+    """Worker job: write quarantine and duplicates, rename every new file into place, and
+    remove the files of earlier runs."""
+    from tasks.ingest import unsupported_quarantine
+
+    out, staging = Path(out_dir), Path(staging_dir)
+    quarantine = [
+        *_stream(staged_parts(staging, "quarantine")),
+        unsupported_quarantine(unsupported),
+    ]
     small = {
         "quarantine": (quarantine, QUARANTINE_SCHEMA),
-        "duplicates": ([pq.read_table(duplicates_path)], DUPLICATE_SCHEMA),
+        "duplicates": ([pq.read_table(staging / "duplicates.parquet")], DUPLICATE_SCHEMA),
     }
+    counts = {}
+    moves = [(Path(temp), Path(final)) for temp, final in moves]
     for name, (tables, schema) in small.items():
-        final = _final_name(out_dir, name, run_id, 0)
+        final = _final_name(out, name, run_id, 0)
         counts[name] = _write_stream(tables, schema, _temp_path(final), run_id)
         moves.append((_temp_path(final), final))
-
     for temp, final in moves:
         os.replace(temp, final)
     keep = {final for _, final in moves}
     for name in TABLES:
-        for old in (out_dir / name).glob("part-*.parquet"):
+        for old in (out / name).glob("part-*.parquet"):
             if old not in keep:
                 old.unlink()
     return counts
