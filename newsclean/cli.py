@@ -23,6 +23,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tasks.ingest import DEFAULT_BATCH_SIZE
+
 app = typer.Typer(
     help="Clean scraped news into deduplicated, analyst-ready Parquet.", no_args_is_help=True
 )
@@ -62,7 +64,9 @@ def run(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output folder of the Parquet dataset.")
     ] = Path("data/clean"),
-    batch_size: Annotated[int, typer.Option(help="Documents per batch (memory bound).")] = 5000,
+    batch_size: Annotated[
+        int, typer.Option(help="Documents per in-memory batch (bounds worker memory).")
+    ] = DEFAULT_BATCH_SIZE,
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:

@@ -44,7 +44,7 @@ IGNORED = re.compile(
     r"^(?:\..*|(?:LICEN[CS]E|COPYING|NOTICE|README)(?:\..*)?|.*\.md)$", re.IGNORECASE
 )
 
-DEFAULT_BATCH_SIZE = 2000
+DEFAULT_BATCH_SIZE = 1000
 DEFAULT_UNIT_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_DOC_BYTES = 16 * 1024 * 1024
 #: A .json file is parsed whole (JSON has no streaming boundary); beyond this, use JSONL.

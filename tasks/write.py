@@ -107,6 +107,8 @@ def _write_stream(tables: Iterable[pa.Table], schema: pa.Schema, temp: Path, run
         for table in tables:
             writer.write_table(table.select(meta.names).cast(meta))
             rows += table.num_rows
+            del table
+            pa.default_memory_pool().release_unused()
     return rows
 
 
