@@ -10,7 +10,7 @@ import pytest
 from tasks.dedup import choose_exact_keepers
 from tasks.ingest import plan_units, read_unit
 from tasks.pipeline import BatchOutput, clean_batch
-from tests.conftest import FAKENEWS
+from tests.helpers import FAKENEWS
 
 # Genuine body paragraphs that mention the words boilerplate rules look for (Facebook,
 # Twitter, Reuters, source, headline, photograph, share, credit, click...): all must survive

@@ -910,7 +910,9 @@ def test_relative_dates_are_not_the_run_time(word: str) -> None:
     assert parse_timestamp(word) is None
 
 
-def test_oversized_json_document_is_quarantined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversized_json_document_is_quarantined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tasks.ingest as ingest_module
 
     monkeypatch.setattr(ingest_module, "MAX_JSON_DOCUMENT_BYTES", 100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import clean_one
+from tests.helpers import clean_one
 
 
 def _rules(row: dict) -> list[str]:
@@ -102,7 +102,7 @@ def test_must_not_change(text: str) -> None:
 
 def test_broken_url_in_url_field_is_repaired() -> None:
     from tasks.normalize import normalize_batch
-    from tests.conftest import make_batch
+    from tests.helpers import make_batch
 
     batch = make_batch("Body text here.")
     idx = batch.schema.get_field_index("url")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import clean_one
+from tests.helpers import clean_one
 
 JUNK = [
     "GETTY",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.ingest import decode_bytes, parse_txt
-from tests.conftest import REFERENCE, clean_one
+from tests.helpers import REFERENCE, clean_one
 
 
 @pytest.fixture(scope="module")
