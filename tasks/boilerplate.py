@@ -1,9 +1,10 @@
 """Boilerplate stage: remove credits, captions, footers, share bars and ads, keeping a record.
 
-The rules are data (``tasks/rules/boilerplate.toml``). Each rule's pattern is screened over the
-whole batch with RE2 (vectorized, linear time); Python then walks the paragraphs of only the
-documents a rule may hit. Rules match whole paragraphs, so a body sentence that merely mentions
-"Getty Images" or a source never matches.
+The rules are data (``tasks/rules/boilerplate.toml``). All patterns are combined into one
+alternation tried once per paragraph (measured: 18 separate RE2 screens over the batch cost
+more than the whole Python pass). Rules match whole paragraphs, so a body sentence that merely
+mentions "Getty Images" or a source never matches; patterns are RE2-compatible (checked at
+load), so they have no look-arounds or back-references.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ class _Applier:
         self.max_paragraph_chars = int(pack.settings.get("max_paragraph_chars", 3000))
         self.rules = [r for r in pack.rules if r.kind != "headline"]
         self.spans = [r for r in self.rules if r.kind == "span"]
-        self.combined = combined_pattern([r for r in self.rules if not r.ends_with])
+        self.branch_rules = [r for r in self.rules if not r.ends_with]
+        self.combined = combined_pattern(self.branch_rules)
         self.combined_spans = combined_pattern(self.spans)
         self.suffixes = tuple({r.ends_with for r in self.rules if r.ends_with})
         self.credit_rules = pack.by_kind("credit")
@@ -99,23 +101,24 @@ class _Applier:
         """The first rule (pack order) that matches and applies to this publisher.
 
         Fast path: one combined regex call, plus one ``endswith`` for the rules that declare
-        ``ends_with`` (scanning patterns kept out of the combined regex because they are slow
-        on the long paragraphs that cannot match them anyway).
+        ``ends_with`` (scanning patterns kept out of the combined regex: they are slow on the
+        long paragraphs that cannot match them anyway). Only from the combined regex's first
+        hit on are rules tried one by one, for their groups, publishers and word limits.
         """
-        long = len(paragraph) > self.max_paragraph_chars
-        pool = self.spans if long else self.rules
-        hit = (self.combined_spans if long else self.combined).match(paragraph)
-        suffix = not long and bool(self.suffixes) and paragraph.endswith(self.suffixes)
+        if len(paragraph) > self.max_paragraph_chars:
+            pool, branches, regex, suffix = self.spans, self.spans, self.combined_spans, False
+        else:
+            pool, branches, regex = self.rules, self.branch_rules, self.combined
+            suffix = bool(self.suffixes) and paragraph.endswith(self.suffixes)
+        hit = regex.match(paragraph)
         if hit is None and not suffix:
             return None
-        first = None
+        start = len(pool)
         if hit is not None:
-            branches = pool if long else [r for r in pool if not r.ends_with]
             first = next(r for i, r in enumerate(branches) if hit.group(f"r{i}") is not None)
-        checking = False
-        for rule in pool:
-            checking = checking or rule is first
-            if not (checking or (rule.ends_with and suffix)):
+            start = pool.index(first)
+        for k, rule in enumerate(pool):
+            if k < start and not (suffix and rule.ends_with):
                 continue
             if rule.ends_with and not paragraph.endswith(rule.ends_with):
                 continue
