@@ -52,7 +52,6 @@ import os
 import re
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +63,7 @@ from datatrove.pipeline.formatters import FTFYFormatter
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import ParquetWriter
 from datatrove.utils.word_tokenizers import WordTokenizer
+from procmem import TreeMemorySampler
 
 MB = 1_000_000
 # Explicit output schema: datatrove otherwise infers it from the first document, and
@@ -107,77 +107,6 @@ class WhitespaceSentenceTokenizer(WordTokenizer):
     def sent_tokenize(self, text: str) -> list[str]:
         """Return sentences, stripped, empty ones left out."""
         return [text[a:b].strip() for a, b in self.span_tokenize(text)]
-
-
-class TreeRssSampler(threading.Thread):
-    """Samples the summed RSS of this process and all its descendants.
-
-    Why: ``ru_maxrss`` is a per-process maximum. ``RUSAGE_CHILDREN`` reports the
-    largest single waited-for descendant, not the sum of workers alive at once, and
-    with datatrove's default ``forkserver`` start method the workers are children
-    of the fork server, which is not waited for before the run ends. Polling
-    ``/proc`` (Linux only) gives the memory the whole run really held at its peak.
-    RSS summed over processes counts pages shared after fork once per process, so
-    PSS (``smaps_rollup``, shared pages split between sharers) is kept as well.
-    """
-
-    def __init__(self, interval: float = 0.1) -> None:
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.peak_bytes = 0
-        self.peak_pss_bytes = 0
-        self.peak_procs = 0
-        self._stop_event = threading.Event()
-        self._page = os.sysconf("SC_PAGE_SIZE")
-
-    @staticmethod
-    def _pss(pid: int) -> int:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        return int(line.split()[1]) * 1024
-        except (OSError, IndexError, ValueError):
-            pass
-        return 0
-
-    def _tree_rss(self) -> tuple[int, int, int]:
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-        total, pss, n, todo = 0, 0, 0, [os.getpid()]
-        while todo:
-            pid = todo.pop()
-            try:
-                with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
-                    total += int(fh.read().split()[1]) * self._page
-                pss += self._pss(pid)
-                n += 1
-            except (OSError, IndexError, ValueError):
-                pass
-            todo.extend(children.get(pid, []))
-        return total, pss, n
-
-    def run(self) -> None:
-        """Poll until stopped."""
-        while not self._stop_event.is_set():
-            rss, pss, n = self._tree_rss()
-            if rss > self.peak_bytes:
-                self.peak_bytes, self.peak_procs = rss, n
-            self.peak_pss_bytes = max(self.peak_pss_bytes, pss)
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> None:
-        """Stop polling and wait for the thread."""
-        self._stop_event.set()
-        self.join()
 
 
 def build_c4(tokenizer: str) -> C4QualityFilter:
@@ -255,7 +184,9 @@ def run(
         skip_completed=False,  # a rerun into the same OUT_DIR must redo the work
         start_method=start_method,
     )
-    sampler = TreeRssSampler()
+    # This process's own tree (workers, fork server); every 0.1 s with PSS at every
+    # sample, as this script always sampled, so its figures stay comparable.
+    sampler = TreeMemorySampler(os.getpid(), interval=0.1, pss_every=1)
     sampler.start()
     t0 = time.perf_counter()
     executor.run()
@@ -282,9 +213,9 @@ def run(
         "output_mb": round(out_bytes / MB, 1),
         "peak_rss_self_mb": round(self_kb * 1024 / MB, 1),
         "peak_rss_largest_child_mb": round(child_kb * 1024 / MB, 1),
-        "peak_rss_tree_sum_mb": round(sampler.peak_bytes / MB, 1),
-        "peak_pss_tree_sum_mb": round(sampler.peak_pss_bytes / MB, 1),
-        "procs_at_tree_peak": sampler.peak_procs,
+        "peak_rss_tree_sum_mb": round(sampler.peak_rss / MB, 1),
+        "peak_pss_tree_sum_mb": round(sampler.peak_pss / MB, 1),
+        "procs_at_tree_peak": sampler.procs_at_peak,
         "tokenizer": tokenizer,
         "start_method": start_method,
     }

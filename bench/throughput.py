@@ -43,12 +43,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from procmem import TreeMemorySampler
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -66,126 +67,6 @@ FLOW_SNIPPET = (
     "workers_count=int(sys.argv[3]), **kw)\n"
     "print(s['run_id'])\n"
 )
-
-
-# --------------------------------------------------------------------------- sampling
-
-
-class TreeMemorySampler(threading.Thread):
-    """Polls ``/proc`` and keeps the peak summed RSS and PSS of a process tree.
-
-    Why not ``resource.getrusage``: ``ru_maxrss`` is per process, and for children it
-    is the largest single waited-for descendant, never the sum of workers alive at the
-    same moment. Why a full ``/proc`` scan: ``/proc/PID/task/*/children`` needs
-    ``CONFIG_PROC_CHILDREN``, which this machine's kernel lacks, and a scan of the few
-    hundred pids of a bench machine costs about a millisecond.
-
-    PSS is read only every ``pss_every``-th sample: ``smaps_rollup`` walks the page
-    tables of every process, which on a 2-core machine costs the measured run
-    noticeable CPU when done 20 times a second for processes of several hundred MB.
-    RSS (``statm``, a counter read) is sampled every time.
-
-    (``datatrove_baseline.py`` has a similar sampler; it is not imported from there
-    because that module imports datatrove, which only the datatrove venv has.)
-    """
-
-    def __init__(self, root_pid: int, interval: float = 0.05, pss_every: int = 5) -> None:
-        super().__init__(daemon=True)
-        self.root_pid = root_pid
-        self.interval = interval
-        self.pss_every = pss_every
-        self.peak_rss = 0
-        self.peak_pss = 0
-        self.procs_at_peak = 0
-        self.at_peak: list[tuple[str, int]] = []  # (process label, RSS) at the RSS peak
-        self.max_procs = 0
-        self.samples = 0
-        self.cpu_seconds = 0.0  # the sampler's own CPU time: its cost to the run
-        self._stop_event = threading.Event()
-        self._page = os.sysconf("SC_PAGE_SIZE")
-
-    def _tree(self) -> list[int]:
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                    # comm (field 2) may contain spaces and ')': split after the last ')'
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # exited between listdir and open
-            children.setdefault(ppid, []).append(int(entry))
-        pids, todo = [], [self.root_pid]
-        while todo:
-            pid = todo.pop()
-            pids.append(pid)
-            todo.extend(children.get(pid, []))
-        return pids
-
-    def _rss(self, pid: int) -> int:
-        try:
-            with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
-                return int(fh.read().split()[1]) * self._page
-        except (OSError, IndexError, ValueError):
-            return 0
-
-    @staticmethod
-    def _pss(pid: int) -> int:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        return int(line.split()[1]) * 1024
-        except (OSError, IndexError, ValueError):
-            pass
-        return 0
-
-    def sample(self) -> None:
-        """Take one sample of the tree (also called once more after the run ends)."""
-        pids = self._tree()
-        per_pid = [(p, self._rss(p)) for p in pids]
-        rss = sum(r for _, r in per_pid)
-        if self.samples % self.pss_every == 0:
-            self.peak_pss = max(self.peak_pss, sum(self._pss(p) for p in pids))
-        self.samples += 1
-        self.max_procs = max(self.max_procs, len(pids))
-        if rss > self.peak_rss:
-            self.peak_rss, self.procs_at_peak = rss, len(pids)
-            self.at_peak = [(self._label(p), r) for p, r in per_pid]
-
-    def _label(self, pid: int) -> str:
-        """Short role name of a process, to show where the peak memory sits."""
-        if pid == self.root_pid:
-            return "main"
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            return "?"
-        for needle, label in (
-            ("resource_tracker", "resource-tracker"),
-            ("forkserver", "forkserver"),
-            ("spawn_main", "worker"),
-            ("uvicorn", "prefect-server"),
-            ("prefect", "prefect-server"),
-        ):
-            if needle in cmd:
-                return label
-        return Path(cmd.split(" ", 1)[0]).name or "?"
-
-    def run(self) -> None:
-        """Sample until stopped."""
-        t0 = time.thread_time()
-        while not self._stop_event.is_set():
-            self.sample()
-            self._stop_event.wait(self.interval)
-        self.cpu_seconds = time.thread_time() - t0
-
-    def stop(self) -> None:
-        """Stop sampling and wait for the thread."""
-        self._stop_event.set()
-        self.join()
 
 
 @dataclass

@@ -77,13 +77,15 @@ class StageResult(NamedTuple):
     edits: pa.Table
 
 
-def word_context(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen ``text[start:end]`` to whole space-delimited tokens, for readable before/after."""
-    left = text.rfind(" ", 0, start) + 1
-    newline = text.rfind("\n", 0, start) + 1
-    left = max(left, newline)
-    right_space = text.find(" ", end)
-    right_newline = text.find("\n", end)
-    candidates = [i for i in (right_space, right_newline) if i != -1]
-    right = min(candidates) if candidates else len(text)
-    return left, right
+def word_context(text: str, start: int, end: int, limit: int = 80) -> tuple[int, int]:
+    """Widen ``text[start:end]`` to whole space-delimited tokens, for readable before/after.
+
+    At most ``limit`` characters are added on each side, so a giant token (a run of text
+    without spaces) cannot make every edit, and every protection check, quadratic.
+    """
+    floor = max(0, start - limit)
+    left = max(text.rfind(" ", floor, start), text.rfind("\n", floor, start))
+    left = left + 1 if left >= 0 else floor
+    ceiling = min(len(text), end + limit)
+    stops = [i for i in (text.find(" ", end, ceiling), text.find("\n", end, ceiling)) if i != -1]
+    return left, min(stops) if stops else ceiling

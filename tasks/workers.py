@@ -42,7 +42,7 @@ def run(workers: int, fn: Callable[..., T], *args: Any) -> T:
 
 def run_many(workers: int, fn: Callable[..., T], jobs: list[tuple[Any, ...]]) -> list[T]:
     """``[fn(*job) for job in jobs]``, spread over the pool; results in job order."""
-    if workers <= 1 or len(jobs) <= 1:
+    if workers <= 1:
         return [fn(*job) for job in jobs]
     pool = _get_pool(workers)
     try:

@@ -1,0 +1,164 @@
+"""Peak memory of a whole process tree, sampled from ``/proc`` (Linux only).
+
+Why a sampler at all: ``resource.getrusage`` cannot say what a multi-process run
+holds. ``ru_maxrss`` is a per-process maximum, and ``RUSAGE_CHILDREN`` reports the
+largest single waited-for descendant, never the sum of workers alive at the same
+moment; workers that are children of a fork server or of a Prefect worker pool are
+not even waited for before the run ends. Polling ``/proc`` gives the memory the whole
+tree really held at its peak.
+
+Why RSS *and* PSS: RSS summed over processes counts pages shared after ``fork`` once
+per process, so it overstates the total; PSS (``smaps_rollup``, shared pages split
+between their sharers) does not, but it is expensive to read (see
+:class:`TreeMemorySampler`), so both are kept.
+
+Why one module for both benchmarks: ``throughput.py`` runs in newsclean's venv,
+``datatrove_baseline.py`` in datatrove's own venv, and both need the same sampler.
+This module therefore uses the Python 3.11 standard library only, so that it imports
+under either interpreter; keep it that way.
+
+How it is imported: ``bench/`` is not a package. The benchmarks are run as scripts
+(``python bench/throughput.py``, ``python bench/datatrove_baseline.py``), and Python
+puts the script's folder, ``bench/``, at ``sys.path[0]``; so a plain
+``from procmem import TreeMemorySampler`` finds this file from any working
+directory. Worker processes that multiprocessing starts with ``spawn`` or
+``forkserver`` re-import the main script, but they inherit the parent's
+``sys.path``, so the import works there too. ``python -m bench.throughput`` would
+not put ``bench/`` on the path and is not supported.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+# Substring of a process's command line -> the role shown in the per-process report.
+# First match wins; a process matching none is named after its executable.
+ROLE_NEEDLES: tuple[tuple[str, str], ...] = (
+    ("resource_tracker", "resource-tracker"),
+    ("forkserver", "forkserver"),
+    ("spawn_main", "worker"),
+    ("uvicorn", "prefect-server"),
+    ("prefect", "prefect-server"),
+)
+
+
+class TreeMemorySampler(threading.Thread):
+    """Polls ``/proc`` and keeps the peak summed RSS and PSS of a process tree.
+
+    The tree is ``root_pid`` and all its descendants, found anew at every sample
+    so that workers started or ended during the run are counted while they live.
+
+    Why a full ``/proc`` scan for the tree: ``/proc/PID/task/*/children`` needs
+    ``CONFIG_PROC_CHILDREN``, which not every kernel has (the bench machine's
+    lacks it), and a scan of the few hundred pids of a bench machine costs about a
+    millisecond.
+
+    Why PSS only every ``pss_every``-th sample: ``smaps_rollup`` walks the page
+    tables of every process, which on a 2-core machine costs the measured run
+    noticeable CPU when done 20 times a second for processes of several hundred
+    MB. RSS (``statm``, a counter read) is sampled every time. ``pss_every=1``
+    reads both at every sample.
+
+    Results, valid after :meth:`stop`: ``peak_rss`` and ``peak_pss`` (bytes),
+    ``procs_at_peak`` (tree size at the RSS peak), ``at_peak`` (role label and RSS
+    of each process at the RSS peak), ``max_procs``, ``samples`` and
+    ``cpu_seconds`` (the sampler's own CPU time: its cost to the measured run).
+    """
+
+    def __init__(self, root_pid: int, interval: float = 0.05, pss_every: int = 5) -> None:
+        super().__init__(daemon=True)
+        self.root_pid = root_pid
+        self.interval = interval
+        self.pss_every = max(1, pss_every)
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.procs_at_peak = 0
+        self.at_peak: list[tuple[str, int]] = []  # (process label, RSS) at the RSS peak
+        self.max_procs = 0
+        self.samples = 0
+        self.cpu_seconds = 0.0
+        self._stop_event = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def _tree(self) -> list[int]:
+        """Pids of ``root_pid`` and all its descendants, root first."""
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                    # comm (field 2) may contain spaces and ')': split after the last ')'
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited between listdir and open
+            children.setdefault(ppid, []).append(int(entry))
+        pids, todo = [], [self.root_pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            todo.extend(children.get(pid, []))
+        return pids
+
+    def _rss(self, pid: int) -> int:
+        """Resident bytes of ``pid``; 0 if it has exited."""
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
+                return int(fh.read().split()[1]) * self._page
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    @staticmethod
+    def _pss(pid: int) -> int:
+        """Proportional set size of ``pid`` in bytes; 0 if it has exited."""
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, IndexError, ValueError):
+            pass
+        return 0
+
+    def sample(self) -> None:
+        """Take one sample of the tree (may also be called once more after a run)."""
+        pids = self._tree()
+        per_pid = [(p, self._rss(p)) for p in pids]
+        rss = sum(r for _, r in per_pid)
+        if self.samples % self.pss_every == 0:
+            self.peak_pss = max(self.peak_pss, sum(self._pss(p) for p in pids))
+        self.samples += 1
+        self.max_procs = max(self.max_procs, len(pids))
+        if rss > self.peak_rss:
+            self.peak_rss, self.procs_at_peak = rss, len(pids)
+            self.at_peak = [(self._label(p), r) for p, r in per_pid]
+
+    def _label(self, pid: int) -> str:
+        """Short role name of a process, to show where the peak memory sits."""
+        if pid == self.root_pid:
+            return "main"
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return "?"
+        for needle, label in ROLE_NEEDLES:
+            if needle in cmd:
+                return label
+        return Path(cmd.split(" ", 1)[0]).name or "?"
+
+    def run(self) -> None:
+        """Sample until stopped."""
+        t0 = time.thread_time()
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.interval)
+        self.cpu_seconds = time.thread_time() - t0
+
+    def stop(self) -> None:
+        """Stop sampling and wait for the thread."""
+        self._stop_event.set()
+        self.join()
