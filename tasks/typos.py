@@ -1,0 +1,368 @@
+"""Typo stage (work in progress, issue #3): conservative, vocabulary-level typo correction.
+
+Not yet wired into the flow: the corpus vocabulary must be counted over the whole run before
+any batch is corrected, which needs a second pass over the staged batches (see docs/typos.md
+for what is left). The stage function itself is complete and tested.
+
+Design, from measurements on news text (../shared/notes/typos-whitespace-ftfy.md):
+
+* decide once per word *type* for the whole batch, then rewrite only the documents that
+  contain a flagged type: a per-token Python loop runs at 0.3-0.65 MB/s;
+* general spell-checkers change 2-6 % of clean news words (Mr→Or, NATO→nate, Kyiv→kid), so a
+  word is only touched when every guard lets it through: no digits, URLs, handles, hashtags,
+  domains, ALL-CAPS, MixedCase, contractions, hyphenated parts; capitalised words (names) only
+  at a sentence start and only by the curated layers;
+* layers, each a rule id in the edits table: ``typo.curated/1`` (codespell's unambiguous list),
+  ``typo.edit-distance/1`` (symspellpy, distance 1, unknown words only),
+  ``typo.real-word/1`` (a short confusion list checked against bigram counts).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.edits import EditLog, StageResult
+from tasks.rules import RulePack, load_pack
+from tasks.schema import replace_column
+
+STAGE = "typos"
+_CORE = re.compile(r"^([\"'“‘(\[]*)([A-Za-z]+)([^A-Za-z]*)$")
+_UNSAFE = re.compile(r"[0-9@#_/\\]|://|www\.|\.(?:com|org|net|gov|edu|co|uk|io)\b", re.IGNORECASE)
+_SENTENCE_END = (".", "!", "?", "…", '."', ".”", "?”", "!”", ".'", ".’")
+_SUFFIXES = ("s", "es", "ed", "d", "ing", "r", "rs", "er", "ers", "ly", "ness", "ment", "ments")
+_PREFIXES = (
+    "un",
+    "re",
+    "pre",
+    "non",
+    "anti",
+    "co",
+    "e",
+    "de",
+    "dis",
+    "over",
+    "under",
+    "mis",
+    "sub",
+    "super",
+    "inter",
+    "multi",
+    "post",
+    "self",
+    "micro",
+    "cyber",
+    "mega",
+    "counter",
+    "out",
+)
+
+
+@cache
+def typos_pack() -> RulePack:
+    return load_pack("typos")
+
+
+@cache
+def word_frequencies() -> dict[str, int]:
+    """symspellpy's bundled English unigram counts (82,834 lower-case words)."""
+    text = (files("symspellpy") / "frequency_dictionary_en_82_765.txt").read_text("utf-8")
+    return {w: int(c) for w, c in (line.split() for line in text.splitlines() if line)}
+
+
+@cache
+def extra_known_words() -> frozenset[str]:
+    """pyspellchecker's English list (160k words from subtitles, American spellings included):
+    symspellpy's list leans British and lacks rumor, color, skeptical, so without this the
+    edit-distance layer would "correct" American spellings. Used only as known words."""
+    from spellchecker import SpellChecker
+
+    return frozenset(SpellChecker(language="en").word_frequency.dictionary)
+
+
+@cache
+def bigram_frequencies() -> dict[tuple[str, str], int]:
+    """symspellpy's bundled English bigram counts (242,342 pairs)."""
+    text = (files("symspellpy") / "frequency_bigramdictionary_en_243_342.txt").read_text("utf-8")
+    pairs = {}
+    for line in text.splitlines():
+        first, second, count = line.split()
+        pairs[(first, second)] = int(count)
+    return pairs
+
+
+@cache
+def curated_corrections() -> dict[str, str]:
+    """codespell's comma-free ``typo->fix`` entries, read from the installed package (its data
+    is CC BY-SA 3.0, derived from Wikipedia: read at run time, never copied into this repo).
+
+    Entries whose "typo" is a known word (symspellpy's list, the pack's keep list) are
+    dropped: that removes British spellings (despatch, instal) and names (Handel→handle).
+    """
+    pack = typos_pack()
+    keep = set(pack.settings.get("keep", {}).get("words", []))
+    known = word_frequencies()
+    text = (files("codespell_lib") / "data" / "dictionary.txt").read_text("utf-8")
+    corrections = {}
+    for line in text.splitlines():
+        typo, _, fix = line.partition("->")
+        if not fix or "," in fix or " " in fix or not typo.isalpha() or not typo.islower():
+            continue
+        if typo in known or typo in keep or not fix.isalpha():
+            continue
+        corrections[typo] = fix
+    return corrections
+
+
+def _match_case(original: str, fix: str) -> str:
+    if original[:1].isupper():
+        return fix[:1].upper() + fix[1:]
+    return fix
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A whitespace-delimited chunk split into leading punctuation, word core and trailer."""
+
+    lead: str
+    core: str
+    trail: str
+
+    @classmethod
+    def parse(cls, chunk: str) -> Chunk | None:
+        """The word inside a chunk, or None when any guard says the chunk is not prose."""
+        if _UNSAFE.search(chunk) or not chunk.isascii():
+            return None  # URLs, handles, figures; non-English letters (café, Zürich)
+        match = _CORE.match(chunk)
+        if match is None:
+            return None
+        lead, core, trail = match.groups()
+        if len(core) < 3 or trail.startswith(("'", "’", "-")):
+            return None  # short words, possessives/contractions, hyphenated parts
+        if core.isupper() or (not core.islower() and not core[1:].islower()):
+            return None  # ACRONYMS and MixedCase
+        return cls(lead, core, trail)
+
+
+@dataclass
+class Corrector:
+    """Per-type decisions for one batch, given the run's corpus vocabulary."""
+
+    corpus_counts: Mapping[str, int] = field(default_factory=dict)
+    never_change: frozenset[str] = frozenset()
+    pack: RulePack = field(default_factory=typos_pack)
+
+    def __post_init__(self) -> None:
+        rules = {r.kind: r for r in self.pack.rules}
+        self.curated_rule = rules["curated"]
+        self.edit_rule = rules["edit-distance"]
+        self.real_word_rule = rules["real-word"]
+        self.confusions = dict(self.real_word_rule.params["confusions"])
+        self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
+
+    def _known(self, word: str) -> bool:
+        return word in word_frequencies() or word in extra_known_words() or word in self.keep
+
+    def _morphology_known(self, word: str) -> bool:
+        """Inflections and compounds of known words are words (paycuts, storylines)."""
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and self._known(word[: -len(suffix)]):
+                return True
+        for prefix in _PREFIXES:
+            if word.startswith(prefix) and self._known(word[len(prefix) :]):
+                return True
+        return any(
+            self._known(word[:i]) and self._known(word[i:]) and i >= 3 and len(word) - i >= 3
+            for i in range(3, len(word) - 2)
+        )
+
+    def _corpus_keeps(self, word: str, candidate: str) -> bool:
+        params = self.edit_rule.params
+        seen = self.corpus_counts.get(word, 0)
+        if seen < int(params["corpus_keep_count"]):
+            return False
+        return self.corpus_counts.get(candidate, 0) < seen * float(params["corpus_override_ratio"])
+
+    def _edit_distance(self, word: str) -> str | None:
+        from symspellpy import Verbosity
+
+        params = self.edit_rule.params
+        if len(word) < int(params["min_length"]) or self._morphology_known(word):
+            return None
+        suggestions = _symspell(int(params["max_edit_distance"])).lookup(
+            word, Verbosity.CLOSEST, max_edit_distance=int(params["max_edit_distance"])
+        )
+        if not suggestions:
+            return None
+        best = suggestions[0]
+        runner_up = suggestions[1].count if len(suggestions) > 1 else 0
+        if best.count < float(params["dominance"]) * runner_up:
+            return None
+        if self._corpus_keeps(word, best.term):
+            return None
+        return best.term
+
+    def decide(self, core: str, sentence_start: bool) -> tuple[str, str] | None:
+        """(correction, rule id) for a word type, or None to leave it alone."""
+        word = core.lower()
+        if word in self.keep or (core[0].isupper() and not sentence_start):
+            return None
+        fix = curated_corrections().get(word)
+        if fix and not self._corpus_keeps(word, fix):
+            return _match_case(core, fix), self.curated_rule.id
+        if core[0].isupper() or self._known(word) or word in curated_corrections():
+            return None
+        fix = self._edit_distance(word)
+        return (_match_case(core, fix), self.edit_rule.id) if fix else None
+
+    def real_word(self, previous: str | None, core: str, following: str | None) -> str | None:
+        """Correction of a real-word confusion from bigram evidence, else None."""
+        fix = self.confusions.get(core.lower())
+        if fix is None:
+            return None
+        bigrams = bigram_frequencies()
+        floor = int(self.real_word_rule.params["min_bigram_count"])
+        word = core.lower()
+        evidence = False
+        for pair_with_word, pair_with_fix in (
+            ((previous, word), (previous, fix)),
+            ((word, following), (fix, following)),
+        ):
+            if None in pair_with_word:
+                continue
+            seen = bigrams.get(pair_with_word, 0)  # type: ignore[arg-type]
+            if seen:
+                return None  # the original pair is real English: leave it
+            evidence = evidence or bigrams.get(pair_with_fix, 0) >= floor  # type: ignore[arg-type]
+        return _match_case(core, fix) if evidence else None
+
+
+@cache
+def _symspell(max_edit_distance: int):
+    from symspellpy import SymSpell
+
+    checker = SymSpell(max_dictionary_edit_distance=max_edit_distance)
+    path = files("symspellpy") / "frequency_dictionary_en_82_765.txt"
+    checker.load_dictionary(str(path), term_index=0, count_index=1)
+    return checker
+
+
+def corpus_vocabulary(texts: pa.Array | pa.ChunkedArray) -> Counter[str]:
+    """Lower-case word counts of a batch, counted in Arrow (no per-token Python loop)."""
+    words = pc.list_flatten(pc.utf8_split_whitespace(pc.utf8_lower(texts)))
+    words = pc.utf8_trim(words, characters="\"'“”‘’()[],.;:!?…")
+    counts = pc.value_counts(words)
+    return Counter(
+        dict(
+            zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+        )
+    )
+
+
+def _sentence_start(previous_chunk: str | None) -> bool:
+    return previous_chunk is None or previous_chunk.endswith(_SENTENCE_END)
+
+
+def _plain(chunk: str | None) -> str | None:
+    if chunk is None:
+        return None
+    parsed = Chunk.parse(chunk)
+    return parsed.core.lower() if parsed and not parsed.lead else None
+
+
+def flagged_chunks(chunk_types: Iterable[str], corrector: Corrector) -> set[str]:
+    """The distinct chunks that may need a correction, decided once per type.
+
+    Context-free decisions are final here; a capitalised word (only at a sentence start) and
+    a real-word confusion (only with bigram evidence) are flagged and settled in context.
+    """
+    flagged = set()
+    for chunk in chunk_types:
+        parsed = Chunk.parse(chunk)
+        if parsed is None:
+            continue
+        core = parsed.core
+        in_context = core.lower() in corrector.confusions
+        if in_context or corrector.decide(core, sentence_start=core[0].isupper()) is not None:
+            flagged.add(chunk)
+    return flagged
+
+
+def correct_text(
+    text: str, flagged: set[str], corrector: Corrector, doc_id: str, log: EditLog
+) -> str:
+    """Rewrite the flagged chunks of one document; whitespace and punctuation stay as they are."""
+    parts = re.split(r"(\s+)", text)
+    chunks = parts[0::2]
+    changed = False
+    for i, chunk in enumerate(chunks):
+        if chunk not in flagged:
+            continue
+        parsed = Chunk.parse(chunk)
+        assert parsed is not None
+        new_paragraph = i == 0 or "\n" in parts[2 * i - 1]
+        previous = None if new_paragraph else chunks[i - 1]
+        decision = corrector.decide(parsed.core, _sentence_start(previous))
+        if decision is not None:
+            fix, rule = decision
+        else:
+            following = chunks[i + 1] if i + 1 < len(chunks) else None
+            if following is not None and "\n" in parts[2 * i + 1]:
+                following = None
+            fix = corrector.real_word(
+                _plain(previous), parsed.core, None if parsed.trail else _plain(following)
+            )
+            rule = corrector.real_word_rule.id
+        if fix and fix != parsed.core:
+            log.add(doc_id, rule, parsed.core, fix)
+            chunks[i] = parsed.lead + fix + parsed.trail
+            changed = True
+    if not changed:
+        return text
+    parts[0::2] = chunks
+    return "".join(parts)
+
+
+def correct_batch(
+    batch: pa.Table,
+    corpus_counts: Mapping[str, int] | None = None,
+    never_change: Iterable[str] = (),
+) -> StageResult:
+    """Correct typos in ``text`` (titles are left alone: headline capitalisation defeats the
+    name guard). Types are decided once for the batch; only documents that contain a flagged
+    type are rewritten."""
+    corrector = Corrector(corpus_counts or {}, frozenset(w.lower() for w in never_change))
+    log = EditLog(STAGE)
+    texts_col = batch.column("text")
+    chunk_types = pc.unique(pc.list_flatten(pc.utf8_split_whitespace(texts_col))).to_pylist()
+    flagged = flagged_chunks(chunk_types, corrector)
+    if not flagged:
+        return StageResult(batch, log.to_table())
+    contains = pc.is_in(
+        pc.list_flatten(pc.utf8_split_whitespace(texts_col)), value_set=pa.array(sorted(flagged))
+    )
+    parents = pc.list_parent_indices(pc.utf8_split_whitespace(texts_col))
+    docs_to_fix = set(pc.filter(parents, contains).to_pylist())
+    doc_ids = batch.column("doc_id").to_pylist()
+    texts = texts_col.to_pylist()
+    for i in sorted(docs_to_fix):
+        texts[i] = correct_text(texts[i], flagged, corrector, doc_ids[i], log)
+    return StageResult(replace_column(batch, "text", texts), log.to_table())
+
+
+def read_word_list(path: Path) -> list[str]:
+    """A plain word-list file: one word per line, '#' comments and blank lines ignored."""
+    words = []
+    for line in path.read_text("utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            words.append(line)
+    return words

@@ -1,0 +1,102 @@
+"""Typo stage (issue #3, not yet wired into the flow): what it fixes and what it must not touch.
+
+Must-fix words are real misspellings seen in the FakeNewsCorpus sample or the reference
+article; must-not-touch text is real news usage: names, brands, places, quotes, numbers, URLs,
+British and American spellings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tasks.ingest import decode_bytes, parse_txt
+from tasks.pipeline import clean_batch
+from tasks.typos import corpus_vocabulary, correct_batch, read_word_list
+from tests.helpers import REFERENCE, make_batch
+
+
+def _correct(*texts: str, **kw) -> tuple[list[str], list[dict]]:
+    result = correct_batch(make_batch(*texts), **kw)
+    return result.table.column("text").to_pylist(), result.edits.to_pylist()
+
+
+def test_reference_article_only_thee_changes() -> None:
+    title, _, body = parse_txt(decode_bytes(REFERENCE.read_bytes()))
+    docs = clean_batch(make_batch(body, titles=[title])).docs
+    result = correct_batch(docs, corpus_vocabulary(docs.column("text")))
+    edits = result.edits.to_pylist()
+    assert [(e["rule"], e["before"], e["after"]) for e in edits] == [
+        ("typo.real-word/1", "Thee", "There")
+    ]
+    text = result.table.column("text")[0].as_py()
+    assert "There are fears that without NATO's presence" in text
+    for word in ("Stoltenberg", "Belarus", "NBC", "Crimea", "neighbouring", "organisation"):
+        assert word in text
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "rule"),
+    [
+        ("The goverment will act.", "The government will act.", "typo.curated/1"),
+        ("Hotels cannot accomodate them.", "Hotels cannot accommodate them.", "typo.curated/1"),
+        ("She never recieved the letter.", "She never received the letter.", "typo.curated/1"),
+        ("It was teh end.", "It was the end.", "typo.curated/1"),
+        ("A case of epilespsy was found.", "A case of epilepsy was found.", "typo.edit-distance/1"),
+        ("An intiguing story.", "An intriguing story.", "typo.edit-distance/1"),
+        ("The final oucome was clear.", "The final outcome was clear.", "typo.edit-distance/1"),
+        ("Thee are fears.", "There are fears.", "typo.real-word/1"),
+    ],
+)
+def test_must_fix(before: str, after: str, rule: str) -> None:
+    texts, edits = _correct(before)
+    assert texts == [after]
+    assert [e["rule"] for e in edits] == [rule]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NATO Secretary General Jens Stoltenberg met Christine Lagarde in Davos.",
+        "Officials in Kyiv said Brexit and the BBC were discussed; Mr Putin declined.",
+        "The organisation's neighbours defended the programme; colour and centre stay British.",
+        "The organization's neighbors defended the program; color and center stay American.",
+        "Skeptical analysts called the rumor an offense to their endeavor.",
+        '"We will stay there as long as necessary," he said.',
+        "Shares rose 3.5% to $451.2bn, see https://www.express.co.uk/news/world/881769.",
+        "Follow @Jens_Stoltenberg and #NATO75 or mail press@nato.int today.",
+        "I love thee, the poem said; thee and thou were common then.",
+        "The county council met on Monday in the county's new hall.",
+        "Mid-term, well-known and long-standing are hyphenated words.",
+        "They're sure it's the paycuts and storylines that matter.",
+        "A café in Zürich served crème brûlée.",
+    ],
+)
+def test_must_not_touch(text: str) -> None:
+    texts, edits = _correct(text)
+    assert texts == [text]
+    assert edits == []
+
+
+def test_capitalised_word_inside_a_sentence_is_a_name() -> None:
+    """Curated fixes apply to a capitalised word only at a sentence start."""
+    texts, _ = _correct("Recieve it. The firm Recieve Ltd won.")
+    assert texts == ["Receive it. The firm Recieve Ltd won."]
+
+
+def test_corpus_vocabulary_protects_a_word_the_corpus_uses_often() -> None:
+    texts = ["The ordinaires met again."] * 3
+    result = correct_batch(make_batch(*texts), corpus_vocabulary(make_batch(*texts).column("text")))
+    assert result.table.column("text").to_pylist() == texts
+
+
+def test_never_change_list(tmp_path: Path) -> None:
+    word_list = tmp_path / "keep.txt"
+    word_list.write_text("# house style\nintiguing\n\n")
+    texts, edits = _correct("An intiguing story.", never_change=read_word_list(word_list))
+    assert texts == ["An intiguing story."] and edits == []
+
+
+def test_case_and_punctuation_preserved() -> None:
+    texts, _ = _correct('("Goverment," she said.)')
+    assert texts == ['("Government," she said.)']
