@@ -1,6 +1,7 @@
 """The clean-corpus flow: raw articles in ``raw_dir`` → a clean Parquet dataset in ``out_dir``.
 
     plan-units → clean-unit (mapped over work units, run in a process pool)
+               → merge-vocabulary → correct-typos (mapped over the same units)
                → exact-dedup → publish → summary (markdown artifact, runs/<run_id>.json)
 
 Run it with ``newsclean run`` or ``python -m flows.clean_corpus [RAW_DIR] [OUT_DIR]``.
@@ -23,6 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks import prefect_tasks, report, run_state, workers
 from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, DEFAULT_UNIT_BYTES
+from tasks.typos import read_word_list
 
 
 @flow(
@@ -37,8 +39,14 @@ def clean_corpus(
     workers_count: int = 0,
     unit_bytes: int = DEFAULT_UNIT_BYTES,
     max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
+    typos: bool = True,
+    keep_words: str | None = None,
 ) -> dict[str, Any]:
-    """Clean every raw article under ``raw_dir`` and publish the dataset to ``out_dir``."""
+    """Clean every raw article under ``raw_dir`` and publish the dataset to ``out_dir``.
+
+    ``typos=False`` skips typo correction; ``keep_words`` names a plain word-list file of
+    words the typo stage must never change.
+    """
     started = time.perf_counter()
     run = run_state.start_run(raw_dir, out_dir)
     n_workers = workers_count or workers.default_workers()
@@ -51,8 +59,20 @@ def clean_corpus(
             unmapped(batch_size),
             unmapped(max_doc_bytes),
             unmapped(n_workers),
+            unmapped(typos),
         )
         units = [future.result() for future in futures]
+        if typos:
+            vocabulary = prefect_tasks.merge_vocabulary(run.staging_dir, n_workers)
+            never_change = read_word_list(Path(keep_words)) if keep_words else []
+            typo_futures = prefect_tasks.correct_typos.map(
+                unmapped(run.staging_dir),
+                [unit["index"] for unit in plan["units"]],
+                unmapped(vocabulary),
+                unmapped(never_change),
+                unmapped(n_workers),
+            )
+            units += [future.result() for future in typo_futures]
         prefect_tasks.exact_dedup(run.staging_dir, n_workers)
         published = prefect_tasks.publish(
             run.out_dir,

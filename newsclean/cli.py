@@ -68,11 +68,21 @@ def run(
         int, typer.Option(help="Documents per in-memory batch (bounds worker memory).")
     ] = DEFAULT_BATCH_SIZE,
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
+    typos: Annotated[
+        bool, typer.Option("--typos/--no-typos", help="Correct typos (conservatively).")
+    ] = True,
+    keep_words: Annotated[
+        Path | None,
+        typer.Option(help="Word-list file (one per line) the typo stage must never change."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
     """Clean RAW_DIR into OUT with the Prefect flow (offline, temporary local server)."""
     if not raw_dir.is_dir():
         console.print(f"[red]raw folder {raw_dir} does not exist[/red]")
+        raise typer.Exit(2)
+    if keep_words is not None and not keep_words.is_file():
+        console.print(f"[red]word list {keep_words} does not exist[/red]")
         raise typer.Exit(2)
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -99,7 +109,12 @@ def run(
         progress.subscribe(listen)
         try:
             summary = clean_corpus(
-                raw_dir=str(raw_dir), out_dir=str(out), batch_size=batch_size, workers_count=workers
+                raw_dir=str(raw_dir),
+                out_dir=str(out),
+                batch_size=batch_size,
+                workers_count=workers,
+                typos=typos,
+                keep_words=str(keep_words) if keep_words else None,
             )
         finally:
             progress.unsubscribe(listen)

@@ -15,12 +15,13 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from tasks import boilerplate, normalize
+from tasks import boilerplate, normalize, typos
 from tasks.dedup import content_hashes, word_counts
 from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, WorkUnit, domain_of, read_unit
 from tasks.schema import QUARANTINE_SCHEMA, STAGED_SCHEMA
-from tasks.write import staging_paths, write_parquet_atomic
+from tasks.write import staged_unit_parts, staging_paths, write_parquet_atomic
 
 
 @dataclass
@@ -47,6 +48,10 @@ class UnitSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "edits_by_rule": dict(self.edits_by_rule)}
+
+
+#: Columns ``finalize`` derives from the text; dropped and derived again after a later edit.
+_DERIVED = ["content_hash", "word_count", "n_edits", "text_chars"]
 
 
 def _emptied(docs: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -109,8 +114,11 @@ def process_unit(
     unit: WorkUnit,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
+    count_vocabulary: bool = False,
 ) -> UnitSummary:
-    """Read, clean and stage one work unit, one bounded batch at a time."""
+    """Read, clean and stage one work unit, one bounded batch at a time (and, for the typo
+    pass, the batch's word counts: the corpus vocabulary must be known before any batch is
+    corrected)."""
     started = time.perf_counter()
     summary = UnitSummary(unit=unit.index)
     for part, (docs, rejected) in enumerate(
@@ -122,6 +130,8 @@ def process_unit(
         write_parquet_atomic(out.docs, paths["docs"])
         write_parquet_atomic(out.edits, paths["edits"])
         write_parquet_atomic(quarantine, paths["quarantine"])
+        if count_vocabulary:
+            write_parquet_atomic(typos.vocabulary_table(out.docs.column("text")), paths["vocab"])
         summary.docs_in += docs.num_rows
         summary.bytes_in += pc.sum(docs.column("raw_bytes")).as_py() or 0
         summary.docs_out += out.docs.num_rows
@@ -130,5 +140,32 @@ def process_unit(
         summary.edits_by_rule.update(out.edits.column("rule").to_pylist())
         del docs, rejected, out, quarantine
         pa.default_memory_pool().release_unused()  # keep a long-lived worker's RSS flat
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def correct_unit_typos(
+    staging_dir: str, unit_index: int, vocabulary: str, never_change: list[str]
+) -> UnitSummary:
+    """Second pass over one unit's staged batches: correct typos with the run's vocabulary,
+    update the derived columns of the documents that changed, append the typo edits."""
+    started = time.perf_counter()
+    summary = UnitSummary(unit=unit_index)
+    corrector = typos.Corrector(typos.read_vocabulary(Path(vocabulary)), frozenset(never_change))
+    for docs_path in staged_unit_parts(Path(staging_dir), "docs", unit_index):
+        edits_path = docs_path.parent.parent / "edits" / docs_path.name
+        docs = pq.read_table(docs_path)
+        corrected, typo_edits = typos.correct_batch(docs, corrector=corrector)
+        if typo_edits.num_rows:
+            n_edits = Counter(
+                pq.read_table(edits_path, columns=["doc_id"]).column("doc_id").to_pylist()
+            )
+            n_edits.update(typo_edits.column("doc_id").to_pylist())
+            write_parquet_atomic(finalize(corrected.drop_columns(_DERIVED), n_edits), docs_path)
+            write_parquet_atomic(
+                pa.concat_tables([pq.read_table(edits_path), typo_edits]), edits_path
+            )
+        summary.edits += typo_edits.num_rows
+        summary.edits_by_rule.update(typo_edits.column("rule").to_pylist())
     summary.seconds = time.perf_counter() - started
     return summary

@@ -19,7 +19,7 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import dedup, ingest, pipeline, progress, workers, write
+from tasks import dedup, ingest, pipeline, progress, typos, workers, write
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
@@ -53,11 +53,19 @@ def clean_unit(
     batch_size: int,
     max_doc_bytes: int,
     n_workers: int,
+    count_vocabulary: bool,
 ) -> dict[str, Any]:
     """Ingest, clean and stage one unit in the worker pool; returns its summary."""
     work = ingest.WorkUnit(**{**unit, "files": tuple(unit["files"])})
     summary = workers.run(
-        n_workers, pipeline.process_unit, raw_dir, staging_dir, work, batch_size, max_doc_bytes
+        n_workers,
+        pipeline.process_unit,
+        raw_dir,
+        staging_dir,
+        work,
+        batch_size,
+        max_doc_bytes,
+        count_vocabulary,
     )
     get_run_logger().info(
         "unit %d: %d docs, %.1f MB in %.2f s",
@@ -67,6 +75,35 @@ def clean_unit(
         summary.seconds,
     )
     progress.publish("unit_done", bytes=work.size, docs=summary.docs_in)
+    return summary.to_dict()
+
+
+@task(name="merge-vocabulary", **_TASK_OPTIONS)
+def merge_vocabulary(staging_dir: str, n_workers: int) -> str:
+    """Sum the per-batch word counts into the run's corpus vocabulary (a worker job)."""
+    staging = Path(staging_dir)
+    path = staging / "vocabulary.parquet"
+    rule = typos.typos_pack().get("typo.edit-distance/1")
+    words = workers.run(
+        n_workers,
+        typos.merge_vocabularies,
+        write.staged_parts(staging, "vocab"),
+        path,
+        int(rule.params["corpus_keep_count"]),
+    )
+    get_run_logger().info("corpus vocabulary: %d words seen often enough to be kept", words)
+    return str(path)
+
+
+@task(name="correct-typos", retries=2, retry_delay_seconds=2, **_TASK_OPTIONS)
+def correct_typos(
+    staging_dir: str, unit_index: int, vocabulary: str, keep_words: list[str], n_workers: int
+) -> dict[str, Any]:
+    """Typo pass over one unit's staged batches, in the worker pool."""
+    summary = workers.run(
+        n_workers, pipeline.correct_unit_typos, staging_dir, unit_index, vocabulary, keep_words
+    )
+    get_run_logger().info("unit %d: %d typo edits", unit_index, summary.edits)
     return summary.to_dict()
 
 

@@ -39,7 +39,7 @@ def build_summary(
         "edits": published["edits"],
         "edits_by_rule": dict(sorted(edits_by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
         "ignored_files": ignored,
-        "work_units": len(units),
+        "work_units": len({u["unit"] for u in units}),
         "seconds": round(seconds, 3),
         "mb_per_s": round(bytes_in / 1e6 / seconds, 3) if seconds > 0 else None,
         "docs_per_s": round(docs_in / seconds, 1) if seconds > 0 else None,

@@ -1,8 +1,8 @@
-"""Typo stage (work in progress, issue #3): conservative, vocabulary-level typo correction.
+"""Typo stage: conservative, vocabulary-level typo correction with an audit trail.
 
-Not yet wired into the flow: the corpus vocabulary must be counted over the whole run before
-any batch is corrected, which needs a second pass over the staged batches (see docs/typos.md
-for what is left). The stage function itself is complete and tested.
+The corpus vocabulary must be known before any batch is corrected, so the flow counts words
+while cleaning (:func:`vocabulary_table`), sums them (:func:`merge_vocabularies`) and then runs
+this stage as a second pass over the staged batches (``pipeline.correct_unit_typos``).
 
 Design, from measurements on news text (../shared/notes/typos-whitespace-ftfy.md):
 
@@ -167,6 +167,7 @@ class Corrector:
         self.real_word_rule = rules["real-word"]
         self.confusions = dict(self.real_word_rule.params["confusions"])
         self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
+        self._decisions: dict[tuple[str, bool], tuple[str, str] | None] = {}
 
     def _known(self, word: str) -> bool:
         return word in word_frequencies() or word in extra_known_words() or word in self.keep
@@ -211,7 +212,14 @@ class Corrector:
         return best.term
 
     def decide(self, core: str, sentence_start: bool) -> tuple[str, str] | None:
-        """(correction, rule id) for a word type, or None to leave it alone."""
+        """(correction, rule id) for a word type, or None to leave it alone (memoized: a
+        run's vocabulary is fixed, so a type is decided once per worker, not per batch)."""
+        key = (core, sentence_start)
+        if key not in self._decisions:
+            self._decisions[key] = self._decide(core, sentence_start)
+        return self._decisions[key]
+
+    def _decide(self, core: str, sentence_start: bool) -> tuple[str, str] | None:
         word = core.lower()
         if word in self.keep or (core[0].isupper() and not sentence_start):
             return None
@@ -255,15 +263,46 @@ def _symspell(max_edit_distance: int):
     return checker
 
 
-def corpus_vocabulary(texts: pa.Array | pa.ChunkedArray) -> Counter[str]:
-    """Lower-case word counts of a batch, counted in Arrow (no per-token Python loop)."""
+_WORD_EDGE_PUNCTUATION = "\"'“”‘’()[],.;:!?…"
+
+
+def vocabulary_table(texts: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """Lower-case word counts of a batch as an Arrow table (word, count): counted in C, no
+    per-token Python loop."""
     words = pc.list_flatten(pc.utf8_split_whitespace(pc.utf8_lower(texts)))
-    words = pc.utf8_trim(words, characters="\"'“”‘’()[],.;:!?…")
-    counts = pc.value_counts(words)
-    return Counter(
-        dict(
-            zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
-        )
+    counts = pc.value_counts(pc.utf8_trim(words, characters=_WORD_EDGE_PUNCTUATION))
+    return pa.table({"word": counts.field("values"), "count": counts.field("counts")})
+
+
+def corpus_vocabulary(texts: pa.Array | pa.ChunkedArray) -> Counter[str]:
+    """:func:`vocabulary_table` as a Counter (tests, small corpora)."""
+    table = vocabulary_table(texts)
+    pairs = zip(table.column("word").to_pylist(), table.column("count").to_pylist(), strict=True)
+    return Counter(dict(pairs))
+
+
+def merge_vocabularies(parts: list[Path], out: Path, min_count: int, group: int = 16) -> int:
+    """Sum per-batch word counts into the run's vocabulary, keeping words seen ``min_count``
+    times or more (the only ones the corpus guard consults). Parts are folded in groups, so
+    memory holds the running vocabulary plus ``group`` batches, never every batch at once."""
+    import pyarrow.parquet as pq
+
+    total = pa.table({"word": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
+    for start in range(0, len(parts), group):
+        tables = [total, *(pq.read_table(p) for p in parts[start : start + group])]
+        merged = pa.concat_tables(tables).group_by("word").aggregate([("count", "sum")])
+        total = merged.rename_columns(["word", "count"])
+    kept = total.filter(pc.greater_equal(total.column("count"), min_count))
+    pq.write_table(kept, out, compression="zstd")
+    return kept.num_rows
+
+
+def read_vocabulary(path: Path) -> dict[str, int]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return dict(
+        zip(table.column("word").to_pylist(), table.column("count").to_pylist(), strict=True)
     )
 
 
@@ -335,11 +374,13 @@ def correct_batch(
     batch: pa.Table,
     corpus_counts: Mapping[str, int] | None = None,
     never_change: Iterable[str] = (),
+    corrector: Corrector | None = None,
 ) -> StageResult:
     """Correct typos in ``text`` (titles are left alone: headline capitalisation defeats the
     name guard). Types are decided once for the batch; only documents that contain a flagged
-    type are rewritten."""
-    corrector = Corrector(corpus_counts or {}, frozenset(w.lower() for w in never_change))
+    type are rewritten. Pass a ``corrector`` to reuse its decisions across batches."""
+    if corrector is None:
+        corrector = Corrector(corpus_counts or {}, frozenset(w.lower() for w in never_change))
     log = EditLog(STAGE)
     texts_col = batch.column("text")
     chunk_types = pc.unique(pc.list_flatten(pc.utf8_split_whitespace(texts_col))).to_pylist()

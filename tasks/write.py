@@ -64,7 +64,12 @@ def write_parquet_atomic(
 
 def staging_paths(staging_dir: Path, unit: int, part: int) -> dict[str, Path]:
     name = f"part-{unit:05d}-{part:04d}.parquet"
-    return {kind: staging_dir / kind / name for kind in ("docs", "edits", "quarantine")}
+    return {kind: staging_dir / kind / name for kind in ("docs", "edits", "quarantine", "vocab")}
+
+
+def staged_unit_parts(staging_dir: Path, kind: str, unit: int) -> list[Path]:
+    """One work unit's staged files of one kind, in batch order."""
+    return sorted((staging_dir / kind).glob(f"part-{unit:05d}-*.parquet"))
 
 
 def staged_parts(staging_dir: Path, kind: str) -> list[Path]:

@@ -53,11 +53,15 @@ def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_pa
     assert len(articles) == summary["kept"] and articles["doc_id"].is_unique
     ref = articles[articles["source_file"] == "samples/000_4c60d5582bf9f543.txt"].iloc[0]
     assert ref["domain"] == "express.co.uk" and len(ref["captions"]) == 3
+    assert "There are fears that without NATO" in ref["text"]
     assert (articles["dup_cluster"] == articles["doc_id"]).all()
 
     duplicates = pd.read_parquet(out / "duplicates")
     assert set(duplicates["kept_doc_id"]) <= set(articles["doc_id"])
     edits = pd.read_parquet(out / "edits")
+    typo_edits = edits[edits["stage"] == "typos"]
+    assert ("Thee", "There") in set(zip(typo_edits["before"], typo_edits["after"], strict=True))
+    assert summary["edits_by_rule"]["typo.real-word/1"] >= 1
     assert set(edits["doc_id"]) <= set(articles["doc_id"]) | set(duplicates["doc_id"])
     n_edits = edits.groupby("doc_id").size()
     assert (
@@ -100,11 +104,15 @@ def test_cli_run(prefect_harness: None, demo_raw: Path, tmp_path: Path) -> None:
     from newsclean.cli import app
 
     out = tmp_path / "clean"
-    result = CliRunner().invoke(app, ["run", str(demo_raw), "--out", str(out), "--workers", "1"])
+    args = ["run", str(demo_raw), "--out", str(out), "--workers", "1", "--no-typos"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "documents in" in result.output and "240" in result.output
-    assert "caption.credit-line/1" in result.output
-    assert len(pd.read_parquet(out / "articles")) == 240
+    assert "caption.credit-line/1" in result.output and "typo." not in result.output
+    articles = pd.read_parquet(out / "articles")
+    assert len(articles) == 240
+    assert articles["text"].str.contains("Thee are fears").sum() == 1
+    assert "typos" not in set(pd.read_parquet(out / "edits")["stage"])
 
 
 def test_cli_missing_raw_folder(tmp_path: Path) -> None:

@@ -100,3 +100,45 @@ def test_never_change_list(tmp_path: Path) -> None:
 def test_case_and_punctuation_preserved() -> None:
     texts, _ = _correct('("Goverment," she said.)')
     assert texts == ['("Government," she said.)']
+
+
+def test_merge_vocabularies_sums_batches_and_keeps_frequent_words(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from tasks.typos import merge_vocabularies, read_vocabulary, vocabulary_table
+
+    parts = []
+    for i, text in enumerate(
+        ["The ordinaires met.", "Ordinaires again, the end.", "the ordinaires"]
+    ):
+        parts.append(tmp_path / f"v{i}.parquet")
+        pq.write_table(vocabulary_table(make_batch(text).column("text")), parts[-1])
+    assert merge_vocabularies(parts, tmp_path / "vocab.parquet", min_count=3, group=2) == 2
+    assert read_vocabulary(tmp_path / "vocab.parquet") == {"the": 3, "ordinaires": 3}
+
+
+def test_second_pass_updates_staged_batch(tmp_path: Path) -> None:
+    """correct_unit_typos rewrites the text, the hash, the word count and n_edits, and
+    appends its edits to the batch's staged edits."""
+    import pyarrow.parquet as pq
+
+    from tasks.dedup import content_hash
+    from tasks.pipeline import correct_unit_typos
+    from tasks.typos import merge_vocabularies
+    from tasks.write import staging_paths, write_parquet_atomic
+
+    out = clean_batch(make_batch("The goverment met.", "Nothing to fix here."))
+    paths = staging_paths(tmp_path, 0, 0)
+    write_parquet_atomic(out.docs, paths["docs"])
+    write_parquet_atomic(out.edits, paths["edits"])
+    merge_vocabularies([], tmp_path / "vocab.parquet", min_count=3)
+    summary = correct_unit_typos(str(tmp_path), 0, str(tmp_path / "vocab.parquet"), [])
+    assert summary.edits == 1 and summary.edits_by_rule == {"typo.curated/1": 1}
+    docs = pq.read_table(paths["docs"]).to_pylist()
+    assert docs[0]["text"] == "The government met."
+    assert docs[0]["content_hash"] == content_hash("The government met.")
+    assert docs[0]["n_edits"] == 1 and docs[1]["n_edits"] == 0
+    edits = pq.read_table(paths["edits"]).to_pylist()
+    assert [(e["stage"], e["before"], e["after"]) for e in edits] == [
+        ("typos", "goverment", "government")
+    ]
