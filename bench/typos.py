@@ -80,7 +80,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tasks.typos import correct_batch, corpus_vocabulary, extra_known_words, word_frequencies
+from tasks.typos import (
+    corpus_vocabulary,
+    correct_batch,
+    curated_corrections,
+    extra_known_words,
+    typos_pack,
+    word_frequencies,
+)
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = Path("/tmp/newsclean-bench/typos-data")
@@ -184,9 +191,9 @@ def _by_correct_word(
     different correct words is dropped (ambiguous for any corrector)."""
     targets: defaultdict[str, set[str]] = defaultdict(set)
     for typo, correct in pairs:
-        if typo != correct and typo.isalpha() and typo.islower() and correct.isalpha():
-            if correct.islower() and keep(typo, correct):
-                targets[typo].add(correct)
+        alpha = typo.isalpha() and typo.islower() and correct.isalpha() and correct.islower()
+        if typo != correct and alpha and keep(typo, correct):
+            targets[typo].add(correct)
     by_word: defaultdict[str, set[str]] = defaultdict(set)
     for typo, corrects in targets.items():
         if len(corrects) == 1:
@@ -374,6 +381,7 @@ class Score:
     wrong: list[tuple[Injection, str]] = field(default_factory=list)
     untouched: list[Injection] = field(default_factory=list)
     other: list[Change] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
 
     @property
     def precision(self) -> float:
@@ -404,7 +412,33 @@ def score_list(
         else:
             score.wrong.append((inj, change.after))
     score.other = [c for c in changed.values() if not c.is_gold()]
+    score.reasons = Counter(miss_reason(i, run.counts)[0] for i in score.untouched)
     return score, run
+
+
+def miss_reason(inj: Injection, counts: dict[str, int]) -> tuple[str, str]:
+    """(reason, detail): a first guess at which guard let an injected typo through, from the
+    stage's public lists and rule parameters. Not a trace of the stage: it points the engineer
+    at the guard to look at. "kept by corpus" matters for reading recall: at 1 % injection a
+    frequent word gets the same listed typo many times, and the corpus guard then keeps it.
+    """
+    params = next(r.params for r in typos_pack().rules if r.kind == "edit-distance")
+    seen = counts.get(inj.typo, 0)
+    match = _WORD.match(inj.typo_chunk)
+    if match is None:
+        return "not a plain word chunk", inj.typo_chunk
+    if match.group(3)[:1] in ("'", "’", "-"):
+        return "possessive/hyphen guard", inj.typo_chunk
+    curated = curated_corrections().get(inj.typo)
+    kept = seen >= int(params["corpus_keep_count"])
+    corpus = f"typo seen {seen}x, {inj.word} {counts.get(inj.word, 0)}x"
+    if curated:
+        return ("curated, kept by corpus", corpus) if kept else ("curated, other", curated)
+    if len(inj.typo) < int(params["min_length"]):
+        return f"not curated, < {params['min_length']} letters", ""
+    if kept:
+        return "not curated, kept by corpus", corpus
+    return "not curated, distance/dominance/morphology", ""
 
 
 # --------------------------------------------------------------------------- report
@@ -500,8 +534,17 @@ def main(argv: list[str] | None = None) -> int:
             "\n".join(f"  {i.typo} -> {got}  (expected {i.word})" for i, got in s.wrong) or "  none"
         )
         sample = rng.sample(s.untouched, min(args.show, len(s.untouched)))
+        reasons = ", ".join(f"{r}: {n}" for r, n in s.reasons.most_common())
+        print(f"[{s.name}] untouched by likely reason: {reasons or 'none'}")
         print(f"[{s.name}] sample of {len(sample)}/{len(s.untouched)} untouched (word -> typo):")
-        print("\n".join(f"  {i.word} -> {i.typo}" for i in sample) or "  none")
+        print(
+            "\n".join(
+                f"  {i.word} -> {i.typo}  ({'; '.join(filter(None, miss_reason(i, run.counts)))})"
+                for i in sample
+                for run in [runs[scores.index(s)]]
+            )
+            or "  none"
+        )
     return 0
 
 

@@ -71,11 +71,10 @@ def typos_pack() -> RulePack:
     return load_pack("typos")
 
 
-@cache
 def word_frequencies() -> dict[str, int]:
-    """symspellpy's bundled English unigram counts (82,834 lower-case words)."""
-    text = (files("symspellpy") / "frequency_dictionary_en_82_765.txt").read_text("utf-8")
-    return {w: int(c) for w, c in (line.split() for line in text.splitlines() if line)}
+    """symspellpy's bundled English unigram counts (82,834 lower-case words), shared with its
+    distance-1 index rather than loaded twice."""
+    return _symspell(1).words
 
 
 @cache
@@ -90,12 +89,17 @@ def extra_known_words() -> frozenset[str]:
 
 @cache
 def bigram_frequencies() -> dict[tuple[str, str], int]:
-    """symspellpy's bundled English bigram counts (242,342 pairs)."""
+    """symspellpy's bundled bigram counts, only the pairs that contain a word of the
+    confusion list: the real-word layer needs nothing else, and all 242,342 pairs would cost
+    every worker about 40 MB."""
+    rule = next(r for r in typos_pack().rules if r.kind == "real-word")
+    words = {w for pair in rule.params["confusions"] for w in pair}
     text = (files("symspellpy") / "frequency_bigramdictionary_en_243_342.txt").read_text("utf-8")
     pairs = {}
     for line in text.splitlines():
         first, second, count = line.split()
-        pairs[(first, second)] = int(count)
+        if first in words or second in words:
+            pairs[(first, second)] = int(count)
     return pairs
 
 
