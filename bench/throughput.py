@@ -64,7 +64,7 @@ FLOW_SNIPPET = (
     "from flows.clean_corpus import clean_corpus\n"
     "kw = {'batch_size': int(sys.argv[4])} if int(sys.argv[4]) > 0 else {}\n"
     "s = clean_corpus(raw_dir=sys.argv[1], out_dir=sys.argv[2], "
-    "workers_count=int(sys.argv[3]), **kw)\n"
+    "workers_count=int(sys.argv[3]), typos=sys.argv[5] == 'on', **kw)\n"
     "print(s['run_id'])\n"
 )
 
@@ -214,15 +214,16 @@ def run_newsclean(
     batch_size: int | None,
     python: str,
     log_dir: Path,
+    typos: bool = True,
 ) -> ToolRun:
     """Run the clean-corpus flow in a subprocess of ``python`` and collect its figures."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # one run per folder: runs/ and duplicates/ stay unambiguous
-    if workers == 0 and batch_size is None:
+    if workers == 0 and batch_size is None and typos:
         cmd = [python, "-m", "flows.clean_corpus", str(raw_dir), str(out_dir)]
     else:
         cmd = [python, "-c", FLOW_SNIPPET, str(raw_dir), str(out_dir), str(workers)]
-        cmd.append(str(batch_size or 0))
+        cmd += [str(batch_size or 0), "on" if typos else "off"]
     mb = truth["text_bytes"] / MB
     m = run_measured(cmd, log_dir / f"newsclean-{mb:g}mb.log")
     summary: dict[str, Any] = {}
@@ -402,6 +403,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--sizes", help="comma-separated sizes in MB, e.g. 100,1000")
     ap.add_argument("--format", dest="fmt", choices=("jsonl", "parquet", "csv"), default="jsonl")
     ap.add_argument("--workers", type=int, default=0, help="newsclean workers (0 = its default)")
+    ap.add_argument("--no-typos", action="store_true", help="run newsclean without the typo stage")
     ap.add_argument("--batch-size", type=int, default=None, help="newsclean batch size")
     ap.add_argument("--dup-share", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=0)
@@ -452,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.batch_size,
                 args.python,
                 work / "logs",
+                typos=not args.no_typos,
             )
         ]
         if args.vs_datatrove:

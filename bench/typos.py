@@ -127,7 +127,9 @@ GOLD: dict[str, str] = {
 }
 DEBATABLE: dict[str, str] = {"targetting": "rare British variant of targeting"}
 
-_WORD = re.compile(r"^([^A-Za-z\s]*)([A-Za-z]+)([^A-Za-z\s]*)$")
+# A word with only punctuation around it: digits are not punctuation (``3,000-strong`` is not
+# eligible: the stage's digit guard refuses the whole chunk by design).
+_WORD = re.compile(r"^([^\w\s]*)([A-Za-z]+)([^\w\s]*)$")
 _WS = re.compile(r"(\s+)")
 
 
@@ -187,11 +189,12 @@ def osa_distance(a: str, b: str) -> int:
 def _by_correct_word(
     pairs: Iterable[tuple[str, str]], keep: Callable[[str, str], bool]
 ) -> dict[str, list[str]]:
-    """``correct -> sorted typos`` of the pairs that pass ``keep``; a typo listed for two
-    different correct words is dropped (ambiguous for any corrector)."""
+    """``correct -> sorted typos`` of the lower-case ASCII alphabetic pairs that pass ``keep``
+    (the stage leaves non-ASCII words alone by design: ``für``, ``área`` are not its job); a
+    typo listed for two different correct words is dropped (ambiguous for any corrector)."""
     targets: defaultdict[str, set[str]] = defaultdict(set)
     for typo, correct in pairs:
-        alpha = typo.isalpha() and typo.islower() and correct.isalpha() and correct.islower()
+        alpha = all(w.isascii() and w.isalpha() and w.islower() for w in (typo, correct))
         if typo != correct and alpha and keep(typo, correct):
             targets[typo].add(correct)
     by_word: defaultdict[str, set[str]] = defaultdict(set)

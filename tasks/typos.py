@@ -189,12 +189,14 @@ class Corrector:
             for i in range(3, len(word) - 2)
         )
 
-    def _corpus_keeps(self, word: str, candidate: str) -> bool:
-        params = self.edit_rule.params
+    def _corpus_keeps(self, word: str, candidate: str, override_ratio: float) -> bool:
+        """The corpus uses ``word`` often (it is this corpus's word, a name or a variant),
+        unless ``candidate`` is ``override_ratio`` times more frequent there (a repeated typo
+        such as "teh" stays correctable)."""
         seen = self.corpus_counts.get(word, 0)
-        if seen < int(params["corpus_keep_count"]):
+        if seen < int(self.edit_rule.params["corpus_keep_count"]):
             return False
-        return self.corpus_counts.get(candidate, 0) < seen * float(params["corpus_override_ratio"])
+        return self.corpus_counts.get(candidate, 0) < seen * override_ratio
 
     def _edit_distance(self, word: str) -> str | None:
         from symspellpy import Verbosity
@@ -211,7 +213,7 @@ class Corrector:
         runner_up = suggestions[1].count if len(suggestions) > 1 else 0
         if best.count < float(params["dominance"]) * runner_up:
             return None
-        if self._corpus_keeps(word, best.term):
+        if self._corpus_keeps(word, best.term, float(params["corpus_override_ratio"])):
             return None
         return best.term
 
@@ -228,7 +230,8 @@ class Corrector:
         if word in self.keep or (core[0].isupper() and not sentence_start):
             return None
         fix = curated_corrections().get(word)
-        if fix and not self._corpus_keeps(word, fix):
+        ratio = float(self.curated_rule.params["corpus_override_ratio"])
+        if fix and not self._corpus_keeps(word, fix, ratio):
             return _match_case(core, fix), self.curated_rule.id
         if core[0].isupper() or self._known(word) or word in curated_corrections():
             return None
