@@ -62,6 +62,9 @@ def clean_corpus(
             unmapped(typos),
         )
         units = [future.result() for future in futures]
+        # Fresh worker processes per phase: each phase's memory (cleaning buffers, typo
+        # dictionaries, publish buffers) is then never stacked on another's (docs/prefect.md).
+        workers.shutdown()
         if typos:
             vocabulary = prefect_tasks.merge_vocabulary(run.staging_dir, n_workers)
             never_change = read_word_list(Path(keep_words)) if keep_words else []
@@ -73,6 +76,7 @@ def clean_corpus(
                 unmapped(n_workers),
             )
             units += [future.result() for future in typo_futures]
+            workers.shutdown()
         prefect_tasks.exact_dedup(run.staging_dir, n_workers)
         published = prefect_tasks.publish(
             run.out_dir,

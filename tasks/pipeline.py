@@ -15,13 +15,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tasks import boilerplate, normalize, typos
 from tasks.dedup import content_hashes, word_counts
 from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, WorkUnit, domain_of, read_unit
 from tasks.schema import QUARANTINE_SCHEMA, STAGED_SCHEMA
-from tasks.write import staged_unit_parts, staging_paths, write_parquet_atomic
+from tasks.write import read_parquet, staged_unit_parts, staging_paths, write_parquet_atomic
 
 
 @dataclass
@@ -154,18 +153,20 @@ def correct_unit_typos(
     corrector = typos.Corrector(typos.read_vocabulary(Path(vocabulary)), frozenset(never_change))
     for docs_path in staged_unit_parts(Path(staging_dir), "docs", unit_index):
         edits_path = docs_path.parent.parent / "edits" / docs_path.name
-        docs = pq.read_table(docs_path)
+        docs = read_parquet(docs_path)
         corrected, typo_edits = typos.correct_batch(docs, corrector=corrector)
         if typo_edits.num_rows:
             n_edits = Counter(
-                pq.read_table(edits_path, columns=["doc_id"]).column("doc_id").to_pylist()
+                read_parquet(edits_path, columns=["doc_id"]).column("doc_id").to_pylist()
             )
             n_edits.update(typo_edits.column("doc_id").to_pylist())
             write_parquet_atomic(finalize(corrected.drop_columns(_DERIVED), n_edits), docs_path)
             write_parquet_atomic(
-                pa.concat_tables([pq.read_table(edits_path), typo_edits]), edits_path
+                pa.concat_tables([read_parquet(edits_path), typo_edits]), edits_path
             )
         summary.edits += typo_edits.num_rows
         summary.edits_by_rule.update(typo_edits.column("rule").to_pylist())
+        del docs, corrected, typo_edits
+        pa.default_memory_pool().release_unused()
     summary.seconds = time.perf_counter() - started
     return summary
