@@ -154,7 +154,7 @@ def correct_unit_typos(
     for docs_path in staged_unit_parts(Path(staging_dir), "docs", unit_index):
         edits_path = docs_path.parent.parent / "edits" / docs_path.name
         docs = read_parquet(docs_path)
-        corrected, typo_edits = typos.correct_batch(docs, corrector=corrector)
+        corrected, typo_edits = _correct_in_slices(docs, corrector)
         if typo_edits.num_rows:
             n_edits = Counter(
                 read_parquet(edits_path, columns=["doc_id"]).column("doc_id").to_pylist()
@@ -170,3 +170,20 @@ def correct_unit_typos(
         pa.default_memory_pool().release_unused()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _correct_in_slices(
+    docs: pa.Table, corrector: typos.Corrector, rows: int = 250
+) -> tuple[pa.Table, pa.Table]:
+    """Correct a staged batch a few hundred documents at a time: the typo pass tokenizes
+    whole batches in Arrow, and slicing keeps that transient small in every worker."""
+    results = [
+        typos.correct_batch(docs.slice(start, rows), corrector=corrector)
+        for start in range(0, docs.num_rows, rows)
+    ]
+    if not results:
+        return docs, typos.EditLog(typos.STAGE).to_table()
+    return (
+        pa.concat_tables([r.table for r in results]),
+        pa.concat_tables([r.edits for r in results]),
+    )
