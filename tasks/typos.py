@@ -64,6 +64,11 @@ _PREFIXES = (
     "mega",
     "counter",
     "out",
+    "on",
+    "in",
+    "up",
+    "off",
+    "down",
 )
 
 
