@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ def correct_unit_typos(
     update the derived columns of the documents that changed, append the typo edits."""
     started = time.perf_counter()
     summary = UnitSummary(unit=unit_index)
-    corrector = typos.Corrector(typos.read_vocabulary(Path(vocabulary)), frozenset(never_change))
+    corrector = _run_corrector(vocabulary, tuple(never_change))
     for docs_path in staged_unit_parts(Path(staging_dir), "docs", unit_index):
         edits_path = docs_path.parent.parent / "edits" / docs_path.name
         docs = read_parquet(docs_path)
@@ -172,8 +173,15 @@ def correct_unit_typos(
     return summary
 
 
+@lru_cache(maxsize=1)
+def _run_corrector(vocabulary: str, never_change: tuple[str, ...]) -> typos.Corrector:
+    """One corrector per worker and run: the vocabulary is read once and every word type is
+    decided once, however many units the worker corrects."""
+    return typos.Corrector(typos.read_vocabulary(Path(vocabulary)), frozenset(never_change))
+
+
 def _correct_in_slices(
-    docs: pa.Table, corrector: typos.Corrector, rows: int = 250
+    docs: pa.Table, corrector: typos.Corrector, rows: int = 500
 ) -> tuple[pa.Table, pa.Table]:
     """Correct a staged batch a few hundred documents at a time: the typo pass tokenizes
     whole batches in Arrow, and slicing keeps that transient small in every worker."""
