@@ -67,6 +67,7 @@ def clean_corpus(
         workers.shutdown()
         if typos:
             vocabulary = prefect_tasks.merge_vocabulary(run.staging_dir, n_workers)
+            workers.shutdown()
             never_change = read_word_list(Path(keep_words)) if keep_words else []
             typo_futures = prefect_tasks.correct_typos.map(
                 unmapped(run.staging_dir),

@@ -105,12 +105,13 @@ def bigram_frequencies() -> dict[tuple[str, str], int]:
     every worker about 40 MB."""
     rule = next(r for r in typos_pack().rules if r.kind == "real-word")
     words = {w for pair in rule.params["confusions"] for w in pair}
-    text = (files("symspellpy") / "frequency_bigramdictionary_en_243_342.txt").read_text("utf-8")
     pairs = {}
-    for line in text.splitlines():
-        first, second, count = line.split()
-        if first in words or second in words:
-            pairs[(first, second)] = int(count)
+    resource = files("symspellpy") / "frequency_bigramdictionary_en_243_342.txt"
+    with resource.open("r", encoding="utf-8") as fh:  # streamed: the file is 5 MB
+        for line in fh:
+            first, second, count = line.split()
+            if first in words or second in words:
+                pairs[(first, second)] = int(count)
     return pairs
 
 
