@@ -1,4 +1,4 @@
-"""Typo stage (issue #3, not yet wired into the flow): what it fixes and what it must not touch.
+"""Typo stage: what it fixes and what it must not touch.
 
 Must-fix words are real misspellings seen in the FakeNewsCorpus sample or the reference
 article; must-not-touch text is real news usage: names, brands, places, quotes, numbers, URLs,
