@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from tasks import boilerplate, normalize, typos
 from tasks.dedup import content_hashes, word_counts
+from tasks.edits import empty_edits
 from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, WorkUnit, domain_of, read_unit
 from tasks.schema import QUARANTINE_SCHEMA, STAGED_SCHEMA
 from tasks.write import read_parquet, staged_unit_parts, staging_paths, write_parquet_atomic
@@ -190,7 +191,7 @@ def _correct_in_slices(
         for start in range(0, docs.num_rows, rows)
     ]
     if not results:
-        return docs, typos.EditLog(typos.STAGE).to_table()
+        return docs, empty_edits()
     return (
         pa.concat_tables([r.table for r in results]),
         pa.concat_tables([r.edits for r in results]),
