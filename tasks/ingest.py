@@ -824,7 +824,3 @@ def unsupported_quarantine(names: Iterable[str]) -> pa.Table:
         },
         schema=QUARANTINE_SCHEMA,
     )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -69,12 +69,6 @@ _FTFY_CONFIG = ftfy.TextFixerConfig(
 )
 
 
-@dataclass(frozen=True)
-class _SpaceRule:
-    rule: Rule
-    pattern: re.Pattern[str]
-
-
 @cache
 def _protect_pattern(pack: RulePack) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in pack.settings.get("protect", [])))

@@ -155,7 +155,7 @@ class Chunk:
     @classmethod
     def parse(cls, chunk: str) -> Chunk | None:
         """The word inside a chunk, or None when any guard says the chunk is not prose."""
-        if _UNSAFE.search(chunk) or not chunk.isascii():
+        if _UNSAFE.search(chunk) or any(c.isalpha() and not c.isascii() for c in chunk):
             return None  # URLs, handles, figures; non-English letters (café, Zürich)
         match = _CORE.match(chunk)
         if match is None:

@@ -98,8 +98,10 @@ def test_never_change_list(tmp_path: Path) -> None:
 
 
 def test_case_and_punctuation_preserved() -> None:
-    texts, _ = _correct('("Goverment," she said.)')
-    assert texts == ['("Government," she said.)']
+    texts, _ = _correct('("Goverment," she said.)', "“The goverment’s plan,” he said.")
+    assert texts == ['("Government," she said.)', "“The goverment’s plan,” he said."]
+    texts, _ = _correct("“Goverment spending,” she said, “rose.”")
+    assert texts == ["“Government spending,” she said, “rose.”"]
 
 
 def test_merge_vocabularies_sums_batches_and_keeps_frequent_words(tmp_path: Path) -> None:
