@@ -38,6 +38,7 @@ from tasks.write import read_parquet
 STAGE = "typos"
 _CORE = re.compile(r"^([\"'“‘(\[]*)([A-Za-z]+)([^A-Za-z]*)$")
 _UNSAFE = re.compile(r"[0-9@#_/\\]|://|www\.|\.(?:com|org|net|gov|edu|co|uk|io)\b", re.IGNORECASE)
+_FOREIGN_LETTER = re.compile(r"(?![\x00-\x7f])[^\W\d_]")  # a letter outside ASCII: é, ü, ñ
 _SENTENCE_END = (".", "!", "?", "…", '."', ".”", "?”", "!”", ".'", ".’")
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "r", "rs", "er", "ers", "ly", "ness", "ment", "ments")
 _PREFIXES = (
@@ -155,7 +156,7 @@ class Chunk:
     @classmethod
     def parse(cls, chunk: str) -> Chunk | None:
         """The word inside a chunk, or None when any guard says the chunk is not prose."""
-        if _UNSAFE.search(chunk) or any(c.isalpha() and not c.isascii() for c in chunk):
+        if _UNSAFE.search(chunk) or (not chunk.isascii() and _FOREIGN_LETTER.search(chunk)):
             return None  # URLs, handles, figures; non-English letters (café, Zürich)
         match = _CORE.match(chunk)
         if match is None:
@@ -184,6 +185,7 @@ class Corrector:
         self.confusions = dict(self.real_word_rule.params["confusions"])
         self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
         self._decisions: dict[tuple[str, bool], tuple[str, str] | None] = {}
+        self.chunk_flags: dict[str, bool] = {}
 
     def _known(self, word: str) -> bool:
         return word in word_frequencies() or word in extra_known_words() or word in self.keep
@@ -343,16 +345,21 @@ def flagged_chunks(chunk_types: Iterable[str], corrector: Corrector) -> set[str]
     Context-free decisions are final here; a capitalised word (only at a sentence start) and
     a real-word confusion (only with bigram evidence) are flagged and settled in context.
     """
-    flagged = set()
+    known = corrector.chunk_flags  # chunk -> flagged?, kept across the worker's batches
     for chunk in chunk_types:
-        parsed = Chunk.parse(chunk)
-        if parsed is None:
-            continue
-        core = parsed.core
-        in_context = core.lower() in corrector.confusions
-        if in_context or corrector.decide(core, sentence_start=core[0].isupper()) is not None:
-            flagged.add(chunk)
-    return flagged
+        if chunk not in known:
+            known[chunk] = _needs_context(chunk, corrector)
+    return {chunk for chunk in chunk_types if known[chunk]}
+
+
+def _needs_context(chunk: str, corrector: Corrector) -> bool:
+    parsed = Chunk.parse(chunk)
+    if parsed is None:
+        return False
+    core = parsed.core
+    if core.lower() in corrector.confusions:
+        return True
+    return corrector.decide(core, sentence_start=core[0].isupper()) is not None
 
 
 def correct_text(
