@@ -38,6 +38,8 @@ from tasks.write import read_parquet
 STAGE = "typos"
 _CORE = re.compile(r"^([\"'“‘(\[]*)([A-Za-z]+)([^A-Za-z]*)$")
 _UNSAFE = re.compile(r"[0-9@#_/\\]|://|www\.|\.(?:com|org|net|gov|edu|co|uk|io)\b", re.IGNORECASE)
+#: Per-worker memo sizes: about 100 bytes an entry, so at most ~30 MB per cache.
+MAX_CACHED_CHUNKS = 300_000
 _FOREIGN_LETTER = re.compile(r"(?![\x00-\x7f])[^\W\d_]")  # a letter outside ASCII: é, ü, ñ
 _SENTENCE_END = (".", "!", "?", "…", '."', ".”", "?”", "!”", ".'", ".’")
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "r", "rs", "er", "ers", "ly", "ness", "ment", "ments")
@@ -235,6 +237,8 @@ class Corrector:
         """(correction, rule id) for a word type, or None to leave it alone (memoized: a
         run's vocabulary is fixed, so a type is decided once per worker, not per batch)."""
         key = (core, sentence_start)
+        if len(self._decisions) > MAX_CACHED_CHUNKS:
+            self._decisions.clear()
         if key not in self._decisions:
             self._decisions[key] = self._decide(core, sentence_start)
         return self._decisions[key]
@@ -346,6 +350,8 @@ def flagged_chunks(chunk_types: Iterable[str], corrector: Corrector) -> set[str]
     a real-word confusion (only with bigram evidence) are flagged and settled in context.
     """
     known = corrector.chunk_flags  # chunk -> flagged?, kept across the worker's batches
+    if len(known) > MAX_CACHED_CHUNKS:  # bounded: a big run has millions of distinct chunks
+        known.clear()
     for chunk in chunk_types:
         if chunk not in known:
             known[chunk] = _needs_context(chunk, corrector)
