@@ -195,16 +195,6 @@ def normalize_whitespace(text: str, doc_id: str, log: EditLog) -> str:
     return result
 
 
-def normalize_title(title: str) -> str:
-    """Titles are one line: the same repairs, newlines become spaces. No edit rows: the raw
-    title stays in the raw input and the repair is re-derivable."""
-    if _MOJIBAKE_PY.search(title):
-        title = ftfy.fix_text(title, _FTFY_CONFIG)
-    if _ENTITY_PY.search(title):
-        title = html.unescape(title)
-    return " ".join(title.translate(_DELETE_TABLE).split())
-
-
 # --------------------------------------------------------------------------- glued text, URLs
 
 
@@ -245,13 +235,12 @@ def insert_spaces(text: str, rule: Rule, doc_id: str, log: EditLog, pack: RulePa
     return "".join(pieces)
 
 
-def rejoin_urls(text: str, rule: Rule, doc_id: str | None, log: EditLog | None) -> str:
+def rejoin_urls(text: str, rule: Rule, doc_id: str, log: EditLog) -> str:
     """Join the fragments of a URL split by stray spaces (all of them, in one pass)."""
 
     def join(match: re.Match[str]) -> str:
         joined = match.group(1) + match.group(2).replace(" ", "")
-        if log is not None and doc_id is not None:
-            log.add(doc_id, rule.id, match.group(0), joined)
+        log.add(doc_id, rule.id, match.group(0), joined)
         return joined
 
     return rule.compiled().sub(join, text)
@@ -289,6 +278,14 @@ def repair_characters(text: str, doc_id: str, log: EditLog) -> str:
     return text
 
 
+def normalize_title(title: str, doc_id: str, log: EditLog) -> str:
+    """Titles are one line: the same character repairs as the text (each one an edit row with
+    the whole title before and after), then newlines and space runs collapse."""
+    if _CHARACTER_PY.search(title):
+        title = repair_characters(title, doc_id, log)
+    return " ".join(title.split())
+
+
 def _glue_steps(pack: RulePack) -> list[tuple[str, Callable[[str, str, EditLog], str]]]:
     """(RE2 screen, per-document repair) for the rules that run on normalized whitespace."""
     steps: list[tuple[str, Callable[[str, str, EditLog], str]]] = []
@@ -316,12 +313,14 @@ def normalize_batch(batch: pa.Table, pack: RulePack | None = None) -> StageResul
     for pattern, repair in _glue_steps(pack):
         for i in np.flatnonzero(screen(spaced, pattern)):
             texts[i] = repair(texts[i], doc_ids[i], log)
-    titles = [normalize_title(t) if t else t for t in batch.column("title").to_pylist()]
-    url_rule = pack.by_kind("url-rejoin")[0]
-    urls = [
-        rejoin_urls(u.strip(), url_rule, None, None) if u else u
-        for u in batch.column("url").to_pylist()
-    ]
+    titles = batch.column("title").to_pylist()
+    urls = batch.column("url").to_pylist()
+    (url_rule,) = pack.by_kind("url-rejoin")
+    for i, doc_id in enumerate(doc_ids):
+        if titles[i]:
+            titles[i] = normalize_title(titles[i], doc_id, log) or None  # blank: no title
+        if urls[i]:
+            urls[i] = rejoin_urls(urls[i].strip(), url_rule, doc_id, log)
     table = replace_column(batch, "text", texts)
     table = replace_column(table, "title", titles)
     table = replace_column(table, "url", urls)

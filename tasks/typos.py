@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from tasks.edits import EditLog, StageResult
 from tasks.rules import RulePack, load_pack
 from tasks.schema import replace_column
-from tasks.write import read_parquet
+from tasks.write import read_parquet, write_parquet_atomic
 
 STAGE = "typos"
 _CORE = re.compile(r"^([\"'“‘(\[]*)([A-Za-z]+)([^A-Za-z]*)$")
@@ -173,7 +173,8 @@ class Chunk:
 
 @dataclass
 class Corrector:
-    """Per-type decisions for one batch, given the run's corpus vocabulary."""
+    """Per-type decisions given the run's corpus vocabulary; one per worker and run, so its
+    memo of decisions serves every batch the worker corrects."""
 
     corpus_counts: Mapping[str, int] = field(default_factory=dict)
     never_change: frozenset[str] = frozenset()
@@ -257,25 +258,22 @@ class Corrector:
         return (_match_case(core, fix), self.edit_rule.id) if fix else None
 
     def real_word(self, previous: str | None, core: str, following: str | None) -> str | None:
-        """Correction of a real-word confusion from bigram evidence, else None."""
-        fix = self.confusions.get(core.lower())
+        """Correction of a real-word confusion from bigram evidence, else None: no pair the
+        word forms with a neighbour may occur in the bigram list, and at least one pair the
+        correction forms must occur ``min_bigram_count`` times."""
+        word = core.lower()
+        fix = self.confusions.get(word)
         if fix is None:
             return None
         bigrams = bigram_frequencies()
+        pairs = [((previous, word), (previous, fix))] if previous else []
+        pairs += [((word, following), (fix, following))] if following else []
+        if any(bigrams.get(original, 0) for original, _ in pairs):
+            return None  # the original pair is real English: leave it
         floor = int(self.real_word_rule.params["min_bigram_count"])
-        word = core.lower()
-        evidence = False
-        for pair_with_word, pair_with_fix in (
-            ((previous, word), (previous, fix)),
-            ((word, following), (fix, following)),
-        ):
-            if None in pair_with_word:
-                continue
-            seen = bigrams.get(pair_with_word, 0)  # type: ignore[arg-type]
-            if seen:
-                return None  # the original pair is real English: leave it
-            evidence = evidence or bigrams.get(pair_with_fix, 0) >= floor  # type: ignore[arg-type]
-        return _match_case(core, fix) if evidence else None
+        if any(bigrams.get(corrected, 0) >= floor for _, corrected in pairs):
+            return _match_case(core, fix)
+        return None
 
 
 @cache
@@ -312,20 +310,17 @@ def merge_vocabularies(parts: list[Path], out: Path, min_count: int, group: int 
     """Sum per-batch word counts into the run's vocabulary, keeping words seen ``min_count``
     times or more (the only ones the corpus guard consults). Parts are folded in groups, so
     memory holds the running vocabulary plus ``group`` batches, never every batch at once."""
-    import pyarrow.parquet as pq
-
     total = pa.table({"word": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
     for start in range(0, len(parts), group):
         tables = [total, *(read_parquet(p) for p in parts[start : start + group])]
         merged = pa.concat_tables(tables).group_by("word").aggregate([("count", "sum")])
         total = merged.rename_columns(["word", "count"])
     kept = total.filter(pc.greater_equal(total.column("count"), min_count))
-    pq.write_table(kept, out, compression="zstd")
+    write_parquet_atomic(kept, out)
     return kept.num_rows
 
 
 def read_vocabulary(path: Path) -> dict[str, int]:
-
     table = read_parquet(path)
     return dict(
         zip(table.column("word").to_pylist(), table.column("count").to_pylist(), strict=True)

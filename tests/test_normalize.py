@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
-from tests.helpers import clean_one
+from tasks.normalize import normalize_batch
+from tests.helpers import clean_one, make_batch
 
 
 def _rules(row: dict) -> list[str]:
@@ -100,17 +102,27 @@ def test_must_not_change(text: str) -> None:
     assert row["edits"] == []
 
 
-def test_broken_url_in_url_field_is_repaired() -> None:
-    from tasks.normalize import normalize_batch
-    from tests.helpers import make_batch
-
+def test_broken_url_in_url_field_is_repaired_and_recorded() -> None:
     batch = make_batch("Body text here.")
-    idx = batch.schema.get_field_index("url")
-    import pyarrow as pa
-
-    batch = batch.set_column(idx, "url", pa.array(["https://a.com/news/one-two -three"]))
-    out, _ = normalize_batch(batch)
+    index = batch.schema.get_field_index("url")
+    batch = batch.set_column(index, "url", pa.array(["https://a.com/news/one-two -three"]))
+    out, edits = normalize_batch(batch)
     assert out.column("url").to_pylist() == ["https://a.com/news/one-two-three"]
+    assert [(e["rule"], e["after"]) for e in edits.to_pylist()] == [
+        ("url.rejoin-space/1", "https://a.com/news/one-two-three")
+    ]
+
+
+def test_title_repairs_are_recorded() -> None:
+    out, edits = normalize_batch(make_batch("Body text here.", titles=["Itâ€™s  a\u200b &amp; b"]))
+    assert out.column("title").to_pylist() == ["It’s a & b"]
+    rules = {e["rule"] for e in edits.to_pylist()}
+    assert {"unicode.mojibake/1", "unicode.html-entity/1", "unicode.invisible/1"} <= rules
+
+
+def test_blank_title_becomes_null() -> None:
+    out, _ = normalize_batch(make_batch("Body text here.", titles=["  \u200b "]))
+    assert out.column("title").to_pylist() == [None]
 
 
 @pytest.mark.parametrize(

@@ -74,8 +74,9 @@ def test_clean_never_raises_and_is_idempotent(text: str, title: str | None) -> N
     first = clean_one(text, title=title, domain="beforeitsnews.com")
     if not first["text"]:
         return  # all junk: quarantined, nothing to re-clean
-    second = clean_one(first["text"], title=title, domain="beforeitsnews.com")
+    second = clean_one(first["text"], title=first["title"], domain="beforeitsnews.com")
     assert second["text"] == first["text"]
+    assert second["title"] == first["title"]
     assert second["edits"] == []
 
 
