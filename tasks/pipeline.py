@@ -158,14 +158,10 @@ def correct_unit_typos(
         docs = read_parquet(docs_path)
         corrected, typo_edits = _correct_in_slices(docs, corrector)
         if typo_edits.num_rows:
-            n_edits = Counter(
-                read_parquet(edits_path, columns=["doc_id"]).column("doc_id").to_pylist()
-            )
-            n_edits.update(typo_edits.column("doc_id").to_pylist())
+            edits = pa.concat_tables([read_parquet(edits_path), typo_edits])
+            n_edits = Counter(edits.column("doc_id").to_pylist())
             write_parquet_atomic(finalize(corrected.drop_columns(_DERIVED), n_edits), docs_path)
-            write_parquet_atomic(
-                pa.concat_tables([read_parquet(edits_path), typo_edits]), edits_path
-            )
+            write_parquet_atomic(edits, edits_path)
         summary.edits += typo_edits.num_rows
         summary.edits_by_rule.update(typo_edits.column("rule").to_pylist())
         del docs, corrected, typo_edits
