@@ -2,7 +2,13 @@
 
     plan-units → clean-unit (mapped over work units, run in a process pool)
                → merge-vocabulary → correct-typos (mapped over the same units)
-               → exact-dedup → publish → summary (markdown artifact, runs/<run_id>.json)
+               → sketch-unit (mapped: MinHash signatures of the final texts)
+               → dedup (exact + near, against the published dataset) → publish
+               → summary (markdown artifact, runs/<run_id>.json)
+
+The task runner is a choice (:func:`with_runner`): Prefect's thread pool handing units to a
+process pool (default), or Dask (a LocalCluster of ``workers`` processes, or an existing
+cluster at ``dask_address``), where each task computes in the Dask worker that runs it.
 
 Run it with ``newsclean run`` or ``python -m flows.clean_corpus [RAW_DIR] [OUT_DIR]``.
 """
@@ -24,6 +30,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks import prefect_tasks, report, run_state, workers
 from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, DEFAULT_UNIT_BYTES
+from tasks.minhash import default_config
 from tasks.typos import read_word_list
 
 
@@ -41,15 +48,30 @@ def clean_corpus(
     max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
     typos: bool = True,
     keep_words: str | None = None,
+    near_threshold: float | None = None,
+    shingle_words: int | None = None,
+    permutations: int | None = None,
+    merge_number_variants: bool = False,
+    inline: bool = False,
 ) -> dict[str, Any]:
-    """Clean every raw article under ``raw_dir`` and publish the dataset to ``out_dir``.
+    """Clean every raw article under ``raw_dir`` and add what is new to the dataset in
+    ``out_dir``.
 
     ``typos=False`` skips typo correction; ``keep_words`` names a plain word-list file of
-    words the typo stage must never change.
+    words the typo stage must never change. ``near_threshold``, ``shingle_words`` and
+    ``permutations`` override the near-dup settings of ``tasks/rules/dedup.toml``;
+    ``merge_number_variants`` lets copies that differ only in their figures merge. ``inline``
+    computes each task in the process that runs it (set by :func:`with_runner` for Dask).
     """
     started = time.perf_counter()
     run = run_state.start_run(raw_dir, out_dir)
-    n_workers = workers_count or workers.default_workers()
+    n_workers = 1 if inline else workers_count or workers.default_workers()
+    config = default_config().with_overrides(
+        threshold=near_threshold,
+        shingle_words=shingle_words,
+        permutations=permutations,
+        numbers_must_match=False if merge_number_variants else None,
+    )
     try:
         plan = prefect_tasks.plan_units(run.raw_dir, batch_size, unit_bytes)
         futures = prefect_tasks.clean_unit.map(
@@ -78,13 +100,21 @@ def clean_corpus(
             )
             units += [future.result() for future in typo_futures]
             workers.shutdown()
-        prefect_tasks.exact_dedup(run.staging_dir, n_workers)
+        sketches = prefect_tasks.sketch_unit.map(
+            unmapped(run.staging_dir),
+            [unit["index"] for unit in plan["units"]],
+            unmapped(config),
+            unmapped(n_workers),
+        )
+        units += [future.result() for future in sketches]
+        dedup_counts = prefect_tasks.dedup_run(run.staging_dir, run.out_dir, config, n_workers)
         published = prefect_tasks.publish(
             run.out_dir,
             run.staging_dir,
             run.run_id,
             plan["unsupported"],
             run.ingested_at,
+            config,
             n_workers,
         )
     finally:
@@ -97,6 +127,7 @@ def clean_corpus(
         published,
         plan["ignored"],
         time.perf_counter() - started,
+        dedup_counts,
     )
     run_state.finish_run(run, summary)
     create_markdown_artifact(
@@ -106,6 +137,26 @@ def clean_corpus(
         "run %s: %d kept of %d", run.run_id, summary["kept"], summary["documents_in"]
     )
     return summary
+
+
+def with_runner(
+    runner: str = "local", workers_count: int = 0, dask_address: str | None = None
+) -> Any:
+    """The flow with the chosen task runner: ``local`` (threads + process pool) or ``dask``
+    (``dask_address`` of an existing cluster, else a LocalCluster of ``workers_count``
+    single-threaded worker processes). Call the result with ``inline=True`` for Dask."""
+    if runner == "local" and not dask_address:
+        return clean_corpus
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        task_runner = DaskTaskRunner(address=dask_address)
+    else:
+        n = workers_count or workers.default_workers()
+        task_runner = DaskTaskRunner(
+            cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True}
+        )
+    return clean_corpus.with_options(task_runner=task_runner)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,23 +1,49 @@
-"""Exact dedup: one copy per story text, every dropped copy listed with the copy kept.
+"""Dedup stage: one copy per story, exact and near copies, within a run and across runs.
 
-``content_hash`` is computed over the clean text with case, whitespace and punctuation folded,
-so copies that differ only in curly quotes, spacing or capitalisation collapse. The keep
-decision needs every document of the run, so it works on a small key table (id, hash, length,
-source) rather than on the texts: memory stays bounded by the number of documents, not bytes.
+* **exact**: ``content_hash`` is BLAKE2b-128 of the clean text with case, whitespace and
+  punctuation folded, so copies that differ only in curly quotes, spacing or capitals collapse.
+* **near**: MinHash signatures (:mod:`tasks.minhash`) are cut into LSH bands; documents that
+  share a band are candidates; a candidate pair is merged when its estimated Jaccard similarity
+  reaches the threshold and no figure differs between the two in the same context.
+* **clusters**: union-find over the merged pairs; per cluster the keep policy picks one copy.
+
+Across runs the same decision includes the kept articles of earlier runs (the dedup index,
+:mod:`tasks.dedup_index`): a new copy of a story already in the dataset is dropped, and when
+the new copy is the better one by the keep policy, the old row is superseded (moved to
+``duplicates`` with the new keeper) rather than kept beside it.
+
+The decision works on small per-document keys and fixed-size signatures, never on texts:
+memory grows with the number of documents, not with their bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.schema import DUPLICATE_SCHEMA
+from tasks import minhash
+from tasks.minhash import NearDupConfig
+from tasks.schema import DUPLICATE_SCHEMA, STAGED_SCHEMA
 
-#: Columns of the key table the keep decision needs.
-KEY_COLUMNS = ["doc_id", "content_hash", "text_chars", "source_file", "source_record"]
+if TYPE_CHECKING:
+    from tasks.dedup_index import IndexedArticles
+
+#: Per-document columns the keep decision needs (besides the sketch).
+KEY_COLUMNS = [
+    "doc_id",
+    "content_hash",
+    "text_chars",
+    "published_at",
+    "source_file",
+    "source_record",
+]
 # Everything ASCII that is not a lower-case letter or digit is deleted before hashing, and so is
 # the Unicode punctuation scrapers vary most (curly quotes, dashes, ellipses, guillemets).
 _ASCII_NOISE = bytes(b for b in range(128) if not (48 <= b <= 57 or 97 <= b <= 122))
@@ -25,6 +51,7 @@ _UNICODE_NOISE = (
     "\u2018\u2019\u201a\u201b\u201c\u201d\u201e"  # quotes
     "\u2013\u2014\u2015\u2026\u00ab\u00bb\u00a0\u2022\u00b7"  # dashes, ellipsis, bullets
 )
+_LATEST = np.iinfo(np.int64).max  # a missing published_at sorts after every date
 
 
 def fold_for_hash(text: str) -> bytes:
@@ -54,62 +81,426 @@ def word_counts(texts: list[str | None]) -> pa.Array:
     return pa.array([0 if t is None else len(t.split()) for t in texts], pa.int32())
 
 
-def choose_exact_keepers(keys: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Decide which copy of each content hash survives.
+# --------------------------------------------------------------------------- inputs
 
-    Keep policy: the longest clean text, ties to the earliest source (file path, then record),
-    so the choice does not depend on batch order or worker scheduling.
 
-    Returns ``(clusters, duplicates)``: ``clusters`` maps every doc_id to the doc_id kept for
-    its hash (``dup_cluster``); ``duplicates`` lists the dropped copies (DUPLICATE_SCHEMA).
+@dataclass
+class Documents:
+    """Keys and sketches of a set of documents (this run's, or the index's kept articles).
+
+    ``keys`` has :data:`KEY_COLUMNS` (+ ``dup_cluster`` for indexed articles); ``sketch`` is
+    row-aligned with it (:func:`tasks.minhash.sketch_schema`).
     """
-    if keys.num_rows == 0:
-        empty = pa.table(
-            {"doc_id": pa.array([], pa.string()), "dup_cluster": pa.array([], pa.string())}
-        )
-        return empty, DUPLICATE_SCHEMA.empty_table()
-    ordered = keys.sort_by(
+
+    keys: pa.Table
+    sketch: pa.Table
+
+    def __len__(self) -> int:
+        return self.keys.num_rows
+
+
+@dataclass
+class Decision:
+    """What the dedup stage decided for a run.
+
+    ``clusters``: every new document still present (kept or dropped) → ``kept`` flag and
+    ``dup_cluster``. ``duplicates``: the dropped copies (new ones, and earlier articles that a
+    better new copy supersedes), DUPLICATE_SCHEMA minus the run columns. ``superseded``: the
+    earlier articles to retract from ``articles/`` and the index, with their new keeper.
+    """
+
+    clusters: pa.Table
+    duplicates: pa.Table
+    superseded: pa.Table
+
+
+class UnionFind:
+    """Disjoint sets over node numbers 0..n-1 (path halving, union by smaller root)."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, node: int) -> int:
+        parent = self.parent
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def labels(self) -> np.ndarray:
+        return np.array([self.find(i) for i in range(len(self.parent))], dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def exact_pairs(hashes: pa.Array, n_new: int) -> np.ndarray:
+    """Pairs of nodes with the same content hash (consecutive in hash order), at least one
+    of them new. Nodes ``< n_new`` are this run's documents, the rest indexed articles."""
+    if len(hashes) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    order = np.asarray(pc.sort_indices(hashes), dtype=np.int64)
+    ordered = hashes.take(pa.array(order))
+    same = np.asarray(
+        pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1)).fill_null(False)
+    )
+    left, right = order[:-1][same], order[1:][same]
+    pairs = np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1)
+    return pairs[pairs[:, 0] < n_new]
+
+
+def bucket_pairs(values: np.ndarray, nodes: np.ndarray, n_new: int, max_pairs: int) -> np.ndarray:
+    """Candidate pairs among nodes sharing a band value, at least one of them new.
+
+    Buckets of two (nearly all) are paired vectorized; a bigger bucket gives all its pairs up
+    to ``max_pairs`` members, beyond that a chain (each member linked to the next and to the
+    first), which keeps the work linear on a pathological bucket.
+    """
+    if len(values) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    order = np.argsort(values, kind="stable")
+    values, nodes = values[order], nodes[order]
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    sizes = np.diff(np.concatenate([starts, [len(values)]]))
+    pairs = [np.stack([nodes[starts[sizes == 2]], nodes[starts[sizes == 2] + 1]], axis=1)]
+    for start, size in zip(starts[sizes > 2], sizes[sizes > 2], strict=True):
+        members = nodes[start : start + size]
+        if size <= max_pairs:
+            i, j = np.triu_indices(size, k=1)
+            pairs.append(np.stack([members[i], members[j]], axis=1))
+        else:
+            pairs.append(np.stack([members[:-1], members[1:]], axis=1))
+            pairs.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))
+    found = np.concatenate(pairs)
+    found = np.stack([found.min(axis=1), found.max(axis=1)], axis=1)
+    return found[found[:, 0] < n_new]
+
+
+def lsh_candidates(new: Documents, old_bands: OldBands, config: NearDupConfig) -> np.ndarray:
+    """Unique candidate pairs over every band (new × new and new × indexed)."""
+    n_new = len(new)
+    new_nodes = np.flatnonzero(np.asarray(new.sketch.column("has_shingles"), dtype=bool))
+    found = []
+    for name in minhash.band_columns(config):
+        new_values = np.asarray(new.sketch.column(name), dtype=np.uint64)[new_nodes]
+        old_nodes, old_values = old_bands(name)
+        values = np.concatenate([new_values, old_values])
+        nodes = np.concatenate([new_nodes, old_nodes + n_new])
+        found.append(bucket_pairs(values, nodes, n_new, config.max_bucket_pairs))
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(found), axis=0)
+
+
+class OldBands:
+    """Band columns of the indexed articles that have shingles (read one band at a time)."""
+
+    def __init__(self, loader: Callable[[str], pa.ChunkedArray], has_shingles: np.ndarray) -> None:
+        self._loader = loader
+        self._rows = np.flatnonzero(has_shingles)
+
+    def __call__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if len(self._rows) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+        return self._rows, np.asarray(self._loader(name), dtype=np.uint64)[self._rows]
+
+
+# --------------------------------------------------------------------------- decision
+
+
+def keep_rank(keys: pa.Table) -> np.ndarray:
+    """Position of every document in keep-policy order (0 = the copy to keep first).
+
+    Policy: the most complete copy (longest clean text), then the earliest ``published_at``
+    (a missing date counts as latest), then the earliest source (file path, then record),
+    then the smaller doc_id — a total order, so the keeper never depends on batch order.
+    """
+    published = pc.cast(keys.column("published_at"), pa.int64()).fill_null(_LATEST)
+    table = pa.table(
+        {
+            "length": keys.column("text_chars"),
+            "published": published,
+            "file": keys.column("source_file"),
+            "record": keys.column("source_record").fill_null(-1),
+            "doc_id": keys.column("doc_id"),
+        }
+    )
+    order = pc.sort_indices(
+        table,
+        sort_keys=[
+            ("length", "descending"),
+            ("published", "ascending"),
+            ("file", "ascending"),
+            ("record", "ascending"),
+            ("doc_id", "ascending"),
+        ],
+    )
+    rank = np.empty(table.num_rows, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(table.num_rows)
+    return rank
+
+
+def _verify(
+    pairs: np.ndarray,
+    sigs: np.ndarray,
+    numbers: list[tuple[list[int], list[int]]],
+    config: NearDupConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (as rows into ``sigs``) whose estimated Jaccard reaches the threshold and whose
+    figures agree; returns the accepted pairs and their similarities."""
+    if len(pairs) == 0:
+        return pairs, np.empty(0)
+    similarity = minhash.estimated_jaccard(sigs[pairs[:, 0]], sigs[pairs[:, 1]])
+    accept = similarity >= config.threshold
+    if config.numbers_must_match:
+        for i in np.flatnonzero(accept):
+            a, b = numbers[pairs[i, 0]], numbers[pairs[i, 1]]
+            if minhash.numbers_conflict(a[0], a[1], b[0], b[1]):
+                accept[i] = False
+    return pairs[accept], similarity[accept]
+
+
+def decide(new: Documents, old: IndexedArticles, config: NearDupConfig) -> Decision:
+    """Cluster this run's documents with each other and with the indexed articles, and apply
+    the keep policy to every cluster.
+
+    Nodes ``0..n_new-1`` are this run's documents, ``n_new + i`` the indexed article ``i``.
+    Only the indexed articles that share a hash or a band with a new document are read beyond
+    their keys and band columns, so a large index costs a few columns, not its signatures.
+    """
+    n_new = len(new)
+    old_keys = old.keys()
+    hashes = pa.concat_arrays(
         [
-            ("content_hash", "ascending"),
-            ("text_chars", "descending"),
-            ("source_file", "ascending"),
-            ("source_record", "ascending"),
+            new.keys.column("content_hash").combine_chunks().cast(pa.string()),
+            old_keys.column("content_hash").combine_chunks().cast(pa.string()),
         ]
     )
-    hashes = ordered.column("content_hash").combine_chunks()
-    doc_ids = ordered.column("doc_id").combine_chunks()
-    # Sorted by hash, the first row of each hash group is its keeper: mark it, forward-fill.
-    starts = pa.concat_arrays(
-        [pa.array([True]), pc.not_equal(hashes.slice(1), hashes.slice(0, len(hashes) - 1))]
+    exact = exact_pairs(hashes, n_new)
+    candidates = lsh_candidates(new, OldBands(old.column, old.has_shingles()), config)
+    touched = np.concatenate([exact.ravel(), candidates.ravel()])
+    old_needed = np.unique(touched[touched >= n_new]) - n_new
+
+    def compact(pairs: np.ndarray) -> np.ndarray:
+        """Node numbers → rows of the (new + touched indexed) arrays below."""
+        out = pairs.copy()
+        is_old = out >= n_new
+        out[is_old] = n_new + np.searchsorted(old_needed, out[is_old] - n_new)
+        return out
+
+    old_sketch = old.take(old_needed)
+    sigs = np.concatenate(
+        [
+            minhash.signature_matrix(new.sketch.column("signature"), config.permutations),
+            minhash.signature_matrix(old_sketch.column("signature"), config.permutations),
+        ]
     )
-    kept = pc.fill_null_forward(pc.if_else(starts, doc_ids, pa.scalar(None, pa.string())))
-    clusters = pa.table({"doc_id": doc_ids, "dup_cluster": kept})
-    dropped = pc.not_equal(clusters.column("doc_id"), clusters.column("dup_cluster"))
-    dups = ordered.filter(dropped)
-    duplicates = pa.table(
-        {
-            "doc_id": dups.column("doc_id"),
-            "kept_doc_id": clusters.filter(dropped).column("dup_cluster"),
-            "kind": pa.array(["exact"] * dups.num_rows, pa.string()),
-            "similarity": pa.array([1.0] * dups.num_rows, pa.float32()),
-            "source_file": dups.column("source_file"),
-            "source_record": dups.column("source_record"),
-        },
-        schema=DUPLICATE_SCHEMA,
+    numbers = _numbers(new.sketch) + _numbers(old_sketch)
+    near, _ = _verify(compact(candidates), sigs, numbers, config)
+    edges = np.concatenate([compact(exact), near])
+    touched_keys = old_keys.take(pa.array(old_needed, pa.int64()))
+    return _clusters(new.keys, touched_keys, edges, sigs)
+
+
+def _numbers(sketch: pa.Table) -> list[tuple[list[int], list[int]]]:
+    return list(
+        zip(
+            sketch.column("num_contexts").to_pylist(),
+            sketch.column("num_values").to_pylist(),
+            strict=True,
+        )
     )
-    return clusters, duplicates
 
 
-def run_exact_dedup(staging_dir: str) -> dict[str, int]:
-    """Worker job: read the run's key table, stage ``duplicates.parquet``, return counts.
+def _clusters(
+    new_keys: pa.Table, old_keys: pa.Table, edges: np.ndarray, sigs: np.ndarray
+) -> Decision:
+    """Union-find over the merged pairs, then one keeper per cluster by :func:`keep_rank`.
 
-    Runs in a worker process so that the key table (a few dozen bytes per document) never
-    grows the long-lived orchestrating process.
+    Rows ``0..n_new-1`` are this run's documents, the rest the indexed articles they touch.
     """
-    from tasks.write import read_staged_keys, write_parquet_atomic
+    n_new = new_keys.num_rows
+    schema = new_keys.select(KEY_COLUMNS).schema
+    nodes = pa.concat_tables(
+        [new_keys.select(KEY_COLUMNS), old_keys.select(KEY_COLUMNS).cast(schema)]
+    )
+    union = UnionFind(nodes.num_rows)
+    for a, b in edges.tolist():
+        union.union(a, b)
+    label = union.labels()
+    order = np.lexsort((keep_rank(nodes), label))
+    first = np.concatenate([[True], label[order][1:] != label[order][:-1]])[: len(label)]
+    keeper_of = np.empty(len(label), dtype=np.int64)
+    keeper_of[label[order][first]] = order[first]
+    keeper = keeper_of[label]
+    doc_ids = nodes.column("doc_id").to_pylist()
+    cluster_id = _cluster_ids(label, keeper, doc_ids, old_keys.column("dup_cluster").to_pylist())
+    moved = np.flatnonzero(keeper != np.arange(len(label)))
+    similarity = minhash.estimated_jaccard(sigs[moved], sigs[keeper[moved]])
+    hashes = nodes.column("content_hash").to_pylist()
+    files = nodes.column("source_file").to_pylist()
+    records = nodes.column("source_record").to_pylist()
+    duplicates = []
+    for node, sim in zip(moved.tolist(), similarity.tolist(), strict=True):
+        kept = int(keeper[node])
+        exact = hashes[node] == hashes[kept]
+        duplicates.append(
+            {
+                "doc_id": doc_ids[node],
+                "kept_doc_id": doc_ids[kept],
+                "kind": "exact" if exact else "near",
+                "similarity": 1.0 if exact else round(sim, 4),
+                "dup_cluster": cluster_id[node],
+                "content_hash": hashes[node],
+                "source_file": files[node],
+                "source_record": records[node],
+            }
+        )
+    clusters = pa.table(
+        {
+            "doc_id": pa.array(doc_ids[:n_new], pa.string()),
+            "kept": pa.array(keeper[:n_new] == np.arange(n_new)),
+            "dup_cluster": pa.array(cluster_id[:n_new], pa.string()),
+        }
+    )
+    gone = moved[moved >= n_new].tolist()
+    superseded = pa.table(
+        {
+            "doc_id": pa.array([doc_ids[n] for n in gone], pa.string()),
+            "kept_doc_id": pa.array([doc_ids[keeper[n]] for n in gone], pa.string()),
+            "dup_cluster": pa.array([cluster_id[n] for n in gone], pa.string()),
+        }
+    )
+    duplicates_table = pa.Table.from_pylist(duplicates, schema=duplicate_rows_schema())
+    return Decision(clusters, duplicates_table, superseded)
 
-    staging = Path(staging_dir)
-    keys = read_staged_keys(staging, KEY_COLUMNS)
-    _, duplicates = choose_exact_keepers(keys)
-    write_parquet_atomic(duplicates, staging / "duplicates.parquet")
-    return {"documents": keys.num_rows, "duplicates": duplicates.num_rows}
+
+def _cluster_ids(
+    label: np.ndarray, keeper: np.ndarray, doc_ids: list[str], old_cluster: list[str | None]
+) -> list[str]:
+    """A cluster id never changes once published: an indexed keeper's ``dup_cluster``, else
+    the smallest ``dup_cluster`` among indexed members, else the smallest member doc_id."""
+    n_new = len(doc_ids) - len(old_cluster)
+    own = doc_ids[:n_new] + [c or d for c, d in zip(old_cluster, doc_ids[n_new:], strict=True)]
+    smallest_new: dict[int, str] = {}
+    smallest_old: dict[int, str] = {}
+    for node, lab in enumerate(label.tolist()):
+        best = smallest_new if node < n_new else smallest_old
+        if lab not in best or own[node] < best[lab]:
+            best[lab] = own[node]
+    ids = []
+    for node, lab in enumerate(label.tolist()):
+        kept = int(keeper[node])
+        if kept >= n_new:
+            ids.append(own[kept])
+        else:
+            ids.append(smallest_old.get(lab, smallest_new.get(lab, "")))
+    return ids
+
+
+def duplicate_rows_schema() -> pa.Schema:
+    """DUPLICATE_SCHEMA without the run columns the writer adds."""
+    return pa.schema([f for f in DUPLICATE_SCHEMA if f.name not in {"run_id"}])
+
+
+# --------------------------------------------------------------------------- run job
+
+#: What the dedup job stages for the publish step (under the run's staging folder).
+DECISIONS = "decisions.parquet"  # doc_id, action (keep | drop | skip), dup_cluster
+DUPLICATES = "duplicates.parquet"  # new duplicate rows (without run_id)
+SUPERSEDED = "superseded.parquet"  # published articles a better new copy replaces
+REPLACED = "replaced.parquet"  # doc_ids whose source record changed since publication
+
+
+def published_seen(out_dir: Path) -> pa.Table:
+    """``doc_id``/``content_hash`` of every document already published (kept or dropped)."""
+    from tasks.write import published_parts, read_parquet
+
+    parts = [
+        read_parquet(p, columns=["doc_id", "content_hash"])
+        for name in ("articles", "duplicates")
+        for p in published_parts(out_dir, name)
+    ]
+    parts = [
+        p.cast(pa.schema([("doc_id", pa.string()), ("content_hash", pa.string())])) for p in parts
+    ]
+    if not parts:
+        return pa.table(
+            {"doc_id": pa.array([], pa.string()), "content_hash": pa.array([], pa.string())}
+        )
+    return pa.concat_tables(parts)
+
+
+def _pair_keys(table: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(
+        table.column("doc_id"), pc.fill_null(table.column("content_hash"), ""), "|"
+    )
+
+
+def run_dedup(staging_dir: str, out_dir: str, config: NearDupConfig) -> dict[str, int]:
+    """Worker job: decide exact and near duplicates of the run against each other and the
+    published dataset; stage the decision for the publish step; return counts.
+
+    A document already published unchanged (same doc_id and content hash) is skipped: a
+    re-run over the same input adds no rows. A document whose source record now holds another
+    text replaces its earlier version. Runs in a worker process so that the key tables never
+    grow the long-lived orchestrating process.
+    """
+    from tasks import dedup_index
+    from tasks.write import read_staged_table, write_parquet_atomic
+
+    staging, out = Path(staging_dir), Path(out_dir)
+    keys = read_staged_table(
+        staging, "docs", pa.schema([STAGED_SCHEMA.field(c) for c in KEY_COLUMNS])
+    )
+    sketch = read_staged_table(staging, "sketch", minhash.sketch_schema(config))
+    if not keys.column("doc_id").equals(sketch.column("doc_id")):
+        raise RuntimeError("staged sketches are not aligned with staged documents")
+    seen = published_seen(out)
+    skip = np.asarray(pc.is_in(_pair_keys(keys), value_set=_pair_keys(seen)), dtype=bool)
+    changed = np.asarray(pc.is_in(keys.column("doc_id"), value_set=seen.column("doc_id")))
+    replaced = keys.column("doc_id").filter(pa.array(changed & ~skip))
+    if not dedup_index.is_current(out, config):
+        dedup_index.rebuild_index(out, config, write_parquet_atomic)
+    index = dedup_index.IndexedArticles(
+        dedup_index.index_parts(out), exclude=replaced.combine_chunks()
+    )
+    todo = pa.array(~skip)
+    decision = decide(Documents(keys.filter(todo), sketch.filter(todo)), index, config)
+    skipped = keys.column("doc_id").filter(pa.array(skip))
+    decisions = pa.concat_tables(
+        [
+            pa.table(
+                {
+                    "doc_id": decision.clusters.column("doc_id"),
+                    "action": pc.if_else(decision.clusters.column("kept"), "keep", "drop"),
+                    "dup_cluster": decision.clusters.column("dup_cluster"),
+                }
+            ),
+            pa.table(
+                {
+                    "doc_id": skipped,
+                    "action": pa.array(["skip"] * len(skipped), pa.string()),
+                    "dup_cluster": pa.array([None] * len(skipped), pa.string()),
+                }
+            ),
+        ]
+    )
+    write_parquet_atomic(decisions, staging / DECISIONS)
+    write_parquet_atomic(decision.duplicates, staging / DUPLICATES)
+    write_parquet_atomic(decision.superseded, staging / SUPERSEDED)
+    write_parquet_atomic(pa.table({"doc_id": replaced}), staging / REPLACED)
+    kinds = decision.duplicates.column("kind").to_pylist()
+    return {
+        "documents": keys.num_rows,
+        "already_published": int(skip.sum()),
+        "exact_duplicates": kinds.count("exact"),
+        "near_duplicates": kinds.count("near"),
+        "superseded": decision.superseded.num_rows,
+        "replaced": len(replaced),
+    }

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks import boilerplate, normalize, typos
+from tasks import boilerplate, minhash, normalize, typos
 from tasks.dedup import content_hashes, word_counts
 from tasks.edits import empty_edits
 from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, WorkUnit, domain_of, read_unit
@@ -192,3 +192,21 @@ def _correct_in_slices(
         pa.concat_tables([r.table for r in results]),
         pa.concat_tables([r.edits for r in results]),
     )
+
+
+def sketch_unit(staging_dir: str, unit_index: int, config: minhash.NearDupConfig) -> UnitSummary:
+    """MinHash sketch of every staged document of one unit (after the typo pass, so the sketch
+    is of the final text), one file per staged batch, row-aligned with it."""
+    started = time.perf_counter()
+    summary = UnitSummary(unit=unit_index)
+    for docs_path in staged_unit_parts(Path(staging_dir), "docs", unit_index):
+        docs = read_parquet(docs_path, columns=["doc_id", "text"])
+        sketch = minhash.sketch_batch(
+            docs.column("doc_id").combine_chunks(), docs.column("text"), config
+        )
+        write_parquet_atomic(sketch, docs_path.parent.parent / "sketch" / docs_path.name)
+        summary.docs_out += docs.num_rows
+        del docs, sketch
+        pa.default_memory_pool().release_unused()
+    summary.seconds = time.perf_counter() - started
+    return summary

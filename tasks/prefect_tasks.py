@@ -20,6 +20,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import dedup, ingest, pipeline, progress, typos, workers, write
+from tasks.minhash import NearDupConfig
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
@@ -107,13 +108,25 @@ def correct_typos(
     return summary.to_dict()
 
 
-@task(name="exact-dedup", **_TASK_OPTIONS)
-def exact_dedup(staging_dir: str, n_workers: int) -> dict[str, int]:
-    """Choose one copy per content hash; stage the duplicates table (dropped → kept)."""
-    counts = workers.run(n_workers, dedup.run_exact_dedup, staging_dir)
+@task(name="sketch-unit", retries=2, retry_delay_seconds=2, **_TASK_OPTIONS)
+def sketch_unit(
+    staging_dir: str, unit_index: int, config: NearDupConfig, n_workers: int
+) -> dict[str, Any]:
+    """MinHash signatures of one unit's staged documents, in the worker pool."""
+    summary = workers.run(n_workers, pipeline.sketch_unit, staging_dir, unit_index, config)
     get_run_logger().info(
-        "%d documents, %d exact duplicates", counts["documents"], counts["duplicates"]
+        "unit %d: %d sketches in %.2f s", unit_index, summary.docs_out, summary.seconds
     )
+    return summary.to_dict()
+
+
+@task(name="dedup", **_TASK_OPTIONS)
+def dedup_run(
+    staging_dir: str, out_dir: str, config: NearDupConfig, n_workers: int
+) -> dict[str, int]:
+    """Exact and near duplicates within the run and against the published dataset."""
+    counts = workers.run(n_workers, dedup.run_dedup, staging_dir, out_dir, config)
+    get_run_logger().info("dedup: %s", json.dumps(counts))
     return counts
 
 
@@ -124,11 +137,12 @@ def publish(
     run_id: str,
     unsupported: list[str],
     ingested_at: datetime,
+    config: NearDupConfig,
     n_workers: int,
 ) -> dict[str, int]:
-    """Write the run's articles, edits, duplicates and quarantine tables atomically."""
+    """Add the run's articles, edits, duplicates, quarantine and index rows atomically."""
     counts = write.publish_run(
-        Path(out_dir), Path(staging_dir), run_id, unsupported, ingested_at, n_workers
+        Path(out_dir), Path(staging_dir), run_id, unsupported, ingested_at, config, n_workers
     )
     get_run_logger().info("published %s", json.dumps(counts))
     return counts

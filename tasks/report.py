@@ -19,6 +19,7 @@ def build_summary(
     published: dict[str, int],
     ignored: list[str],
     seconds: float,
+    dedup: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Totals of a run from the per-unit summaries and the publish counts."""
     units = list(units)
@@ -35,6 +36,7 @@ def build_summary(
         "bytes_in": bytes_in,
         "kept": published["articles"],
         "duplicates": published["duplicates"],
+        "dedup": dict(dedup or {}),
         "quarantined": published["quarantine"],
         "edits": published["edits"],
         "edits_by_rule": dict(sorted(edits_by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
@@ -46,6 +48,16 @@ def build_summary(
     }
 
 
+#: Dedup figures shown under "duplicates dropped" when not zero.
+DEDUP_FIGURES = (
+    "exact_duplicates",
+    "near_duplicates",
+    "superseded",
+    "already_published",
+    "replaced",
+)
+
+
 def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The figures shown first, in every rendering."""
     return [
@@ -53,6 +65,11 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("MB in", f"{summary['bytes_in'] / 1e6:,.2f}"),
         ("kept", f"{summary['kept']:,}"),
         ("duplicates dropped", f"{summary['duplicates']:,}"),
+        *(
+            (f"  {name.replace('_', ' ')}", f"{summary['dedup'][name]:,}")
+            for name in DEDUP_FIGURES
+            if summary.get("dedup", {}).get(name)
+        ),
         ("quarantined", f"{summary['quarantined']:,}"),
         ("edits", f"{summary['edits']:,}"),
         ("seconds", f"{summary['seconds']:,.2f}"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 """Stored in every Parquet file's metadata under ``newsclean.schema_version``."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -73,8 +73,11 @@ DUPLICATE_SCHEMA = pa.schema(
         pa.field("kept_doc_id", pa.string(), nullable=False),
         pa.field("kind", pa.string(), nullable=False),
         pa.field("similarity", pa.float32()),
+        pa.field("dup_cluster", pa.string()),
+        pa.field("content_hash", pa.string()),
         pa.field("source_file", pa.string()),
         pa.field("source_record", pa.int64()),
+        pa.field("run_id", pa.string()),
     ]
 )
 

@@ -1,16 +1,72 @@
-"""Exact dedup: what counts as the same text, and which copy is kept."""
+"""Dedup: what counts as the same story (exact and near), which copy is kept, across runs.
+
+Near-copies are made by code from real FakeNewsCorpus articles (a paragraph added or dropped,
+re-wrapped whitespace, boilerplate around the story, a changed headline) and run through the
+cleaning stages first, as in the flow.
+"""
 
 from __future__ import annotations
 
 import random
+import re
+from datetime import UTC, datetime
+from functools import cache
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pytest
 
-from tasks.dedup import choose_exact_keepers, content_hash
+from tasks import dedup, minhash
+from tasks.dedup import Documents, bucket_pairs, content_hash, decide
+from tasks.dedup_index import IndexedArticles, index_rows
+from tests.helpers import FAKENEWS, clean_texts
 
 STORY = (
     "NATO Secretary General Jens Stoltenberg said the alliance will remain “as long as necessary”."
 )
+CONFIG = minhash.default_config()
+
+
+@cache
+def article(article_id: int) -> str:
+    corpus = pd.read_csv(FAKENEWS)
+    return str(corpus.loc[corpus["id"] == article_id, "content"].iloc[0])
+
+
+def paragraphs(text: str) -> list[str]:
+    return [p for p in text.split("\n") if p.strip()]
+
+
+def documents(
+    texts: list[str], published: list[datetime | None] | None = None, first_record: int = 0
+) -> Documents:
+    """Clean the texts as the flow does, then key and sketch them."""
+    docs = clean_texts(*texts).docs
+    assert docs.num_rows == len(texts)
+    keys = docs.select(dedup.KEY_COLUMNS)
+    if published is not None:
+        keys = keys.set_column(3, "published_at", pa.array(published, keys.schema.field(3).type))
+    if first_record:
+        ids = [f"r{first_record + i}" for i in range(len(texts))]
+        records = pa.array(range(first_record, first_record + len(texts)), pa.int64())
+        keys = keys.set_column(0, "doc_id", pa.array(ids)).set_column(5, "source_record", records)
+    sketch = minhash.sketch_batch(
+        keys.column("doc_id").combine_chunks(), docs.column("text"), CONFIG
+    )
+    return Documents(keys, sketch)
+
+
+def dropped(decision: dedup.Decision) -> dict[str, str]:
+    rows = decision.duplicates.to_pylist()
+    return {r["doc_id"]: r["kept_doc_id"] for r in rows}
+
+
+def run(docs: Documents, config: minhash.NearDupConfig = CONFIG) -> dedup.Decision:
+    return decide(docs, IndexedArticles(), config)
+
+
+# --------------------------------------------------------------------------- exact
 
 
 def test_hash_folds_case_whitespace_and_punctuation() -> None:
@@ -29,59 +85,256 @@ def test_hash_keeps_words_and_numbers_apart() -> None:
     assert content_hash("café") != content_hash("cafe")
 
 
-def _keys(rows: list[tuple[str, str, int, str, int]]) -> pa.Table:
-    names = ["doc_id", "content_hash", "text_chars", "source_file", "source_record"]
-    return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+# --------------------------------------------------------------------------- near copies
 
 
-ROWS = [
-    ("d1", "h1", 100, "b.csv", 4),
-    ("d2", "h1", 120, "c.csv", 0),  # longest copy of h1: kept
-    ("d3", "h1", 120, "d.csv", 0),  # same length, later source: dropped
-    ("d4", "h2", 50, "a.txt", 0),
-    ("d5", "h2", 50, "a.csv", 9),  # tie on length: earliest source (a.csv < a.txt) kept
-    ("d6", "h3", 10, "z.txt", 0),  # unique
-]
+BASE = 9101  # washingtonexaminer.com, 18 paragraphs, 14 numbers
+OTHER = 13842  # another story, source of the added paragraph
 
 
-def test_keep_policy_longest_then_earliest_source() -> None:
-    clusters, duplicates = choose_exact_keepers(_keys(ROWS))
-    cluster_of = dict(
-        zip(clusters["doc_id"].to_pylist(), clusters["dup_cluster"].to_pylist(), strict=True)
+def near_copies() -> dict[str, str]:
+    base = paragraphs(article(BASE))
+    extra = paragraphs(article(OTHER))[3]
+    return {
+        "paragraph added": "\n\n".join(base[:6] + [extra] + base[6:]),
+        "paragraph dropped": "\n\n".join(base[:4] + base[5:]),
+        "re-wrapped": "\n".join(line for p in base for line in re.findall(r".{1,60}(?:\s|$)", p)),
+        "boilerplate around": "\n\n".join(
+            ["Advertisement", *base, "Share this article:", "Continue reading"]
+        ),
+    }
+
+
+@pytest.mark.parametrize("variant", list(near_copies()))
+def test_near_copy_of_real_article_is_found(variant: str) -> None:
+    decision = run(documents(["\n\n".join(paragraphs(article(BASE))), near_copies()[variant]]))
+    rows = decision.duplicates.to_pylist()
+    assert len(rows) == 1, variant
+    assert rows[0]["similarity"] >= CONFIG.threshold
+    assert rows[0]["kind"] in {"near", "exact"}
+    clusters = decision.clusters.to_pylist()
+    assert clusters[0]["dup_cluster"] == clusters[1]["dup_cluster"]
+
+
+def test_changed_headline_is_an_exact_copy() -> None:
+    docs = clean_texts(article(BASE), article(BASE), titles=["Headline one", "Another headline"])
+    keys = docs.docs.select(dedup.KEY_COLUMNS)
+    sketch = minhash.sketch_batch(keys.column("doc_id").combine_chunks(), docs.docs["text"], CONFIG)
+    rows = run(Documents(keys, sketch)).duplicates.to_pylist()
+    assert [(r["kind"], r["similarity"]) for r in rows] == [("exact", 1.0)]
+
+
+def test_family_of_copies_forms_one_cluster_with_the_longest_kept() -> None:
+    copies = near_copies()
+    texts = [article(BASE), copies["paragraph added"], copies["paragraph dropped"]]
+    decision = run(documents(texts))
+    kept = decision.clusters.filter(decision.clusters.column("kept")).to_pylist()
+    assert len(kept) == 1
+    longest = max(range(3), key=lambda i: len(texts[i]))
+    assert kept[0]["doc_id"] == decision.clusters["doc_id"][longest].as_py()
+    assert len(set(decision.clusters.column("dup_cluster").to_pylist())) == 1
+
+
+def test_distinct_articles_on_the_same_topic_are_not_merged() -> None:
+    # Syria (22530, 37647), Clinton (1570, 11131), Russia/NATO (23985, 13842), Trump/Russia
+    # payments (9101) vs Syria plan (8792): same outlets, same subjects, different stories.
+    texts = [article(i) for i in (22530, 37647, 1570, 11131, 23985, 13842, 9101, 8792)]
+    decision = run(documents(texts))
+    assert decision.duplicates.num_rows == 0
+    assert decision.clusters.column("kept").to_pylist() == [True] * len(texts)
+
+
+def test_whole_fakenewscorpus_sample_has_only_its_exact_copies() -> None:
+    corpus = pd.read_csv(FAKENEWS)
+    decision = run(documents([str(t) for t in corpus["content"]]))
+    kinds = decision.duplicates.column("kind").to_pylist()
+    assert kinds.count("exact") == 11 and "near" not in kinds
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def with_other_figures(text: str) -> str:
+    """Every number changed (same length), nothing else: a report with other figures."""
+    return re.sub(
+        r"\d+",
+        lambda m: str((int(m.group()) + 7) % 10 ** len(m.group())).zfill(len(m.group())),
+        text,
     )
-    assert cluster_of == {"d1": "d2", "d2": "d2", "d3": "d2", "d4": "d5", "d5": "d5", "d6": "d6"}
-    dropped = dict(
-        zip(duplicates["doc_id"].to_pylist(), duplicates["kept_doc_id"].to_pylist(), strict=True)
-    )
-    assert dropped == {"d1": "d2", "d3": "d2", "d4": "d5"}
-    assert set(duplicates["kind"].to_pylist()) == {"exact"}
-    assert duplicates["source_file"].to_pylist()[dropped_index(duplicates, "d4")] == "a.txt"
 
 
-def dropped_index(duplicates: pa.Table, doc_id: str) -> int:
-    return duplicates["doc_id"].to_pylist().index(doc_id)
+def test_number_only_variant_is_not_merged() -> None:
+    base = article(BASE)
+    variant = with_other_figures(base)
+    assert variant != base
+    docs = documents([base, variant])
+    sigs = minhash.signature_matrix(docs.sketch["signature"], CONFIG.permutations)
+    assert minhash.estimated_jaccard(sigs[:1], sigs[1:])[0] >= CONFIG.threshold  # similar text…
+    assert run(docs).duplicates.num_rows == 0  # …but different figures: two stories
+    merged = run(docs, CONFIG.with_overrides(numbers_must_match=False))
+    assert merged.duplicates.num_rows == 1
 
 
-def test_keep_decision_does_not_depend_on_batch_order() -> None:
-    expected = choose_exact_keepers(_keys(ROWS))[1].sort_by("doc_id")
-    rows = list(ROWS)
-    for seed in range(5):
-        random.Random(seed).shuffle(rows)
-        assert choose_exact_keepers(_keys(rows))[1].sort_by("doc_id").equals(expected)
+def test_shares_fell_3_and_5_percent_are_different_reports() -> None:
+    body = "\n\n".join(paragraphs(article(23985))[:12])
+    three = f"Shares in the company fell 3% on Monday after the announcement.\n\n{body}"
+    five = three.replace("fell 3%", "fell 5%")
+    assert run(documents([three, five])).duplicates.num_rows == 0
+    # The same story with one paragraph added (and its own figure) still merges.
+    longer = f"{three}\n\nThe company employs 4,000 people in Germany."
+    assert run(documents([three, longer])).duplicates.num_rows == 1
 
 
-def test_empty_key_table() -> None:
-    clusters, duplicates = choose_exact_keepers(
-        _keys([]).cast(
-            pa.schema(
-                [
-                    ("doc_id", pa.string()),
-                    ("content_hash", pa.string()),
-                    ("text_chars", pa.int64()),
-                    ("source_file", pa.string()),
-                    ("source_record", pa.int64()),
-                ]
-            )
+def test_numbers_conflict_needs_the_same_context() -> None:
+    tokens = minhash.tokenize(
+        pa.array(
+            ["shares fell 3 percent today", "shares fell 5 percent today", "profits rose 5 percent"]
         )
     )
-    assert clusters.num_rows == 0 and duplicates.num_rows == 0
+    offsets, contexts, values = minhash.number_fingerprints(tokens, 2)
+    fp = [
+        (
+            contexts[offsets[i] : offsets[i + 1]].tolist(),
+            values[offsets[i] : offsets[i + 1]].tolist(),
+        )
+        for i in range(3)
+    ]
+    assert minhash.numbers_conflict(*fp[0], *fp[1])
+    assert not minhash.numbers_conflict(*fp[0], *fp[2])
+    assert not minhash.numbers_conflict(*fp[0], *fp[0])
+
+
+# --------------------------------------------------------------------------- keep policy
+
+
+def test_keep_policy_longest_then_earliest_published_then_source() -> None:
+    base = article(BASE)
+    jan, feb = datetime(2017, 1, 5, tzinfo=UTC), datetime(2017, 2, 5, tzinfo=UTC)
+    # Same text three times: the earliest published_at wins, a missing date counts as latest.
+    decision = run(documents([base, base, base], published=[None, feb, jan]))
+    kept = decision.clusters.filter(decision.clusters["kept"])["doc_id"].to_pylist()
+    assert kept == [decision.clusters["doc_id"][2].as_py()]
+    # A longer copy beats an earlier one.
+    decision = run(documents([base, near_copies()["paragraph added"]], published=[jan, feb]))
+    assert decision.clusters["kept"].to_pylist() == [False, True]
+    # Same length, same date: the earlier source record.
+    decision = run(documents([base, base], published=[jan, jan]))
+    assert decision.clusters["kept"].to_pylist() == [True, False]
+
+
+def test_keeper_does_not_depend_on_document_order() -> None:
+    copies = near_copies()
+    texts = [article(BASE), *copies.values(), article(OTHER), article(BASE)]
+    docs = documents(texts)
+    expected = dropped(run(docs))
+    for seed in range(4):
+        order = list(range(len(texts)))
+        random.Random(seed).shuffle(order)
+        take = pa.array(order)
+        shuffled = Documents(docs.keys.take(take), docs.sketch.take(take))
+        assert dropped(run(shuffled)) == expected
+
+
+# --------------------------------------------------------------------------- across runs
+
+
+def index_of(docs: Documents, decision: dedup.Decision) -> IndexedArticles:
+    """What the publish step indexes: the kept documents with their cluster ids."""
+    keep = decision.clusters["kept"]
+    keys = docs.keys.append_column("dup_cluster", decision.clusters["dup_cluster"]).filter(keep)
+    return IndexedArticles(table=index_rows(keys, docs.sketch.filter(keep), CONFIG))
+
+
+def test_later_copy_of_an_indexed_story_is_dropped() -> None:
+    first = documents([article(BASE), article(OTHER)])
+    index = index_of(first, run(first))
+    later = documents([near_copies()["paragraph dropped"], article(22530)], first_record=100)
+    decision = decide(later, index, CONFIG)
+    assert dropped(decision) == {"r100": first.keys["doc_id"][0].as_py()}
+    assert decision.superseded.num_rows == 0
+    assert decision.clusters["kept"].to_pylist() == [False, True]
+
+
+def test_better_later_copy_supersedes_the_indexed_one() -> None:
+    first = documents([article(BASE)])
+    index = index_of(first, run(first))
+    old_id = first.keys["doc_id"][0].as_py()
+    later = documents([near_copies()["paragraph added"]], first_record=100)
+    decision = decide(later, index, CONFIG)
+    assert decision.clusters.to_pylist() == [
+        {"doc_id": "r100", "kept": True, "dup_cluster": old_id}
+    ]
+    assert decision.superseded.to_pylist() == [
+        {"doc_id": old_id, "kept_doc_id": "r100", "dup_cluster": old_id}
+    ]
+    assert dropped(decision) == {old_id: "r100"}
+
+
+def test_replaced_record_is_not_matched_against_its_old_version() -> None:
+    first = documents([article(BASE)])
+    old_id = first.keys["doc_id"][0].as_py()
+    keep = first.keys.append_column("dup_cluster", pa.array([old_id]))
+    table = index_rows(keep, first.sketch, CONFIG)
+    again = documents([near_copies()["paragraph added"]])  # same doc_id, new text
+    assert decide(again, IndexedArticles(table=table), CONFIG).duplicates.num_rows == 1
+    hidden = IndexedArticles(table=table, exclude=pa.array([old_id]))
+    assert decide(again, hidden, CONFIG).duplicates.num_rows == 0
+
+
+# --------------------------------------------------------------------------- the sketch
+
+
+def true_jaccard(a: str, b: str, k: int = 5) -> float:
+    def shingles(text: str) -> set[tuple[str, ...]]:
+        words = re.findall(r"[^\W_]+", text.lower())
+        return {tuple(words[i : i + k]) for i in range(max(1, len(words) - k + 1))}
+
+    sa, sb = shingles(a), shingles(b)
+    return len(sa & sb) / len(sa | sb)
+
+
+def test_estimate_tracks_true_jaccard_within_its_error() -> None:
+    rng = random.Random(7)
+    corpus = [str(t) for t in pd.read_csv(FAKENEWS)["content"] if len(str(t).split()) > 200]
+    pairs = []
+    for text in corpus[:60]:
+        words = text.split()
+        rate = rng.choice([0.02, 0.05, 0.1])
+        pairs.append((text, " ".join(w for w in words if rng.random() > rate)))
+    left = minhash.sketch_batch(
+        pa.array([str(i) for i in range(len(pairs))]), pa.array([p[0] for p in pairs]), CONFIG
+    )
+    right = minhash.sketch_batch(
+        left["doc_id"].combine_chunks(), pa.array([p[1] for p in pairs]), CONFIG
+    )
+    estimate = minhash.estimated_jaccard(
+        minhash.signature_matrix(left["signature"], 128),
+        minhash.signature_matrix(right["signature"], 128),
+    )
+    truth = np.array([true_jaccard(a, b) for a, b in pairs])
+    sigma = np.array([minhash.expected_error(j, 128) for j in truth])
+    assert np.all(np.abs(estimate - truth) <= 4 * sigma + 1e-9)
+    assert abs(float(np.mean(estimate - truth))) < 0.01  # unbiased
+
+
+def test_sketch_is_deterministic_and_order_free() -> None:
+    texts = [article(BASE), article(OTHER), "short text", ""]
+    ids = pa.array(["a", "b", "c", "d"])
+    one = minhash.sketch_batch(ids, pa.array(texts), CONFIG)
+    two = minhash.sketch_batch(ids.take(pa.array([3, 2, 1, 0])), pa.array(texts[::-1]), CONFIG)
+    assert one.equals(two.take(pa.array([3, 2, 1, 0])))
+    assert one["has_shingles"].to_pylist() == [True, True, True, False]
+
+
+def test_band_size_gives_candidate_recall_at_the_threshold() -> None:
+    assert (CONFIG.rows, CONFIG.bands) == (6, 21)
+    assert minhash.candidate_probability(0.8, 6, 21) >= 0.99
+    assert minhash.candidate_probability(0.3, 6, 21) < 0.02
+
+
+def test_huge_bucket_is_chained_not_squared() -> None:
+    values = np.zeros(10_000, dtype=np.uint64)
+    pairs = bucket_pairs(values, np.arange(10_000), 10_000, max_pairs=64)
+    assert len(pairs) < 20_000
+    nodes = set(pairs.ravel().tolist())
+    assert nodes == set(range(10_000))

@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.dedup import choose_exact_keepers
+from tasks import minhash
+from tasks.dedup import KEY_COLUMNS, Documents, decide
+from tasks.dedup_index import IndexedArticles
 from tasks.ingest import plan_units, read_unit
 from tasks.pipeline import BatchOutput, clean_batch
 from tests.helpers import FAKENEWS
@@ -86,7 +88,11 @@ def test_recurring_ad_and_reader_poll_gone(cleaned: BatchOutput) -> None:
 
 
 def test_eleven_redundant_exact_copies(cleaned: BatchOutput) -> None:
-    _, duplicates = choose_exact_keepers(cleaned.docs)
+    config = minhash.default_config()
+    docs = cleaned.docs
+    sketch = minhash.sketch_batch(docs["doc_id"].combine_chunks(), docs["text"], config)
+    decision = decide(Documents(docs.select(KEY_COLUMNS), sketch), IndexedArticles(), config)
+    duplicates = decision.duplicates
     assert duplicates.num_rows >= 11
     kept = set(duplicates.column("kept_doc_id").to_pylist())
     assert kept.isdisjoint(duplicates.column("doc_id").to_pylist())

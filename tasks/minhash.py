@@ -1,0 +1,361 @@
+"""MinHash sketches of clean texts, vectorized over a whole batch (numpy + Arrow).
+
+Why not a per-document loop (datasketch's ``MinHash.update``): a batch of 1,000 news articles
+has about 400,000 shingles; hashing them one call at a time costs seconds, while one numpy
+expression over the batch costs tens of milliseconds. The sketch is the standard one:
+
+* **tokens**: lower-cased maximal runs of Unicode letters and digits (RE2 ``[\\pL\\pN]+`` in
+  Arrow); each distinct token is hashed once per batch (BLAKE2b-64, cached per unique token);
+* **shingles**: every run of ``k`` consecutive tokens (a text shorter than ``k`` tokens is one
+  shingle), combined into one 64-bit value with a multiply-add and a final avalanche mix;
+* **signature**: for each of ``P`` permutations ``h_i(x) = a_i·x + b_i mod 2^64`` (``a_i`` odd,
+  from a fixed seed), the minimum over the document's shingles; the top 32 bits are kept;
+* **bands**: the signature cut into ``b`` bands of ``r`` rows, each hashed to 64 bits, for LSH;
+* **number fingerprint**: for every number token, a hash of its context (``w`` words either
+  side, numbers masked) and a hash of its value, so that reports that differ only in their
+  figures can be told apart (:func:`numbers_conflict`).
+
+Everything is deterministic: the same text gives the same sketch in every run and process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.rules import load_pack
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_AVALANCHE = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_EDGE = np.uint64(0x5BD1E9955BD1E995)  # "no word here" in a number's context
+_NUMBER = np.uint64(0x27D4EB2F165667C5)  # any number, inside a number's context
+_CHUNK_SHINGLES = 8_192  # columns of the (permutations x shingles) matrix per step: 8 MB
+_TOKEN_CACHE_MAX = 500_000
+_token_cache: dict[str, int] = {}
+
+
+@dataclass(frozen=True)
+class NearDupConfig:
+    """Parameters of near-duplicate detection (``dedup.near-minhash`` in rules/dedup.toml)."""
+
+    rule_id: str = "dedup.near-minhash/1"
+    shingle_words: int = 5
+    permutations: int = 128
+    threshold: float = 0.8
+    band_rows: int = 0
+    candidate_recall: float = 0.99
+    max_bucket_pairs: int = 64
+    seed: int = 20261125
+    numbers_must_match: bool = True
+    number_context_words: int = 2
+
+    @property
+    def rows(self) -> int:
+        """Rows per LSH band (chosen from threshold and ``candidate_recall`` when 0)."""
+        return self.band_rows or choose_band_rows(
+            self.threshold, self.permutations, self.candidate_recall
+        )
+
+    @property
+    def bands(self) -> int:
+        return self.permutations // self.rows
+
+    @property
+    def sketch_id(self) -> str:
+        """What a stored signature depends on: sketches with another id are not comparable."""
+        return (
+            f"{self.rule_id};k={self.shingle_words};p={self.permutations};seed={self.seed};"
+            f"r={self.rows};w={self.number_context_words}"
+        )
+
+    def with_overrides(self, **overrides: object) -> NearDupConfig:
+        known = {k: v for k, v in overrides.items() if v is not None}
+        return NearDupConfig(**{**self.__dict__, **known})
+
+
+@cache
+def default_config() -> NearDupConfig:
+    rule = load_pack("dedup").get("dedup.near-minhash/1")
+    fields = NearDupConfig.__dataclass_fields__
+    return NearDupConfig(rule_id=rule.id, **{k: v for k, v in rule.params.items() if k in fields})
+
+
+def choose_band_rows(threshold: float, permutations: int, candidate_recall: float) -> int:
+    """The largest band size ``r`` for which a pair exactly at ``threshold`` still becomes an
+    LSH candidate with probability ``1 - (1 - t^r)^b >= candidate_recall`` (``b = P // r``)."""
+    best = 1
+    for rows in range(1, permutations + 1):
+        bands = permutations // rows
+        if 1 - (1 - threshold**rows) ** bands >= candidate_recall:
+            best = rows
+    return best
+
+
+def candidate_probability(similarity: float, rows: int, bands: int) -> float:
+    return 1 - (1 - similarity**rows) ** bands
+
+
+@cache
+def permutation_parameters(permutations: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(a, b)`` of the hash family: ``a`` odd, both uniform 64-bit, from the fixed seed."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2**64, size=permutations, dtype=np.uint64, endpoint=False) | np.uint64(1)
+    b = rng.integers(0, 2**64, size=permutations, dtype=np.uint64, endpoint=False)
+    return a, b
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def _hash_token(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+
+
+def _token_hashes(dictionary: pa.Array) -> np.ndarray:
+    """64-bit hash of each distinct token, cached per token across batches (bounded)."""
+    if len(_token_cache) > _TOKEN_CACHE_MAX:
+        _token_cache.clear()
+    cache_get = _token_cache.get
+    out = np.empty(len(dictionary), dtype=np.uint64)
+    for i, token in enumerate(dictionary.to_pylist()):
+        value = cache_get(token)
+        if value is None:
+            value = _token_cache[token] = _hash_token(token)
+        out[i] = value
+    return out
+
+
+@dataclass
+class Tokens:
+    """The batch's tokens, flattened: ``offsets[d]:offsets[d+1]`` are document ``d``'s."""
+
+    offsets: np.ndarray  # int64, len = documents + 1
+    hashes: np.ndarray  # uint64 per token
+    numeric: np.ndarray  # bool per token: contains a digit
+
+
+def tokenize(texts: pa.Array | pa.ChunkedArray) -> Tokens:
+    """Lower-cased letter/digit runs of every text (null = no tokens), vectorized in Arrow."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    texts = pc.fill_null(texts.cast(pa.large_string()), "")
+    words = pc.replace_substring_regex(pc.utf8_lower(texts), r"[^\pL\pN]+", " ")
+    lists = pc.utf8_split_whitespace(words)
+    offsets = np.asarray(lists.offsets, dtype=np.int64)
+    offsets = offsets - offsets[0]
+    flat = lists.flatten()
+    # Arrow's split keeps an empty token at an edge ("" -> [""], " a " -> ["", "a", ""]).
+    nonempty = np.asarray(pc.greater(pc.utf8_length(flat), 0), dtype=bool)
+    if not nonempty.all():
+        kept_before = np.concatenate([[0], np.cumsum(nonempty)])
+        offsets = kept_before[offsets]
+        flat = flat.filter(pa.array(nonempty))
+    if len(flat) == 0:
+        empty = np.empty(0, dtype=np.uint64)
+        return Tokens(offsets, empty, np.empty(0, dtype=bool))
+    encoded = pc.dictionary_encode(flat)
+    indices = np.asarray(encoded.indices, dtype=np.int64)
+    dictionary = encoded.dictionary
+    numeric = np.asarray(pc.match_substring_regex(dictionary, r"[0-9]"), dtype=bool)
+    return Tokens(offsets, _token_hashes(dictionary)[indices], numeric[indices])
+
+
+def _avalanche(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> np.uint64(33))
+    x = x * _AVALANCHE[0]
+    x = x ^ (x >> np.uint64(33))
+    x = x * _AVALANCHE[1]
+    return x ^ (x >> np.uint64(33))
+
+
+def _combine(parts: list[np.ndarray]) -> np.ndarray:
+    """One 64-bit hash of equally long arrays, position by position (order matters)."""
+    out = parts[0].copy()
+    for part in parts[1:]:
+        out *= _MIX
+        out += part
+    return _avalanche(out)
+
+
+# --------------------------------------------------------------------------- shingles
+
+
+def shingles(tokens: Tokens, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(counts, values)``: per document the number of its shingles, and all shingle hashes in
+    document order. A document with fewer than ``k`` tokens (but some) has one shingle."""
+    h, offsets = tokens.hashes, tokens.offsets
+    lengths = np.diff(offsets)
+    n = len(h)
+    padded = np.concatenate([h, np.zeros(k - 1, dtype=np.uint64)])
+    rolling = _combine([padded[j : j + n] for j in range(k)]) if n else h
+    doc_end = np.repeat(offsets[1:], lengths)
+    valid = np.arange(n) + k <= doc_end
+    counts = np.maximum(lengths - k + 1, 0)
+    short = np.flatnonzero((lengths > 0) & (lengths < k))
+    if len(short) == 0:
+        return counts, rolling[valid]
+    # Rare: texts of 1..k-1 tokens get one shingle each, inserted at their place in order.
+    values = rolling[valid]
+    extra = [
+        _combine([h[offsets[d] + j : offsets[d] + j + 1] for j in range(lengths[d])])[0]
+        for d in short
+    ]
+    counts = counts.copy()
+    counts[short] = 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    insert_at = starts[short] - np.arange(len(short))
+    return counts, np.insert(values, insert_at, np.array(extra, dtype=np.uint64))
+
+
+def signatures(counts: np.ndarray, values: np.ndarray, config: NearDupConfig) -> np.ndarray:
+    """``(documents, permutations)`` uint32 MinHash signatures; a document without shingles
+    gets all ``0xFFFFFFFF`` (callers skip it: :func:`sketch_batch` marks it)."""
+    a, b = permutation_parameters(config.permutations, config.seed)
+    out = np.full((len(counts), config.permutations), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    has = np.flatnonzero(counts > 0)
+    if len(has) == 0:
+        return out
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    # Permutations x shingles, so that each reduction runs along contiguous memory: measured
+    # 7x faster than the shingles x permutations layout, and a buffer reused across chunks.
+    buffer = np.empty((config.permutations, _CHUNK_SHINGLES), dtype=np.uint64)
+    first = 0
+    while first < len(has):
+        # Documents [first, last) whose shingles fit the chunk (always at least one document).
+        limit = starts[has[first]] + _CHUNK_SHINGLES
+        last = max(first + 1, int(np.searchsorted(ends[has], limit, side="right")))
+        docs = has[first:last]
+        lo, hi = starts[docs[0]], ends[docs[-1]]
+        block = buffer[:, : hi - lo] if hi - lo <= _CHUNK_SHINGLES else None
+        block = np.multiply(a[:, None], values[None, lo:hi], out=block)
+        block += b[:, None]
+        mins = np.minimum.reduceat(block, starts[docs] - lo, axis=1)
+        out[docs] = (mins >> np.uint64(32)).astype(np.uint32).T
+        first = last
+    return out
+
+
+def band_hashes(sigs: np.ndarray, config: NearDupConfig) -> np.ndarray:
+    """``(documents, bands)`` uint64: each band of ``rows`` signature values hashed together;
+    the band index is mixed in so equal values in different bands never collide."""
+    rows = config.rows
+    cols = sigs.astype(np.uint64)
+    out = np.empty((len(sigs), config.bands), dtype=np.uint64)
+    for band in range(config.bands):
+        parts = [np.full(len(sigs), np.uint64(band + 1), dtype=np.uint64)]
+        parts += [cols[:, band * rows + j] for j in range(rows)]
+        out[:, band] = _combine(parts)
+    return out
+
+
+def estimated_jaccard(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Share of equal signature positions, row by row (the MinHash Jaccard estimate)."""
+    return (left == right).mean(axis=1, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def number_fingerprints(tokens: Tokens, words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(offsets, contexts, values)``: for each number token, the hash of its context
+    (``words`` tokens either side, numbers masked, document edges marked) and of its value."""
+    h, offsets, numeric = tokens.hashes, tokens.offsets, tokens.numeric
+    n = len(h)
+    positions = np.flatnonzero(numeric)
+    doc_of = np.searchsorted(offsets, positions, side="right") - 1
+    masked = np.where(numeric, _NUMBER, h)
+    parts = []
+    for shift in [*range(-words, 0), *range(1, words + 1)]:
+        at = positions + shift
+        inside = (at >= offsets[doc_of]) & (at < offsets[doc_of + 1])
+        parts.append(np.where(inside, masked[np.clip(at, 0, max(n - 1, 0))], _EDGE))
+    contexts = _combine(parts) if len(positions) else np.empty(0, dtype=np.uint64)
+    per_doc = np.bincount(doc_of, minlength=len(offsets) - 1) if len(positions) else None
+    counts = per_doc if per_doc is not None else np.zeros(len(offsets) - 1, dtype=np.int64)
+    list_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return list_offsets, contexts, h[positions]
+
+
+def numbers_conflict(
+    contexts_a: list[int], values_a: list[int], contexts_b: list[int], values_b: list[int]
+) -> bool:
+    """True when some number context occurs in both texts with no value in common: the same
+    sentence frame reports different figures ("shares fell 3%" / "shares fell 5%")."""
+    if not contexts_a or not contexts_b:
+        return False
+    seen: dict[int, set[int]] = {}
+    for context, value in zip(contexts_a, values_a, strict=True):
+        seen.setdefault(context, set()).add(value)
+    other: dict[int, set[int]] = {}
+    for context, value in zip(contexts_b, values_b, strict=True):
+        if context in seen:
+            other.setdefault(context, set()).add(value)
+    return any(seen[context].isdisjoint(values) for context, values in other.items())
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def band_columns(config: NearDupConfig) -> list[str]:
+    return [f"band_{i:03d}" for i in range(config.bands)]
+
+
+def sketch_schema(config: NearDupConfig) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("has_shingles", pa.bool_()),
+            pa.field("signature", pa.binary(4 * config.permutations)),
+            *(pa.field(name, pa.uint64()) for name in band_columns(config)),
+            pa.field("num_contexts", pa.list_(pa.uint64())),
+            pa.field("num_values", pa.list_(pa.uint64())),
+        ]
+    )
+
+
+def sketch_batch(doc_ids: pa.Array, texts: pa.Array, config: NearDupConfig) -> pa.Table:
+    """One row per document: signature, LSH band hashes and number fingerprint."""
+    tokens = tokenize(texts)
+    counts, values = shingles(tokens, config.shingle_words)
+    sigs = signatures(counts, values, config)
+    bands = band_hashes(sigs, config)
+    num_offsets, contexts, numbers = number_fingerprints(tokens, config.number_context_words)
+    width = 4 * config.permutations
+    columns: dict[str, pa.Array] = {
+        "doc_id": doc_ids,
+        "has_shingles": pa.array(counts > 0),
+        "signature": pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), len(sigs), [None, pa.py_buffer(np.ascontiguousarray(sigs).data)]
+        ),
+    }
+    for i, name in enumerate(band_columns(config)):
+        columns[name] = pa.array(bands[:, i], pa.uint64())
+    offsets = pa.array(num_offsets, pa.int32())
+    columns["num_contexts"] = pa.ListArray.from_arrays(offsets, pa.array(contexts, pa.uint64()))
+    columns["num_values"] = pa.ListArray.from_arrays(offsets, pa.array(numbers, pa.uint64()))
+    return pa.table(columns, schema=sketch_schema(config))
+
+
+def signature_matrix(column: pa.Array | pa.ChunkedArray, permutations: int) -> np.ndarray:
+    """The ``signature`` column back as a ``(rows, permutations)`` uint32 matrix (no copy of
+    the values beyond combining chunks)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if len(column) == 0:
+        return np.empty((0, permutations), dtype=np.uint32)
+    data = column.buffers()[1]
+    start = column.offset * 4 * permutations
+    flat = np.frombuffer(data, dtype=np.uint32, count=len(column) * permutations, offset=start)
+    return flat.reshape(len(column), permutations)
+
+
+def expected_error(similarity: float, permutations: int) -> float:
+    """Standard deviation of the MinHash estimate at a given true similarity."""
+    return math.sqrt(similarity * (1 - similarity) / permutations)
