@@ -15,7 +15,7 @@ Run it with ``newsclean run`` or ``python -m flows.clean_corpus [RAW_DIR] [OUT_D
 
 from __future__ import annotations
 
-import newsclean.prefect_env  # noqa: F401  (must precede the prefect import)
+import newsclean.prefect_env  # (must precede the prefect import)
 
 # isort: split
 
@@ -137,6 +137,18 @@ def clean_corpus(
         "run %s: %d kept of %d", run.run_id, summary["kept"], summary["documents_in"]
     )
     return summary
+
+
+def run(
+    runner: str = "local", dask_address: str | None = None, **parameters: Any
+) -> dict[str, Any]:
+    """Run the flow with the chosen task runner (see :func:`with_runner`); ``parameters`` are
+    the flow's. With Dask, worker processes share this process's Prefect API."""
+    chosen = with_runner(runner, parameters.get("workers_count", 0), dask_address)
+    if chosen is clean_corpus:
+        return clean_corpus(**parameters)
+    with newsclean.prefect_env.api_for_worker_processes():
+        return chosen(**parameters, inline=True)
 
 
 def with_runner(

@@ -75,19 +75,49 @@ def run(
         Path | None,
         typer.Option(help="Word-list file (one per line) the typo stage must never change."),
     ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Near-duplicate Jaccard threshold (default 0.8, tasks/rules/dedup.toml)."
+        ),
+    ] = None,
+    shingle_words: Annotated[
+        int | None, typer.Option(help="Words per MinHash shingle (default 5).")
+    ] = None,
+    permutations: Annotated[
+        int | None, typer.Option(help="MinHash permutations (default 128).")
+    ] = None,
+    merge_number_variants: Annotated[
+        bool,
+        typer.Option(help="Also merge copies that differ only in their figures (off: kept apart)."),
+    ] = False,
+    runner: Annotated[
+        str, typer.Option(help="Task runner: 'local' (process pool) or 'dask' (LocalCluster).")
+    ] = "local",
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Run on an existing Dask cluster (tcp://host:port); implies dask."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
-    """Clean RAW_DIR into OUT with the Prefect flow (offline, temporary local server)."""
+    """Clean RAW_DIR and add what is new to the dataset in OUT, with the Prefect flow
+    (offline: a temporary local server unless PREFECT_API_URL is set)."""
     if not raw_dir.is_dir():
         console.print(f"[red]raw folder {raw_dir} does not exist[/red]")
         raise typer.Exit(2)
     if keep_words is not None and not keep_words.is_file():
         console.print(f"[red]word list {keep_words} does not exist[/red]")
         raise typer.Exit(2)
+    if runner not in {"local", "dask"}:
+        console.print(f"[red]unknown runner {runner!r}: use 'local' or 'dask'[/red]")
+        raise typer.Exit(2)
+    if threshold is not None and not 0 < threshold <= 1:
+        console.print("[red]--threshold must be in (0, 1][/red]")
+        raise typer.Exit(2)
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     import newsclean.prefect_env  # noqa: F401
-    from flows.clean_corpus import clean_corpus
+    from flows import clean_corpus
     from tasks import progress
 
     columns = (
@@ -108,19 +138,27 @@ def run(
 
         progress.subscribe(listen)
         try:
-            summary = clean_corpus(
+            summary = clean_corpus.run(
+                runner,
+                dask_address,
                 raw_dir=str(raw_dir),
                 out_dir=str(out),
                 batch_size=batch_size,
                 workers_count=workers,
                 typos=typos,
                 keep_words=str(keep_words) if keep_words else None,
+                near_threshold=threshold,
+                shingle_words=shingle_words,
+                permutations=permutations,
+                merge_number_variants=merge_number_variants,
             )
         finally:
             progress.unsubscribe(listen)
     console.print(_summary_table(summary))
     console.print(_rules_table(summary))
-    console.print(f"dataset: [bold]{out}[/bold]  (articles/, edits/, duplicates/, quarantine/)")
+    console.print(
+        f"dataset: [bold]{out}[/bold]  (articles/, edits/, duplicates/, quarantine/, dedup_index/)"
+    )
 
 
 if __name__ == "__main__":

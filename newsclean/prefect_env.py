@@ -9,6 +9,8 @@ Existing environment values always win, so users and CI can point Prefect elsewh
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 DEFAULTS = {
@@ -27,6 +29,71 @@ def configure(home: Path | None = None) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     os.environ["PREFECT_HOME"] = str(path)
     return path
+
+
+@contextmanager
+def api_for_worker_processes() -> Iterator[str]:
+    """Give worker processes (Dask) the API this process uses, for the duration.
+
+    A process that finds no PREFECT_API_URL starts a temporary server of its own: with Dask,
+    every worker did (about +5 s and several SQLite writers per run, measured). So the server
+    is resolved here first — the configured one, a test harness's, or Prefect's temporary
+    server started once, as the flow itself would — and exported to child processes.
+    """
+    import prefect.settings
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        with _environment(PREFECT_API_URL=configured):
+            yield configured
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the instance a flow run would start lazily
+    timeout = prefect.settings.PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    server.start(timeout=timeout)
+    try:
+        with (
+            temporary_settings(updates={PREFECT_API_URL: server.api_url}),
+            _environment(PREFECT_API_URL=server.api_url),
+        ):
+            yield server.api_url
+            _drain_to_api()
+    finally:
+        server.stop()
+
+
+def _drain_to_api() -> None:
+    """Send queued logs and events before the server goes: otherwise they are retried against
+    a stopped server at exit (a 75 s hang, measured), as prefect_test_harness also avoids."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        for result in (APILogWorker.instance().drain(), EventsWorker.drain_all()):
+            if inspect.isawaitable(result):
+                await result
+
+    with suppress(RuntimeError):  # a worker that never started has nothing to drain
+        run_coro_as_sync(drain())
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 configure()

@@ -96,7 +96,7 @@ def near_copies() -> dict[str, str]:
     base = paragraphs(article(BASE))
     extra = paragraphs(article(OTHER))[3]
     return {
-        "paragraph added": "\n\n".join(base[:6] + [extra] + base[6:]),
+        "paragraph added": "\n\n".join([*base[:6], extra, *base[6:]]),
         "paragraph dropped": "\n\n".join(base[:4] + base[5:]),
         "re-wrapped": "\n".join(line for p in base for line in re.findall(r".{1,60}(?:\s|$)", p)),
         "boilerplate around": "\n\n".join(

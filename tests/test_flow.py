@@ -129,3 +129,20 @@ def test_cli_missing_raw_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "does not exist" in " ".join(result.output.split())
+
+
+def test_flow_on_a_dask_local_cluster(
+    prefect_harness: None, demo_raw: Path, tmp_path: Path
+) -> None:
+    """The Dask task runner path: a LocalCluster of two worker processes does the same work
+    (tasks compute in the Dask workers, which report to the same Prefect API)."""
+    from flows import clean_corpus
+
+    out = tmp_path / "clean"
+    summary = clean_corpus.run(
+        "dask", raw_dir=str(demo_raw), out_dir=str(out), workers_count=2, typos=False
+    )
+    assert summary["kept"] == 240 and summary["duplicates"] == 11
+    articles = pd.read_parquet(out / "articles")
+    assert len(articles) == 240 and articles["doc_id"].is_unique
+    assert sorted(pd.read_parquet(out / "dedup_index")["doc_id"]) == sorted(articles["doc_id"])
