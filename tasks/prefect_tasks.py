@@ -139,10 +139,12 @@ def publish(
     ingested_at: datetime,
     config: NearDupConfig,
     n_workers: int,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Add the run's articles, edits, duplicates, quarantine and index rows atomically."""
     counts = write.publish_run(
         Path(out_dir), Path(staging_dir), run_id, unsupported, ingested_at, config, n_workers
     )
-    get_run_logger().info("published %s", json.dumps(counts))
+    get_run_logger().info(
+        "published %s", json.dumps({k: v for k, v in counts.items() if k != "edits_by_rule"})
+    )
     return counts

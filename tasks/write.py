@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -170,9 +171,10 @@ def publish_unit(
     run_id: str,
     ingested_at: Any,
     config: minhash.NearDupConfig,
-) -> tuple[int, int]:
+) -> tuple[int, int, dict[str, int]]:
     """Worker job: one work unit's staged parts → one articles, one edits and one dedup-index
-    file (hidden temp names; the caller renames them once every unit is done)."""
+    file (hidden temp names; the caller renames them once every unit is done). Returns the
+    rows written and the published edits per rule."""
     from tasks import dedup
 
     decisions = read_parquet(Path(staging_dir) / dedup.DECISIONS)
@@ -194,13 +196,19 @@ def publish_unit(
         Path(temps["dedup_index"]),
         run_id,
     )
+    by_rule: Counter[str] = Counter()
+
+    def counted(table: pa.Table) -> pa.Table:
+        by_rule.update(table.column("rule").to_pylist())
+        return table
+
     edits = _write_stream(
-        (new_edits(read_parquet(p), decisions) for p in edit_parts),
+        (counted(new_edits(read_parquet(p), decisions)) for p in edit_parts),
         EDIT_SCHEMA,
         Path(temps["edits"]),
         run_id,
     )
-    return articles, edits
+    return articles, edits, dict(by_rule)
 
 
 def _index_schema(config: minhash.NearDupConfig) -> pa.Schema:
@@ -234,7 +242,7 @@ def publish_run(
     ingested_at: Any,
     config: minhash.NearDupConfig,
     n_workers: int = 1,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Add the run's new rows to the dataset in ``out_dir`` and apply its supersessions.
 
     Each work unit becomes one articles, one edits and one dedup-index file, written in the
@@ -268,7 +276,15 @@ def publish_run(
     counts = workers.run(
         n_workers, finish_publish, str(out_dir), str(staging_dir), run_id, unsupported, moves
     )
-    return {"articles": sum(r[0] for r in results), "edits": sum(r[1] for r in results), **counts}
+    by_rule: Counter[str] = Counter()
+    for result in results:
+        by_rule.update(result[2])
+    return {
+        "articles": sum(r[0] for r in results),
+        "edits": sum(r[1] for r in results),
+        "edits_by_rule": dict(by_rule),
+        **counts,
+    }
 
 
 def finish_publish(

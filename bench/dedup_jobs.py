@@ -1,0 +1,54 @@
+"""Worker jobs of ``bench/dedup.py`` (spawned workers import them by module name, which a
+function defined in the script's ``__main__`` cannot offer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+import pyarrow.parquet as pq
+
+
+def sketch_file(path: str, out_dir: str, config: Any, rows: int = 1000) -> int:
+    """Worker job: keys and MinHash sketches of one JSONL file, as the flow stages them."""
+    from tasks import minhash
+    from tasks.dedup import content_hashes
+
+    table = pj.read_json(path).select(["id", "content"])
+    ids = table.column("id").combine_chunks()
+    texts = table.column("content").combine_chunks()
+    keys = pa.table(
+        {
+            "doc_id": ids,
+            "content_hash": content_hashes(texts.to_pylist()),
+            "text_chars": pc.cast(pc.utf8_length(texts), pa.int64()),
+            "published_at": pa.nulls(len(ids), pa.timestamp("us", tz="UTC")),
+            "source_file": pa.array([Path(path).name] * len(ids)),
+            "source_record": pa.array(np.arange(len(ids)), pa.int64()),
+        }
+    )
+    sketches = [
+        minhash.sketch_batch(ids.slice(i, rows), texts.slice(i, rows), config)
+        for i in range(0, len(ids), rows)
+    ]
+    name = Path(path).stem
+    pq.write_table(keys, Path(out_dir) / f"{name}.keys.parquet")
+    pq.write_table(pa.concat_tables(sketches), Path(out_dir) / f"{name}.sketch.parquet")
+    return len(ids)
+
+
+def decide_all(work: str, config: Any) -> dict[str, Any]:
+    """Worker job: the dedup decision over every sketched file (empty index)."""
+    from tasks.dedup import Documents, decide
+    from tasks.dedup_index import IndexedArticles
+
+    folder = Path(work)
+    keys = pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.keys.parquet")))
+    sketch = pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.sketch.parquet")))
+    decision = decide(Documents(keys, sketch), IndexedArticles(), config)
+    pq.write_table(decision.duplicates, folder / "duplicates.parquet")
+    return {"documents": keys.num_rows, "dropped": decision.duplicates.num_rows}
