@@ -52,6 +52,7 @@ def clean_corpus(
     shingle_words: int | None = None,
     permutations: int | None = None,
     merge_number_variants: bool = False,
+    keep_policy: list[str] | None = None,
     inline: bool = False,
 ) -> dict[str, Any]:
     """Clean every raw article under ``raw_dir`` and add what is new to the dataset in
@@ -60,7 +61,8 @@ def clean_corpus(
     ``typos=False`` skips typo correction; ``keep_words`` names a plain word-list file of
     words the typo stage must never change. ``near_threshold``, ``shingle_words`` and
     ``permutations`` override the near-dup settings of ``tasks/rules/dedup.toml``;
-    ``merge_number_variants`` lets copies that differ only in their figures merge. ``inline``
+    ``merge_number_variants`` lets copies that differ only in their figures merge;
+    ``keep_policy`` lists the keep criteria in priority order (``dedup.keep-policy``). ``inline``
     computes each task in the process that runs it (set by :func:`with_runner` for Dask).
     """
     started = time.perf_counter()
@@ -71,6 +73,7 @@ def clean_corpus(
         shingle_words=shingle_words,
         permutations=permutations,
         numbers_must_match=False if merge_number_variants else None,
+        keep_policy=keep_policy,
     )
     try:
         plan = prefect_tasks.plan_units(run.raw_dir, batch_size, unit_bytes)

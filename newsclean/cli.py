@@ -91,6 +91,14 @@ def run(
         bool,
         typer.Option(help="Also merge copies that differ only in their figures (off: kept apart)."),
     ] = False,
+    keep_policy: Annotated[
+        str | None,
+        typer.Option(
+            help="Which copy of a story to keep, criteria in order, comma-separated "
+            "(default longest,earliest_published,earliest_source; also shortest, "
+            "latest_published)."
+        ),
+    ] = None,
     runner: Annotated[
         str, typer.Option(help="Task runner: 'local' (process pool) or 'dask' (LocalCluster).")
     ] = "local",
@@ -110,6 +118,12 @@ def run(
         raise typer.Exit(2)
     if runner not in {"local", "dask"}:
         console.print(f"[red]unknown runner {runner!r}: use 'local' or 'dask'[/red]")
+        raise typer.Exit(2)
+    policy = [c.strip() for c in keep_policy.split(",") if c.strip()] if keep_policy else None
+    from tasks.dedup import KEEP_CRITERIA
+
+    if policy and not set(policy) <= set(KEEP_CRITERIA):
+        console.print(f"[red]--keep-policy: use criteria among {', '.join(KEEP_CRITERIA)}[/red]")
         raise typer.Exit(2)
     if threshold is not None and not 0 < threshold <= 1:
         console.print("[red]--threshold must be in (0, 1][/red]")
@@ -151,6 +165,7 @@ def run(
                 shingle_words=shingle_words,
                 permutations=permutations,
                 merge_number_variants=merge_number_variants,
+                keep_policy=policy,
             )
         finally:
             progress.unsubscribe(listen)

@@ -213,33 +213,42 @@ class OldBands:
 # --------------------------------------------------------------------------- decision
 
 
-def keep_rank(keys: pa.Table) -> np.ndarray:
+#: Keep-policy criteria by name: (sort columns, order). ``policy`` in rules/dedup.toml lists
+#: them in priority order; ``doc_id`` always breaks the last tie, so the order is total.
+KEEP_CRITERIA: dict[str, list[tuple[str, str]]] = {
+    "longest": [("length", "descending")],
+    "shortest": [("length", "ascending")],
+    "earliest_published": [("published_first", "ascending")],
+    "latest_published": [("published_last", "descending")],
+    "earliest_source": [("file", "ascending"), ("record", "ascending")],
+}
+
+
+def keep_rank(keys: pa.Table, policy: tuple[str, ...] = ()) -> np.ndarray:
     """Position of every document in keep-policy order (0 = the copy to keep first).
 
-    Policy: the most complete copy (longest clean text), then the earliest ``published_at``
-    (a missing date counts as latest), then the earliest source (file path, then record),
-    then the smaller doc_id — a total order, so the keeper never depends on batch order.
+    Default policy: the most complete copy (longest clean text), then the earliest
+    ``published_at`` (a missing date counts as latest), then the earliest source (file path,
+    then record), then the smaller doc_id — a total order, so the keeper never depends on
+    batch order. A missing date always loses to a known one.
     """
-    published = pc.cast(keys.column("published_at"), pa.int64()).fill_null(_LATEST)
+    policy = policy or ("longest", "earliest_published", "earliest_source")
+    unknown = [name for name in policy if name not in KEEP_CRITERIA]
+    if unknown:
+        raise ValueError(f"unknown keep-policy criteria {unknown}; known: {list(KEEP_CRITERIA)}")
+    published = pc.cast(keys.column("published_at"), pa.int64())
     table = pa.table(
         {
             "length": keys.column("text_chars"),
-            "published": published,
+            "published_first": published.fill_null(_LATEST),
+            "published_last": published.fill_null(-_LATEST),
             "file": keys.column("source_file"),
             "record": keys.column("source_record").fill_null(-1),
             "doc_id": keys.column("doc_id"),
         }
     )
-    order = pc.sort_indices(
-        table,
-        sort_keys=[
-            ("length", "descending"),
-            ("published", "ascending"),
-            ("file", "ascending"),
-            ("record", "ascending"),
-            ("doc_id", "ascending"),
-        ],
-    )
+    sort_keys = [key for name in policy for key in KEEP_CRITERIA[name]]
+    order = pc.sort_indices(table, sort_keys=[*sort_keys, ("doc_id", "ascending")])
     rank = np.empty(table.num_rows, dtype=np.int64)
     rank[np.asarray(order, dtype=np.int64)] = np.arange(table.num_rows)
     return rank
@@ -304,7 +313,7 @@ def decide(new: Documents, old: IndexedArticles, config: NearDupConfig) -> Decis
     near, _ = _verify(compact(candidates), sigs, numbers, config)
     edges = np.concatenate([compact(exact), near])
     touched_keys = old_keys.take(pa.array(old_needed, pa.int64()))
-    return _clusters(new.keys, touched_keys, edges, sigs)
+    return _clusters(new.keys, touched_keys, edges, sigs, config.keep_policy)
 
 
 def _numbers(sketch: pa.Table) -> list[tuple[list[int], list[int]]]:
@@ -318,7 +327,11 @@ def _numbers(sketch: pa.Table) -> list[tuple[list[int], list[int]]]:
 
 
 def _clusters(
-    new_keys: pa.Table, old_keys: pa.Table, edges: np.ndarray, sigs: np.ndarray
+    new_keys: pa.Table,
+    old_keys: pa.Table,
+    edges: np.ndarray,
+    sigs: np.ndarray,
+    policy: tuple[str, ...],
 ) -> Decision:
     """Union-find over the merged pairs, then one keeper per cluster by :func:`keep_rank`.
 
@@ -333,7 +346,7 @@ def _clusters(
     for a, b in edges.tolist():
         union.union(a, b)
     label = union.labels()
-    order = np.lexsort((keep_rank(nodes), label))
+    order = np.lexsort((keep_rank(nodes, policy), label))
     first = np.concatenate([[True], label[order][1:] != label[order][:-1]])[: len(label)]
     keeper_of = np.empty(len(label), dtype=np.int64)
     keeper_of[label[order][first]] = order[first]

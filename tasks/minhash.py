@@ -54,6 +54,7 @@ class NearDupConfig:
     seed: int = 20261125
     numbers_must_match: bool = True
     number_context_words: int = 2
+    keep_policy: tuple[str, ...] = ("longest", "earliest_published", "earliest_source")
 
     @property
     def rows(self) -> int:
@@ -76,14 +77,19 @@ class NearDupConfig:
 
     def with_overrides(self, **overrides: object) -> NearDupConfig:
         known = {k: v for k, v in overrides.items() if v is not None}
+        if "keep_policy" in known:
+            known["keep_policy"] = tuple(known["keep_policy"])  # type: ignore[arg-type]
         return NearDupConfig(**{**self.__dict__, **known})
 
 
 @cache
 def default_config() -> NearDupConfig:
     rule = load_pack("dedup").get("dedup.near-minhash/1")
+    pack = load_pack("dedup")
     fields = NearDupConfig.__dataclass_fields__
-    return NearDupConfig(rule_id=rule.id, **{k: v for k, v in rule.params.items() if k in fields})
+    params = {k: v for k, v in rule.params.items() if k in fields}
+    policy = pack.get("dedup.keep-policy/1").params["order"]
+    return NearDupConfig(rule_id=rule.id, keep_policy=tuple(policy), **params)
 
 
 def choose_band_rows(threshold: float, permutations: int, candidate_recall: float) -> int:

@@ -222,6 +222,17 @@ def test_keep_policy_longest_then_earliest_published_then_source() -> None:
     assert decision.clusters["kept"].to_pylist() == [True, False]
 
 
+def test_keep_policy_is_configurable() -> None:
+    base = article(BASE)
+    jan, feb = datetime(2017, 1, 5, tzinfo=UTC), datetime(2017, 2, 5, tzinfo=UTC)
+    docs = documents([base, near_copies()["paragraph added"]], published=[feb, jan])
+    assert run(docs).clusters["kept"].to_pylist() == [False, True]  # longest first
+    latest_first = CONFIG.with_overrides(keep_policy=["latest_published", "longest"])
+    assert run(docs, latest_first).clusters["kept"].to_pylist() == [True, False]
+    with pytest.raises(ValueError, match="unknown keep-policy"):
+        run(docs, CONFIG.with_overrides(keep_policy=["newest"]))
+
+
 def test_keeper_does_not_depend_on_document_order() -> None:
     copies = near_copies()
     texts = [article(BASE), *copies.values(), article(OTHER), article(BASE)]

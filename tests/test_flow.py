@@ -147,3 +147,16 @@ def test_flow_on_a_dask_local_cluster(
     articles = pd.read_parquet(out / "articles")
     assert len(articles) == 240 and articles["doc_id"].is_unique
     assert sorted(pd.read_parquet(out / "dedup_index")["doc_id"]) == sorted(articles["doc_id"])
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--keep-policy", "newest"], ["--threshold", "1.5"], ["--runner", "ray"]],
+)
+def test_cli_rejects_bad_dedup_options(option: list[str], demo_raw: Path) -> None:
+    from typer.testing import CliRunner
+
+    from newsclean.cli import app
+
+    result = CliRunner().invoke(app, ["run", str(demo_raw), *option])
+    assert result.exit_code == 2, result.output
