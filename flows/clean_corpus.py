@@ -53,20 +53,23 @@ def clean_corpus(
     permutations: int | None = None,
     merge_number_variants: bool = False,
     keep_policy: list[str] | None = None,
+    full: bool = False,
+    lock_wait: float = 0.0,
     inline: bool = False,
 ) -> dict[str, Any]:
-    """Clean every raw article under ``raw_dir`` and add what is new to the dataset in
-    ``out_dir``.
+    """Clean the new and changed raw files under ``raw_dir`` and add them to the dataset in
+    ``out_dir`` (``full=True``: every file, as if none had been seen).
 
     ``typos=False`` skips typo correction; ``keep_words`` names a plain word-list file of
     words the typo stage must never change. ``near_threshold``, ``shingle_words`` and
     ``permutations`` override the near-dup settings of ``tasks/rules/dedup.toml``;
     ``merge_number_variants`` lets copies that differ only in their figures merge;
-    ``keep_policy`` lists the keep criteria in priority order (``dedup.keep-policy``). ``inline``
+    ``keep_policy`` lists the keep criteria in priority order (``dedup.keep-policy``).
+    ``lock_wait``: seconds to wait for another run writing to ``out_dir``. ``inline``
     computes each task in the process that runs it (set by :func:`with_runner` for Dask).
     """
     started = time.perf_counter()
-    run = run_state.start_run(raw_dir, out_dir)
+    run = run_state.start_run(raw_dir, out_dir, lock_wait)
     n_workers = 1 if inline else workers_count or workers.default_workers()
     config = default_config().with_overrides(
         threshold=near_threshold,
@@ -76,41 +79,19 @@ def clean_corpus(
         keep_policy=keep_policy,
     )
     try:
-        plan = prefect_tasks.plan_units(run.raw_dir, batch_size, unit_bytes)
-        futures = prefect_tasks.clean_unit.map(
-            unmapped(run.raw_dir),
-            unmapped(run.staging_dir),
-            plan["units"],
-            unmapped(batch_size),
-            unmapped(max_doc_bytes),
-            unmapped(n_workers),
-            unmapped(typos),
-        )
-        units = [future.result() for future in futures]
-        # Fresh worker processes per phase: each phase's memory (cleaning buffers, typo
-        # dictionaries, publish buffers) is then never stacked on another's (docs/prefect.md).
-        workers.shutdown()
+        scan = prefect_tasks.scan_raw(run.raw_dir, run.out_dir, run.staging_dir, full, n_workers)
+        plan = prefect_tasks.plan_units(run.raw_dir, batch_size, unit_bytes, scan["process"])
+        units, failed = _clean(run, plan, batch_size, max_doc_bytes, n_workers, typos)
+        ok = [u["index"] for u in plan["units"] if u["index"] not in failed]
         if typos:
-            vocabulary = prefect_tasks.merge_vocabulary(run.staging_dir, n_workers)
-            workers.shutdown()
-            never_change = read_word_list(Path(keep_words)) if keep_words else []
-            typo_futures = prefect_tasks.correct_typos.map(
-                unmapped(run.staging_dir),
-                [unit["index"] for unit in plan["units"]],
-                unmapped(vocabulary),
-                unmapped(never_change),
-                unmapped(n_workers),
-            )
-            units += [future.result() for future in typo_futures]
-            workers.shutdown()
+            units += _correct_typos(run, ok, keep_words, n_workers)
         sketches = prefect_tasks.sketch_unit.map(
-            unmapped(run.staging_dir),
-            [unit["index"] for unit in plan["units"]],
-            unmapped(config),
-            unmapped(n_workers),
+            unmapped(run.staging_dir), ok, unmapped(config), unmapped(n_workers)
         )
         units += [future.result() for future in sketches]
-        dedup_counts = prefect_tasks.dedup_run(run.staging_dir, run.out_dir, config, n_workers)
+        dedup_counts = prefect_tasks.dedup_run(
+            run.staging_dir, run.out_dir, config, scan["retract"], n_workers
+        )
         published = prefect_tasks.publish(
             run.out_dir,
             run.staging_dir,
@@ -119,20 +100,24 @@ def clean_corpus(
             run.ingested_at,
             config,
             n_workers,
+            scan["retract"],
+            sorted({f for files in failed.values() for f in files}),
         )
+        summary = report.build_summary(
+            run.run_id,
+            run.raw_dir,
+            run.out_dir,
+            units,
+            published,
+            plan["ignored"],
+            time.perf_counter() - started,
+            dedup_counts,
+        )
+        summary["files"] = scan["files"]
+        run_state.finish_run(run, summary)
     finally:
         workers.shutdown()
-    summary = report.build_summary(
-        run.run_id,
-        run.raw_dir,
-        run.out_dir,
-        units,
-        published,
-        plan["ignored"],
-        time.perf_counter() - started,
-        dedup_counts,
-    )
-    run_state.finish_run(run, summary)
+        run_state.release(run)
     create_markdown_artifact(
         report.to_markdown(summary), key="newsclean-run", description="newsclean run summary"
     )
@@ -140,6 +125,58 @@ def clean_corpus(
         "run %s: %d kept of %d", run.run_id, summary["kept"], summary["documents_in"]
     )
     return summary
+
+
+def _clean(
+    run: run_state.RunContext,
+    plan: dict[str, Any],
+    batch_size: int,
+    max_doc_bytes: int,
+    n_workers: int,
+    count_vocabulary: bool,
+) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
+    """clean-unit over every unit. A unit that still fails after its retries is quarantined
+    file by file and left out of the run (and of the manifest: the next run tries again)."""
+    futures = prefect_tasks.clean_unit.map(
+        unmapped(run.raw_dir),
+        unmapped(run.staging_dir),
+        plan["units"],
+        unmapped(batch_size),
+        unmapped(max_doc_bytes),
+        unmapped(n_workers),
+        unmapped(count_vocabulary),
+    )
+    units, failed = [], {}
+    for unit, future in zip(plan["units"], futures, strict=True):
+        result = future.result(raise_on_failure=False)
+        if isinstance(result, BaseException):
+            failed[unit["index"]] = list(unit["files"])
+            prefect_tasks.quarantine_unit(run.staging_dir, unit, repr(result))
+        else:
+            units.append(result)
+    # Fresh worker processes per phase: each phase's memory (cleaning buffers, typo
+    # dictionaries, publish buffers) is then never stacked on another's (docs/prefect.md).
+    workers.shutdown()
+    return units, failed
+
+
+def _correct_typos(
+    run: run_state.RunContext, unit_indices: list[int], keep_words: str | None, n_workers: int
+) -> list[dict[str, Any]]:
+    """merge-vocabulary, then correct-typos over the units (each phase in fresh workers)."""
+    vocabulary = prefect_tasks.merge_vocabulary(run.staging_dir, n_workers)
+    workers.shutdown()
+    never_change = read_word_list(Path(keep_words)) if keep_words else []
+    futures = prefect_tasks.correct_typos.map(
+        unmapped(run.staging_dir),
+        unit_indices,
+        unmapped(vocabulary),
+        unmapped(never_change),
+        unmapped(n_workers),
+    )
+    results = [future.result() for future in futures]
+    workers.shutdown()
+    return results
 
 
 def run(

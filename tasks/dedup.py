@@ -430,23 +430,26 @@ SUPERSEDED = "superseded.parquet"  # published articles a better new copy replac
 REPLACED = "replaced.parquet"  # doc_ids whose source record changed since publication
 
 
-def published_seen(out_dir: Path) -> pa.Table:
-    """``doc_id``/``content_hash`` of every document already published (kept or dropped)."""
+_SEEN_SCHEMA = pa.schema(
+    [("doc_id", pa.string()), ("content_hash", pa.string()), ("source_file", pa.string())]
+)
+
+
+def published_seen(out_dir: Path, retracted_files: list[str] | None = None) -> pa.Table:
+    """``doc_id``/``content_hash``/``source_file`` of every document already published (kept
+    or dropped), minus the rows of files this run reprocesses (they are being taken back)."""
     from tasks.write import published_parts, read_parquet
 
     parts = [
-        read_parquet(p, columns=["doc_id", "content_hash"])
+        read_parquet(p, columns=_SEEN_SCHEMA.names).cast(_SEEN_SCHEMA)
         for name in ("articles", "duplicates")
         for p in published_parts(out_dir, name)
     ]
-    parts = [
-        p.cast(pa.schema([("doc_id", pa.string()), ("content_hash", pa.string())])) for p in parts
-    ]
-    if not parts:
-        return pa.table(
-            {"doc_id": pa.array([], pa.string()), "content_hash": pa.array([], pa.string())}
-        )
-    return pa.concat_tables(parts)
+    seen = pa.concat_tables(parts) if parts else _SEEN_SCHEMA.empty_table()
+    if retracted_files:
+        files = pa.array(sorted(retracted_files), pa.string())
+        seen = seen.filter(pc.invert(pc.is_in(seen["source_file"], value_set=files)))
+    return seen
 
 
 def _pair_keys(table: pa.Table) -> pa.Array:
@@ -455,14 +458,20 @@ def _pair_keys(table: pa.Table) -> pa.Array:
     )
 
 
-def run_dedup(staging_dir: str, out_dir: str, config: NearDupConfig) -> dict[str, int]:
+def run_dedup(
+    staging_dir: str,
+    out_dir: str,
+    config: NearDupConfig,
+    retracted_files: list[str] | None = None,
+) -> dict[str, int]:
     """Worker job: decide exact and near duplicates of the run against each other and the
     published dataset; stage the decision for the publish step; return counts.
 
     A document already published unchanged (same doc_id and content hash) is skipped: a
     re-run over the same input adds no rows. A document whose source record now holds another
-    text replaces its earlier version. Runs in a worker process so that the key tables never
-    grow the long-lived orchestrating process.
+    text replaces its earlier version. Articles from ``retracted_files`` (raw files this run
+    reprocesses) are out of the index for the decision. Runs in a worker process so that the
+    key tables never grow the long-lived orchestrating process.
     """
     from tasks import dedup_index
     from tasks.write import read_staged_table, write_parquet_atomic
@@ -474,15 +483,16 @@ def run_dedup(staging_dir: str, out_dir: str, config: NearDupConfig) -> dict[str
     sketch = read_staged_table(staging, "sketch", minhash.sketch_schema(config))
     if not keys.column("doc_id").equals(sketch.column("doc_id")):
         raise RuntimeError("staged sketches are not aligned with staged documents")
-    seen = published_seen(out)
+    seen = published_seen(out, retracted_files)
     skip = np.asarray(pc.is_in(_pair_keys(keys), value_set=_pair_keys(seen)), dtype=bool)
     changed = np.asarray(pc.is_in(keys.column("doc_id"), value_set=seen.column("doc_id")))
     replaced = keys.column("doc_id").filter(pa.array(changed & ~skip))
     if not dedup_index.is_current(out, config):
         dedup_index.rebuild_index(out, config, write_parquet_atomic)
-    index = dedup_index.IndexedArticles(
-        dedup_index.index_parts(out), exclude=replaced.combine_chunks()
-    )
+    excluded = replaced.combine_chunks()
+    if retracted_files:
+        excluded = pa.concat_arrays([excluded, _article_ids_of(out, retracted_files)])
+    index = dedup_index.IndexedArticles(dedup_index.index_parts(out), exclude=excluded)
     todo = pa.array(~skip)
     decision = decide(Documents(keys.filter(todo), sketch.filter(todo)), index, config)
     skipped = keys.column("doc_id").filter(pa.array(skip))
@@ -517,3 +527,18 @@ def run_dedup(staging_dir: str, out_dir: str, config: NearDupConfig) -> dict[str
         "superseded": decision.superseded.num_rows,
         "replaced": len(replaced),
     }
+
+
+def _article_ids_of(out: Path, files: list[str]) -> pa.Array:
+    """doc_ids of the published articles that came from ``files``."""
+    from tasks.write import published_parts, read_parquet
+
+    wanted = pa.array(sorted(files), pa.string())
+    ids = [
+        t.filter(pc.is_in(t["source_file"], value_set=wanted))["doc_id"].combine_chunks()
+        for t in (
+            read_parquet(p, columns=["doc_id", "source_file"])
+            for p in published_parts(out, "articles")
+        )
+    ]
+    return pa.concat_arrays(ids).cast(pa.string()) if ids else pa.array([], pa.string())

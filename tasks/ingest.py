@@ -248,11 +248,16 @@ def plan_units(
     raw_dir: Path,
     batch_size: int = DEFAULT_BATCH_SIZE,
     unit_bytes: int = DEFAULT_UNIT_BYTES,
+    only: set[str] | None = None,
 ) -> Plan:
     """Split the raw folder into work units. Never raises on a bad file: the reader will
-    quarantine it."""
+    quarantine it. ``only`` restricts the plan to these relative paths (an incremental run:
+    the new and changed files)."""
     raw_dir = Path(raw_dir)
     files, ignored, unsupported = discover(raw_dir)
+    if only is not None:
+        files = [p for p in files if relative(p, raw_dir) in only]
+        unsupported = [name for name in unsupported if name in only]
     units: list[WorkUnit] = []
     txt_group: list[str] = []
     txt_bytes = 0

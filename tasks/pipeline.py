@@ -210,3 +210,23 @@ def sketch_unit(staging_dir: str, unit_index: int, config: minhash.NearDupConfig
         pa.default_memory_pool().release_unused()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def quarantine_failed_unit(staging_dir: str, unit_index: int, files: list[str], error: str) -> int:
+    """Remove whatever a failed unit staged and stage one quarantine row per file instead,
+    so the run goes on without it (and nothing half-done from it is published)."""
+    staging = Path(staging_dir)
+    for kind in ("docs", "edits", "quarantine", "vocab", "sketch"):
+        for path in staged_unit_parts(staging, kind, unit_index):
+            path.unlink()
+    reason = f"processing failed after retries: {error}"[:500]
+    table = pa.table(
+        {
+            "source_file": list(files),
+            "source_record": pa.array([None] * len(files), pa.int64()),
+            "reason": [reason] * len(files),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    write_parquet_atomic(table, staging_paths(staging, unit_index, 9999)["quarantine"])
+    return len(files)

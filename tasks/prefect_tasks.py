@@ -19,16 +19,31 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import dedup, ingest, pipeline, progress, typos, workers, write
+from tasks import dedup, ingest, manifest, pipeline, progress, typos, workers, write
 from tasks.minhash import NearDupConfig
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
+@task(name="scan-raw", **_TASK_OPTIONS)
+def scan_raw(
+    raw_dir: str, out_dir: str, staging_dir: str, full: bool, n_workers: int
+) -> dict[str, Any]:
+    """Compare the raw folder with the manifest: the files to process and to take back."""
+    scan = workers.run(n_workers, manifest.plan_incremental, raw_dir, out_dir, staging_dir, full)
+    get_run_logger().info(
+        "raw files: %s; %d to process", json.dumps(scan["files"]), len(scan["process"])
+    )
+    return scan
+
+
 @task(name="plan-units", **_TASK_OPTIONS)
-def plan_units(raw_dir: str, batch_size: int, unit_bytes: int) -> dict[str, Any]:
-    """Discover raw files and split them into work units."""
-    plan = ingest.plan_units(Path(raw_dir), batch_size, unit_bytes)
+def plan_units(
+    raw_dir: str, batch_size: int, unit_bytes: int, only: list[str] | None = None
+) -> dict[str, Any]:
+    """Split the raw files to process into work units."""
+    chosen = None if only is None else set(only)
+    plan = ingest.plan_units(Path(raw_dir), batch_size, unit_bytes, chosen)
     logger = get_run_logger()
     logger.info(
         "%d work units over %.1f MB; %d ignored, %d unsupported files",
@@ -79,6 +94,14 @@ def clean_unit(
     return summary.to_dict()
 
 
+@task(name="quarantine-unit", **_TASK_OPTIONS)
+def quarantine_unit(staging_dir: str, unit: dict[str, Any], error: str) -> int:
+    """A unit that failed after its retries: drop what it staged, quarantine its files."""
+    count = pipeline.quarantine_failed_unit(staging_dir, unit["index"], unit["files"], error)
+    get_run_logger().error("unit %d failed for good, quarantined: %s", unit["index"], error)
+    return count
+
+
 @task(name="merge-vocabulary", **_TASK_OPTIONS)
 def merge_vocabulary(staging_dir: str, n_workers: int) -> str:
     """Sum the per-batch word counts into the run's corpus vocabulary (a worker job)."""
@@ -122,10 +145,14 @@ def sketch_unit(
 
 @task(name="dedup", **_TASK_OPTIONS)
 def dedup_run(
-    staging_dir: str, out_dir: str, config: NearDupConfig, n_workers: int
+    staging_dir: str,
+    out_dir: str,
+    config: NearDupConfig,
+    retracted_files: list[str],
+    n_workers: int,
 ) -> dict[str, int]:
     """Exact and near duplicates within the run and against the published dataset."""
-    counts = workers.run(n_workers, dedup.run_dedup, staging_dir, out_dir, config)
+    counts = workers.run(n_workers, dedup.run_dedup, staging_dir, out_dir, config, retracted_files)
     get_run_logger().info("dedup: %s", json.dumps(counts))
     return counts
 
@@ -139,10 +166,20 @@ def publish(
     ingested_at: datetime,
     config: NearDupConfig,
     n_workers: int,
+    retract_files: list[str],
+    failed_files: list[str],
 ) -> dict[str, Any]:
-    """Add the run's articles, edits, duplicates, quarantine and index rows atomically."""
+    """Commit the run: its new rows, the rows it takes back, the manifest (one journal)."""
     counts = write.publish_run(
-        Path(out_dir), Path(staging_dir), run_id, unsupported, ingested_at, config, n_workers
+        Path(out_dir),
+        Path(staging_dir),
+        run_id,
+        unsupported,
+        ingested_at,
+        config,
+        n_workers,
+        retract_files,
+        failed_files,
     )
     get_run_logger().info(
         "published %s", json.dumps({k: v for k, v in counts.items() if k != "edits_by_rule"})

@@ -1,20 +1,37 @@
-"""Run bookkeeping: run ids, the staging folder, the run summary file.
+"""Run bookkeeping: run ids, the one-writer lock, crash recovery, the staging folder.
 
-A run stages its work under ``<out>/_staging/<run_id>/`` (hidden from Parquet readers) and
-removes it once the dataset is published; a staging folder left by a killed run is stale and
-is cleared by the next run.
+* **One writer.** A run holds an exclusive ``flock`` on ``<out>/.newsclean.lock`` from start to
+  end; a second run on the same output folder waits up to ``lock_wait`` seconds and then
+  refuses with a message naming the holder. The kernel drops the lock when a process dies
+  (SIGKILL included), so a crashed run never blocks the next one.
+* **Crash recovery.** A run stages its work under ``<out>/_staging/<run_id>/`` (hidden from
+  Parquet readers) and publishes through a journal (:func:`tasks.write.commit`). The next run,
+  under the lock, first finishes a journal left by a run killed while publishing (roll
+  forward: every file it names was complete before the journal was written), then removes
+  stale staging folders and hidden temp files of killed runs.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
+import os
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from tasks import write
+
+LOCK_FILE = ".newsclean.lock"
+_held: dict[str, TextIO] = {}
+
+
+class OutputBusy(RuntimeError):
+    """Another run is writing to the same output folder."""
 
 
 @dataclass(frozen=True)
@@ -32,21 +49,62 @@ def new_run_id(now: datetime, raw_dir: Path) -> str:
     return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{suffix}"
 
 
-def start_run(raw_dir: str, out_dir: str) -> RunContext:
+def acquire_lock(out: Path, holder: dict[str, Any], wait_seconds: float = 0.0) -> TextIO:
+    """Take the output folder's writer lock, waiting up to ``wait_seconds``."""
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 (held for the run)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                current = handle.read().strip() or "unknown"
+                handle.close()
+                raise OutputBusy(
+                    f"another newsclean run is writing to {out} ({current}); it was not "
+                    f"started. Try again when it ends, or pass a longer lock wait."
+                ) from None
+            time.sleep(0.2)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(holder))
+    handle.flush()
+    return handle
+
+
+def start_run(raw_dir: str, out_dir: str, lock_wait: float = 0.0) -> RunContext:
     raw = Path(raw_dir).resolve()
     if not raw.is_dir():
         raise FileNotFoundError(f"raw folder {raw} does not exist")
     out = Path(out_dir).resolve()
     now = datetime.now(UTC)
     run_id = new_run_id(now, raw)
-    staging_root = out / write.STAGING
-    if staging_root.exists():
-        shutil.rmtree(staging_root)  # left by a killed run: never published, safe to drop
-    staging = staging_root / run_id
-    staging.mkdir(parents=True)
+    holder = {"run_id": run_id, "pid": os.getpid(), "started": now.isoformat()}
+    lock = acquire_lock(out, holder, lock_wait)
+    try:
+        write.recover(out)
+        staging_root = out / write.STAGING
+        if staging_root.exists():
+            shutil.rmtree(staging_root)  # left by a killed run: never published, safe to drop
+        staging = staging_root / run_id
+        staging.mkdir(parents=True)
+    except BaseException:
+        lock.close()
+        raise
+    _held[run_id] = lock
     return RunContext(run_id, str(raw), str(out), str(staging), now)
 
 
 def finish_run(run: RunContext, summary: dict[str, Any]) -> None:
     write.write_run_summary(Path(run.out_dir), run.run_id, summary)
     write.remove_staging(Path(run.staging_dir).parent)
+
+
+def release(run: RunContext) -> None:
+    """Drop the writer lock (idempotent; also dropped by the kernel if the process dies)."""
+    lock = _held.pop(run.run_id, None)
+    if lock is not None:
+        lock.close()

@@ -21,6 +21,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +61,16 @@ def _temp_path(path: Path) -> Path:
 
 
 def write_parquet_atomic(
-    table: pa.Table, path: Path, metadata: dict[str, str] | None = None
+    table: pa.Table, path: Path, metadata: dict[str, str] | None = None, rename: bool = True
 ) -> Path:
-    """Write ``table`` to ``path`` via a hidden temp file and an atomic rename."""
+    """Write ``table`` to ``path`` via a hidden temp file and an atomic rename (or, with
+    ``rename=False``, to ``path`` itself: the caller passes a temp name and commits it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = _temp_path(path)
+    temp = _temp_path(path) if rename else path
     table = table.replace_schema_metadata(_metadata(table.schema, metadata).metadata)
     pq.write_table(table, temp, compression="zstd")
-    os.replace(temp, path)
+    if rename:
+        os.replace(temp, path)
     return path
 
 
@@ -242,6 +245,8 @@ def publish_run(
     ingested_at: Any,
     config: minhash.NearDupConfig,
     n_workers: int = 1,
+    retract_files: list[str] | None = None,
+    failed_files: list[str] | None = None,
 ) -> dict[str, Any]:
     """Add the run's new rows to the dataset in ``out_dir`` and apply its supersessions.
 
@@ -274,7 +279,15 @@ def publish_run(
         (out_dir / name).mkdir(parents=True, exist_ok=True)
     results = workers.run_many(n_workers, publish_unit, jobs)
     counts = workers.run(
-        n_workers, finish_publish, str(out_dir), str(staging_dir), run_id, unsupported, moves
+        n_workers,
+        finish_publish,
+        str(out_dir),
+        str(staging_dir),
+        run_id,
+        unsupported,
+        moves,
+        retract_files,
+        failed_files,
     )
     by_rule: Counter[str] = Counter()
     for result in results:
@@ -293,15 +306,21 @@ def finish_publish(
     run_id: str,
     unsupported: list[str],
     moves: list[tuple[str, str]],
+    retract_files: list[str] | None = None,
+    failed_files: list[str] | None = None,
 ) -> dict[str, int]:
-    """Worker job: write the run's duplicates and new quarantine rows, rename every new file
-    into place, then retract superseded and replaced rows from earlier files."""
-    from tasks import dedup
+    """Worker job: write the run's duplicates and new quarantine rows, the rewrites of earlier
+    files that lose rows, and the new manifest — all as hidden temp files — then commit them
+    with the units' files in one journaled step (:func:`commit`)."""
+    from tasks import dedup, manifest
     from tasks.ingest import unsupported_quarantine
 
     out, staging = Path(out_dir), Path(staging_dir)
+    files = set(retract_files or [])
     quarantine = _new_quarantine(
-        out, [*_stream(staged_parts(staging, "quarantine")), unsupported_quarantine(unsupported)]
+        out,
+        [*_stream(staged_parts(staging, "quarantine")), unsupported_quarantine(unsupported)],
+        files,
     )
     duplicates = read_parquet(staging / dedup.DUPLICATES)
     duplicates = duplicates.append_column(
@@ -311,25 +330,96 @@ def finish_publish(
         "quarantine": (quarantine, QUARANTINE_SCHEMA),
         "duplicates": (duplicates, DUPLICATE_SCHEMA),
     }
-    counts = {}
-    pairs = [(Path(temp), Path(final)) for temp, final in moves]
+    counts: dict[str, int] = {}
+    renames = [(Path(temp), Path(final)) for temp, final in moves]
     for name, (table, schema) in small.items():
         final = _final_name(out, name, run_id, 0)
         counts[name] = _write_stream([table], schema, _temp_path(final), run_id)
-        pairs.append((_temp_path(final), final))
-    for temp, final in pairs:
-        if temp.exists():  # no file when the unit added no rows
-            os.replace(temp, final)
+        renames.append((_temp_path(final), final))
+    retraction = Retraction(
+        superseded=read_parquet(staging / dedup.SUPERSEDED),
+        replaced=read_parquet(staging / dedup.REPLACED).column("doc_id").combine_chunks(),
+        files=files,
+    )
+    rewrites, deletes = retraction.prepare(out)
+    renames += rewrites
+    rows = json.loads((staging / SCAN_ROWS).read_text()) if (staging / SCAN_ROWS).exists() else []
+    merged = manifest.merged_manifest(out, rows, run_id, set(failed_files or []))
+    manifest_path = out / manifest.MANIFEST
+    write_parquet_atomic(merged, _temp_path(manifest_path), rename=False)
+    renames.append((_temp_path(manifest_path), manifest_path))
+    commit(out, run_id, [(t, f) for t, f in renames if t.exists()], deletes)
     _ensure_readable(out, run_id)
     counts.update(
-        retract_earlier(
-            out,
-            run_id,
-            read_parquet(staging / dedup.SUPERSEDED),
-            read_parquet(staging / dedup.REPLACED).column("doc_id"),
-        )
+        superseded=retraction.superseded.num_rows,
+        replaced=len(retraction.replaced),
+        retracted_rows=retraction.removed_rows,
     )
     return counts
+
+
+#: This run's manifest rows (new and changed raw files), staged by the scan step.
+SCAN_ROWS = "scan_rows.json"
+JOURNAL = "_journal.json"
+
+
+def commit(out: Path, run_id: str, renames: list[tuple[Path, Path]], deletes: list[Path]) -> None:
+    """Make a run's prepared files visible together, crash-safely.
+
+    Every file is complete under a hidden temp name before this starts. The journal (the
+    list of renames and deletions) is written atomically first; then the renames and
+    deletions are applied and the journal removed. A run killed before the journal exists
+    changed nothing visible (its temp files are swept by the next run); one killed after is
+    rolled forward by the next run (:func:`recover`). The manifest is one of the renames,
+    listed last, so it never names data that is not in place.
+    """
+    entries = {
+        "run_id": run_id,
+        "renames": [[str(t.relative_to(out)), str(f.relative_to(out))] for t, f in renames],
+        "deletes": [str(d.relative_to(out)) for d in deletes],
+    }
+    journal = out / JOURNAL
+    temp = _temp_path(journal)
+    temp.write_text(json.dumps(entries))
+    _fsync(temp)
+    os.replace(temp, journal)
+    _apply_journal(out, entries)
+    journal.unlink()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _apply_journal(out: Path, entries: dict[str, Any]) -> None:
+    """Idempotent: a rename already done (temp gone, final there) is skipped."""
+    for temp, final in entries["renames"]:
+        if (out / temp).exists():
+            os.replace(out / temp, out / final)
+    for name in entries["deletes"]:
+        (out / name).unlink(missing_ok=True)
+
+
+def recover(out: Path) -> dict[str, int]:
+    """Finish a commit a killed run left half-done, then sweep temp files of killed runs.
+    Called by the next run under the writer lock, before anything else."""
+    journal = out / JOURNAL
+    rolled = 0
+    if journal.exists():
+        entries = json.loads(journal.read_text())
+        _apply_journal(out, entries)
+        journal.unlink()
+        rolled = len(entries["renames"])
+    swept = 0
+    for folder in [out, *(out / name for name in (*TABLES, "dedup_index"))]:
+        for temp in folder.glob(".*.tmp") if folder.is_dir() else []:
+            temp.unlink()
+            swept += 1
+    return {"rolled_forward": rolled, "temp_files_swept": swept}
 
 
 def _ensure_readable(out: Path, run_id: str) -> None:
@@ -346,9 +436,9 @@ def _ensure_readable(out: Path, run_id: str) -> None:
             write_parquet_atomic(schema.empty_table(), _final_name(out, name, run_id, 0))
 
 
-def _new_quarantine(out: Path, tables: list[pa.Table]) -> pa.Table:
+def _new_quarantine(out: Path, tables: list[pa.Table], retracted_files: set[str]) -> pa.Table:
     """This run's quarantine rows minus those already published (a re-run over the same bad
-    input adds no rows)."""
+    input adds no rows); rows of files being reprocessed do not count as published."""
     table = pa.concat_tables([t.cast(QUARANTINE_SCHEMA) for t in tables])
     earlier = [read_parquet(p) for p in published_parts(out, "quarantine")]
     if not earlier or table.num_rows == 0:
@@ -361,78 +451,102 @@ def _new_quarantine(out: Path, tables: list[pa.Table]) -> pa.Table:
         )
 
     seen = pa.concat_tables([t.cast(QUARANTINE_SCHEMA) for t in earlier])
+    if retracted_files:
+        gone = pc.is_in(seen["source_file"], value_set=pa.array(sorted(retracted_files)))
+        seen = seen.filter(pc.invert(gone))
     return table.filter(pc.invert(pc.is_in(key(table), value_set=key(seen).combine_chunks())))
 
 
-def _rewrite(path: Path, table: pa.Table) -> None:
-    """Replace a published file by ``table`` (or remove it when no row is left)."""
-    if table.num_rows == 0:
-        path.unlink()
-        return
-    meta = {k.decode(): v.decode() for k, v in (read_schema_metadata(path) or {}).items()}
-    write_parquet_atomic(table, path, meta)
+@dataclass
+class Retraction:
+    """Rows of earlier runs that this run takes back.
+
+    ``superseded``: articles a better new copy replaces (→ they leave articles and the index;
+    earlier duplicate rows pointing at them are re-pointed to the new keeper). ``replaced``:
+    doc_ids whose source record changed. ``files``: raw files being reprocessed (changed, or
+    in their closure): every row that came from them goes, and their edits with them.
+    """
+
+    superseded: pa.Table
+    replaced: pa.Array
+    files: set[str]
+    removed_rows: int = 0
+
+    def prepare(self, out: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
+        """Temp rewrites of the affected earlier files, and the files left empty."""
+        rewrites: list[tuple[Path, Path]] = []
+        deletes: list[Path] = []
+        if not (self.superseded.num_rows or len(self.replaced) or self.files):
+            return rewrites, deletes
+        file_ids: list[pa.Array] = []
+        file_set = pa.array(sorted(self.files), pa.string())
+        gone = pa.concat_arrays([self.superseded["doc_id"].combine_chunks(), self.replaced])
+        for table in ("articles", "dedup_index", "duplicates", "quarantine", "edits"):
+            ids = self.replaced if table in ("duplicates", "edits") else gone
+            if table == "edits" and file_ids:
+                ids = pa.concat_arrays([ids, *file_ids]).unique()
+            if table == "quarantine":
+                ids = pa.array([], pa.string())
+            for path in published_parts(out, table):
+                names = pq.read_schema(path).names
+                keys = read_parquet(path, columns=[c for c in _KEY_NAMES if c in names])
+                drop = self._drop_mask(keys, ids, file_set, file_ids)
+                repoint = table == "duplicates" and self.superseded.num_rows > 0
+                if not pc.any(drop).as_py() and not (
+                    repoint and pc.any(pc.is_in(keys["kept_doc_id"], value_set=gone)).as_py()
+                ):
+                    continue
+                if table == "articles":
+                    self.removed_rows += pc.sum(drop).as_py() or 0
+                data = read_parquet(path).filter(pc.invert(drop))
+                if repoint:
+                    data, _ = _repointed(data, self.superseded)
+                if data.num_rows == 0:
+                    deletes.append(path)
+                    continue
+                meta = {
+                    k.decode(): v.decode() for k, v in (read_schema_metadata(path) or {}).items()
+                }
+                write_parquet_atomic(data, _temp_path(path), meta, rename=False)
+                rewrites.append((_temp_path(path), path))
+        return rewrites, deletes
+
+    @staticmethod
+    def _drop_mask(
+        keys: pa.Table, ids: pa.Array, file_set: pa.Array, file_ids: list[pa.Array]
+    ) -> pa.Array:
+        """Rows to drop: their doc_id is retracted, or they came from a reprocessed file
+        (whose doc_ids are collected so that their edits go too)."""
+        drop = pa.array([False] * keys.num_rows, pa.bool_())
+        if "doc_id" in keys.column_names and len(ids):
+            drop = pc.is_in(keys["doc_id"], value_set=ids)
+        if "source_file" in keys.column_names and len(file_set):
+            by_file = pc.is_in(keys["source_file"], value_set=file_set)
+            if "doc_id" in keys.column_names:
+                file_ids.append(keys["doc_id"].filter(by_file).combine_chunks())
+            drop = pc.or_(drop, by_file)
+        return drop
+
+
+_KEY_NAMES = ("doc_id", "source_file", "kept_doc_id")
+
+
+def _repointed(data: pa.Table, superseded: pa.Table) -> tuple[pa.Table, bool]:
+    """Duplicate rows whose kept copy was superseded now point at the new keeper."""
+    old = superseded["doc_id"].combine_chunks()
+    at = pc.index_in(data["kept_doc_id"], value_set=old)
+    hit = pc.is_valid(at)
+    if not pc.any(hit).as_py():
+        return data, False
+    kept = pc.if_else(hit, superseded["kept_doc_id"].take(at), data["kept_doc_id"])
+    cluster = pc.if_else(hit, superseded["dup_cluster"].take(at), data["dup_cluster"])
+    data = data.set_column(data.schema.get_field_index("kept_doc_id"), "kept_doc_id", kept)
+    data = data.set_column(data.schema.get_field_index("dup_cluster"), "dup_cluster", cluster)
+    return data.cast(DUPLICATE_SCHEMA), True
 
 
 def read_schema_metadata(path: Path) -> dict[bytes, bytes] | None:
     return pq.read_schema(path).metadata
-
-
-def retract_earlier(
-    out: Path, run_id: str, superseded: pa.Table, replaced: pa.ChunkedArray
-) -> dict[str, int]:
-    """Remove superseded articles (a better copy came) and earlier versions of changed
-    records from the files of earlier runs, and point earlier duplicate rows at the new
-    keeper. Only files that hold an affected id are read whole and rewritten."""
-    gone_articles = pa.concat_arrays(
-        [superseded.column("doc_id").combine_chunks(), replaced.combine_chunks()]
-    )
-    removed = {"superseded": superseded.num_rows, "replaced": len(replaced)}
-    if len(gone_articles) == 0:
-        return removed
-    for table in ("articles", "dedup_index"):
-        _drop_ids(out, table, run_id, gone_articles)
-    if len(replaced):
-        for table in ("duplicates", "edits"):
-            _drop_ids(out, table, run_id, replaced.combine_chunks())
-    if superseded.num_rows:
-        _repoint_duplicates(out, run_id, superseded)
-    return removed
-
-
-def _earlier_parts(out: Path, table: str, run_id: str) -> list[Path]:
-    return [p for p in published_parts(out, table) if not p.name.startswith(f"part-{run_id}-")]
-
-
-def _drop_ids(out: Path, table: str, run_id: str, doc_ids: pa.Array) -> None:
-    for path in _earlier_parts(out, table, run_id):
-        hit = pc.is_in(read_parquet(path, columns=["doc_id"]).column("doc_id"), value_set=doc_ids)
-        if pc.any(hit).as_py():
-            data = read_parquet(path)
-            _rewrite(
-                path, data.filter(pc.invert(pc.is_in(data.column("doc_id"), value_set=doc_ids)))
-            )
-
-
-def _repoint_duplicates(out: Path, run_id: str, superseded: pa.Table) -> None:
-    old = superseded.column("doc_id").combine_chunks()
-    for path in _earlier_parts(out, "duplicates", run_id):
-        kept = read_parquet(path, columns=["kept_doc_id"]).column("kept_doc_id")
-        if not pc.any(pc.is_in(kept, value_set=old)).as_py():
-            continue
-        data = read_parquet(path)
-        at = pc.index_in(data.column("kept_doc_id"), value_set=old)
-        hit = pc.is_valid(at)
-        new_kept = pc.if_else(
-            hit, superseded.column("kept_doc_id").take(at), data.column("kept_doc_id")
-        )
-        new_cluster = pc.if_else(
-            hit, superseded.column("dup_cluster").take(at), data.column("dup_cluster")
-        )
-        data = data.set_column(data.schema.get_field_index("kept_doc_id"), "kept_doc_id", new_kept)
-        data = data.set_column(
-            data.schema.get_field_index("dup_cluster"), "dup_cluster", new_cluster
-        )
-        _rewrite(path, data.cast(DUPLICATE_SCHEMA))
 
 
 def write_run_summary(out_dir: Path, run_id: str, summary: dict[str, Any]) -> Path:

@@ -37,3 +37,36 @@ def clean_one(text: str, title: str | None = None, domain: str | None = None) ->
     row = out.docs.to_pylist()[0] if out.docs.num_rows else {"text": ""}
     row["edits"] = out.edits.to_pylist()
     return row
+
+
+def run_steps(raw: Path, out: Path, full: bool = False, lock_wait: float = 0.0) -> dict:
+    """One run of the flow's steps as plain functions, in this process (no Prefect): scan,
+    plan, clean, sketch, dedup, publish — what ``clean_corpus`` composes, without typos."""
+    from tasks import dedup, ingest, manifest, minhash, pipeline, run_state, write
+
+    config = minhash.default_config()
+    run = run_state.start_run(str(raw), str(out), lock_wait)
+    try:
+        scan = manifest.plan_incremental(run.raw_dir, run.out_dir, run.staging_dir, full)
+        plan = ingest.plan_units(
+            Path(run.raw_dir), 1000, ingest.DEFAULT_UNIT_BYTES, set(scan["process"])
+        )
+        for unit in plan.units:
+            pipeline.process_unit(run.raw_dir, run.staging_dir, unit, 1000)
+            pipeline.sketch_unit(run.staging_dir, unit.index, config)
+        counts = dedup.run_dedup(run.staging_dir, run.out_dir, config, scan["retract"])
+        published = write.publish_run(
+            Path(run.out_dir),
+            Path(run.staging_dir),
+            run.run_id,
+            plan.unsupported,
+            run.ingested_at,
+            config,
+            1,
+            scan["retract"],
+            [],
+        )
+        run_state.finish_run(run, {"run_id": run.run_id})
+    finally:
+        run_state.release(run)
+    return {**counts, **published, "files": scan["files"], "run_id": run.run_id}

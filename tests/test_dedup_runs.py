@@ -10,25 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks import dedup, ingest, minhash, pipeline, run_state, write
+from tasks import minhash
+from tests.helpers import run_steps
 from tests.test_dedup import BASE, OTHER, article, near_copies, paragraphs
 
 CONFIG = minhash.default_config()
 
 
-def clean_run(raw: Path, out: Path) -> dict[str, int]:
-    """One run of the flow's steps over ``raw`` into ``out``, in this process."""
-    run = run_state.start_run(str(raw), str(out))
-    plan = ingest.plan_units(raw, 1000, ingest.DEFAULT_UNIT_BYTES)
-    for unit in plan.units:
-        pipeline.process_unit(run.raw_dir, run.staging_dir, unit, 1000)
-        pipeline.sketch_unit(run.staging_dir, unit.index, CONFIG)
-    counts = dedup.run_dedup(run.staging_dir, run.out_dir, CONFIG)
-    published = write.publish_run(
-        out, Path(run.staging_dir), run.run_id, plan.unsupported, run.ingested_at, CONFIG
-    )
-    run_state.finish_run(run, {"run_id": run.run_id})
-    return {**counts, **published}
+def clean_run(raw: Path, out: Path) -> dict:
+    return run_steps(raw, out)
 
 
 def table(out: Path, name: str) -> pd.DataFrame:
@@ -109,12 +99,13 @@ def test_rerun_adds_nothing_and_changed_record_replaces_its_old_version(
     clean_run(raw, out)
     files = sorted(p.name for p in out.rglob("*.parquet"))
     again = clean_run(raw, out)
-    assert again["already_published"] == 2 and again["articles"] == 0
+    assert again["files"] == {"new": 0, "changed": 0, "unchanged": 2, "reprocessed_for_lineage": 0}
+    assert again["documents"] == 0 and again["articles"] == 0
     assert sorted(p.name for p in out.rglob("*.parquet")) == files
     # The scraper re-fetched "other" and now it holds a different story: same doc_id.
     write_article(raw, "other", "Syria", article(37647))
     third = clean_run(raw, out)
-    assert third["replaced"] == 1 and third["articles"] == 1
+    assert third["files"]["changed"] == 1 and third["articles"] == 1
     articles = table(out, "articles").set_index("source_file")
     assert len(articles) == 2
     assert "Syria" in articles.loc["other.txt", "text"]
