@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 #: Characters of raw and clean text shown per example; the rest is cut with a note, because a
@@ -485,33 +485,69 @@ def _length_chart(lengths: object, width: float = 1060) -> str:
 
 
 def removed_intervals(before: str, removed: Iterable[str]) -> list[tuple[int, int]]:
-    """Where the removed spans sit in the raw text, merged and sorted.
+    """Where the removed spans sit in the raw text: sorted, overlaps merged.
 
-    Each span is searched exactly first. Cleaning may have re-spaced it (a span logged after
-    whitespace normalisation, a caption wrapped over two lines), so when the exact text is
-    absent the span's words are escaped and joined with ``\\s+``: a pattern of literals and
-    single quantifiers, linear to match, with no nested repetition to backtrack on.
+    ``removed`` lists removals in order, so each entry marks one occurrence: the first one at or
+    after the previous entry's match that is not already marked, else the first unmarked one
+    anywhere. Marking every occurrence instead would paint a removed "AP" credit line over each
+    "AP" in the story. Each span is searched exactly first; cleaning may have re-spaced it (a
+    span logged after whitespace collapsing, a caption re-wrapped), so when no exact occurrence
+    is free, the span's words are escaped and joined with ``\\s+``: literals and single
+    quantifiers only, linear to match, nothing nested to backtrack on.
     """
-    found: list[tuple[int, int]] = []
+    chosen: list[tuple[int, int]] = []
+    cursor = 0
     for span in removed:
         if not isinstance(span, str) or not span.strip():
             continue
-        hits = []
-        start = before.find(span)
-        while start != -1:
-            hits.append((start, start + len(span)))
-            start = before.find(span, start + len(span))
-        if not hits:
-            pattern = r"\s+".join(re.escape(word) for word in span.split())
-            hits = [m.span() for m in re.finditer(pattern, before)]
-        found.extend(hits)
+        hit = _free_match(_exact_matches(before, span), cursor, chosen)
+        if hit is None:
+            hit = _free_match(_spaced_matches(before, span), cursor, chosen)
+        if hit is not None:
+            chosen.append(hit)
+            cursor = hit[1]
     merged: list[tuple[int, int]] = []
-    for start, end in sorted(found):
+    for start, end in sorted(chosen):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
     return merged
+
+
+def _exact_matches(text: str, span: str) -> Callable[[int], Iterator[tuple[int, int]]]:
+    """Occurrences of ``span`` in ``text`` from a start position, overlapping ones included."""
+
+    def matches(start: int) -> Iterator[tuple[int, int]]:
+        at = text.find(span, start)
+        while at != -1:
+            yield at, at + len(span)
+            at = text.find(span, at + 1)
+
+    return matches
+
+
+def _spaced_matches(text: str, span: str) -> Callable[[int], Iterator[tuple[int, int]]]:
+    """Occurrences of ``span`` with any whitespace run standing for any other."""
+    pattern = re.compile(r"\s+".join(re.escape(word) for word in span.split()))
+
+    def matches(start: int) -> Iterator[tuple[int, int]]:
+        return (m.span() for m in pattern.finditer(text, start))
+
+    return matches
+
+
+def _free_match(
+    matches: Callable[[int], Iterator[tuple[int, int]]],
+    cursor: int,
+    chosen: Sequence[tuple[int, int]],
+) -> tuple[int, int] | None:
+    """The first match from ``cursor`` (then from the start) that overlaps no chosen span."""
+    for start in (cursor, 0) if cursor else (0,):
+        for lo, hi in matches(start):
+            if all(hi <= c_lo or lo >= c_hi for c_lo, c_hi in chosen):
+                return lo, hi
+    return None
 
 
 def highlight_removed(before: str, removed: Iterable[str], limit: int | None = None) -> str:

@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from tasks.ingest import WorkUnit
+from tasks.pipeline import UnitSummary
 from tasks.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
 
 
@@ -161,3 +163,40 @@ def test_cli_rejects_bad_dedup_options(option: list[str], demo_raw: Path) -> Non
 
     result = CliRunner().invoke(app, ["run", str(demo_raw), *option])
     assert result.exit_code == 2, result.output
+
+
+def test_flow_retries_a_transient_error_and_quarantines_a_failing_file(
+    prefect_harness: None, demo_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit that fails once is retried by Prefect and succeeds; a unit that keeps failing
+    is quarantined file by file, the run goes on, and the next run tries that file again."""
+    from flows.clean_corpus import clean_corpus
+    from tasks import pipeline
+
+    real = pipeline.process_unit
+    calls: dict[tuple[str, ...], int] = {}
+
+    def flaky(raw_dir: str, staging_dir: str, unit: WorkUnit, *args: object) -> UnitSummary:
+        calls[unit.files] = calls.get(unit.files, 0) + 1
+        if unit.files == ("fakenewscorpus/news_sample.csv",) and calls[unit.files] == 1:
+            raise OSError("transient: stale NFS handle")
+        if unit.files[0].startswith("samples/"):
+            raise OSError("disk read error")
+        return real(raw_dir, staging_dir, unit, *args)
+
+    monkeypatch.setattr(pipeline, "process_unit", flaky)
+    out = tmp_path / "clean"
+    summary = clean_corpus(raw_dir=str(demo_raw), out_dir=str(out), workers_count=1, typos=False)
+    assert calls[("fakenewscorpus/news_sample.csv",)] == 2  # retried once, then fine
+    assert calls[("samples/000_4c60d5582bf9f543.txt",)] == 3  # first try + 2 retries
+    assert summary["kept"] == 239
+    quarantine = pd.read_parquet(out / "quarantine")
+    reason = quarantine.set_index("source_file").loc["samples/000_4c60d5582bf9f543.txt", "reason"]
+    assert "disk read error" in reason
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    assert list(manifest["path"]) == ["fakenewscorpus/news_sample.csv"]
+
+    monkeypatch.setattr(pipeline, "process_unit", real)
+    again = clean_corpus(raw_dir=str(demo_raw), out_dir=str(out), workers_count=1, typos=False)
+    assert again["files"]["new"] == 1 and again["kept"] == 1
+    assert len(pd.read_parquet(out / "articles")) == 240

@@ -1,0 +1,245 @@
+"""Incremental, crash-safe, one-writer runs (the flow's steps as plain functions; the kill
+test runs them in a real child process and SIGKILLs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tasks import run_state, write
+from tests.helpers import FAKENEWS, ROOT, run_steps
+
+STABLE = ["doc_id", "title", "text", "url", "domain", "content_hash", "dup_cluster", "n_edits"]
+
+
+def fakenews_slices(folder: Path, parts: int, rows: int = 250) -> list[Path]:
+    """The FakeNewsCorpus sample cut into ``parts`` CSV files (real text, real copies)."""
+    corpus = pd.read_csv(FAKENEWS).head(rows)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(parts):
+        path = folder / f"slice-{i}.csv"
+        corpus.iloc[i::parts].to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def dataset(out: Path) -> dict[str, pd.DataFrame]:
+    """Every table, sorted, without the columns that name the run."""
+    tables = {}
+    for name, key in [
+        ("articles", ["doc_id"]),
+        ("duplicates", ["doc_id"]),
+        ("quarantine", ["source_file", "source_record"]),
+        ("edits", ["doc_id", "stage", "rule", "before", "after"]),
+        ("dedup_index", ["doc_id"]),
+    ]:
+        frame = pd.read_parquet(out / name)
+        frame = frame.drop(columns=[c for c in ("run_id", "ingested_at") if c in frame])
+        tables[name] = frame.sort_values(key).reset_index(drop=True)
+    return tables
+
+
+def assert_same_dataset(left: Path, right: Path) -> None:
+    a, b = dataset(left), dataset(right)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_like=True, obj=name)
+
+
+def test_second_run_processes_only_the_new_files(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    first_files = fakenews_slices(raw, 3)
+    first = run_steps(raw, out)
+    assert first["files"]["new"] == 3 and first["documents"] == sum(
+        len(pd.read_csv(p)) for p in first_files
+    )
+    extra = tmp_path / "more"
+    (raw / "day2").mkdir()
+    for i, path in enumerate(fakenews_slices(extra, 2, rows=60)):
+        path.rename(raw / "day2" / f"new-{i}.csv")  # copies of stories already published
+    second = run_steps(raw, out)
+    assert second["files"] == {"new": 2, "changed": 0, "unchanged": 3, "reprocessed_for_lineage": 0}
+    assert second["documents"] == 60  # only the new files were read
+    # Every story was already in the dataset. The copies win the keep policy's last tie
+    # (same length, no date; "day2/…" sorts before "slice-…"), so they supersede the old rows:
+    # the dataset does not grow, the old rows move to duplicates.
+    assert second["exact_duplicates"] == 60 and second["superseded"] == 60
+    assert len(pd.read_parquet(out / "articles")) == first["articles"]
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    assert sorted(manifest["path"]) == [
+        "day2/new-0.csv",
+        "day2/new-1.csv",
+        *(p.name for p in first_files),
+    ]
+    assert manifest.groupby("run_id").size().to_dict() == {first["run_id"]: 3, second["run_id"]: 2}
+    # Two runs give the same dataset as one run over everything.
+    one = tmp_path / "one"
+    run_steps(raw, one)
+    assert sorted(pd.read_parquet(out / "articles")["content_hash"]) == sorted(
+        pd.read_parquet(one / "articles")["content_hash"]
+    )
+
+
+def test_touched_file_is_not_reprocessed_and_full_reprocesses(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    paths = fakenews_slices(raw, 2, rows=40)
+    run_steps(raw, out)
+    before = dataset(out)
+    os.utime(paths[0], ns=(time.time_ns(), time.time_ns() + 10**9))  # same bytes, new mtime
+    touched = run_steps(raw, out)
+    assert touched["files"]["unchanged"] == 2 and touched["documents"] == 0
+    full = run_steps(raw, out, full=True)
+    assert full["files"]["changed"] == 2 and full["documents"] == 40
+    after = dataset(out)
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name], check_like=True, obj=name)
+
+
+def test_changed_file_supersedes_its_rows_and_their_lineage(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    corpus = pd.read_csv(FAKENEWS).head(40)
+    raw.mkdir()
+    corpus.iloc[:20].to_csv(raw / "a.csv", index=False)
+    pd.concat([corpus.iloc[20:40], corpus.iloc[:3]]).to_csv(raw / "b.csv", index=False)
+    run_steps(raw, out)  # b.csv's copies of a.csv's first stories point into a.csv
+    corpus.iloc[5:20].to_csv(raw / "a.csv", index=False)  # a.csv lost its first 5 stories
+    changed = run_steps(raw, out)
+    assert changed["files"]["changed"] == 1 and changed["files"]["reprocessed_for_lineage"] == 1
+    reference = tmp_path / "reference"
+    run_steps(raw, reference)
+    assert_same_dataset(out, reference)
+
+
+def test_second_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    fakenews_slices(raw, 1, rows=5)
+    holder = run_state.start_run(str(raw), str(out))
+    try:
+        with pytest.raises(run_state.OutputBusy, match="another newsclean run is writing"):
+            run_steps(raw, out)
+        started = time.monotonic()
+        with pytest.raises(run_state.OutputBusy):
+            run_steps(raw, out, lock_wait=0.6)
+        assert time.monotonic() - started >= 0.6
+    finally:
+        run_state.release(holder)
+    assert run_steps(raw, out)["files"]["new"] == 1
+
+
+CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from tests.helpers import run_steps
+run_steps(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def _kill_when(raw: Path, out: Path, ready: callable, timeout: float = 60) -> bool:
+    """Start a run in a child process and SIGKILL it as soon as ``ready(out)`` holds;
+    returns whether it was killed (False: the run finished first)."""
+    code = CHILD.format(root=str(ROOT))
+    child = subprocess.Popen([sys.executable, "-c", code, str(raw), str(out)])
+    deadline = time.monotonic() + timeout
+    while child.poll() is None and time.monotonic() < deadline:
+        if ready(out):
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+            return True
+        time.sleep(0.002)
+    child.wait()
+    return False
+
+
+def _temp_files(out: Path) -> bool:
+    return any(out.glob("articles/.*.tmp")) or any(out.glob("edits/.*.tmp"))
+
+
+def _staged(out: Path) -> bool:
+    return any(out.glob("_staging/*/docs/*.parquet"))
+
+
+@pytest.mark.parametrize("moment", [_staged, _temp_files])
+def test_sigkill_then_rerun_gives_the_dataset_of_one_clean_run(
+    tmp_path: Path, moment: callable
+) -> None:
+    raw = tmp_path / "raw"
+    fakenews_slices(raw, 3)
+    reference = tmp_path / "reference"
+    run_steps(raw, reference)
+    out = tmp_path / "clean"
+    run_steps(raw, out)  # a first, complete run
+    extra = fakenews_slices(tmp_path / "more", 4, rows=250)
+    for i, path in enumerate(extra):
+        path.rename(raw / f"later-{i}.csv")
+    run_steps(raw, reference)
+    killed = _kill_when(raw, out, moment)
+    assert killed, "the run ended before the kill point: make the input bigger"
+    # What a reader sees now is the last committed dataset: no half file, no temp file.
+    for table in ("articles", "edits", "duplicates", "quarantine"):
+        pd.read_parquet(out / table)
+    manifest = pd.read_parquet(out / "manifest.parquet")
+    assert not any(p.startswith("later-") for p in manifest["path"])
+    recovered = run_steps(raw, out)
+    assert recovered["files"]["new"] == 4
+    assert not list(out.rglob(".*.tmp")) and not (out / write.JOURNAL).exists()
+    assert_same_dataset(out, reference)
+
+
+def test_journal_left_by_a_killed_commit_is_rolled_forward(tmp_path: Path, monkeypatch) -> None:
+    raw = tmp_path / "raw"
+    fakenews_slices(raw, 2, rows=30)
+    reference = tmp_path / "reference"
+    run_steps(raw, reference)
+    out = tmp_path / "clean"
+    real_apply = write._apply_journal
+
+    def die_after_two_renames(out_dir: Path, entries: dict) -> None:
+        half = {"renames": entries["renames"][:2], "deletes": []}
+        real_apply(out_dir, half)
+        raise KeyboardInterrupt("killed mid-commit")
+
+    monkeypatch.setattr(write, "_apply_journal", die_after_two_renames)
+    with pytest.raises(KeyboardInterrupt):
+        run_steps(raw, out)
+    monkeypatch.setattr(write, "_apply_journal", real_apply)
+    journal = json.loads((out / write.JOURNAL).read_text())
+    assert journal["renames"][-1][1] == "manifest.parquet"  # the manifest is renamed last
+    assert not (out / "manifest.parquet").exists()
+    second = run_steps(raw, out)  # recovery completes the commit, then nothing is left to do
+    assert second["files"]["unchanged"] == 2 and second["documents"] == 0
+    assert_same_dataset(out, reference)
+
+
+def test_two_concurrent_runs_do_not_interleave(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    fakenews_slices(raw, 4)
+    reference = tmp_path / "reference"
+    run_steps(raw, reference)
+    out = tmp_path / "clean"
+    code = CHILD.format(root=str(ROOT))
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(raw), str(out)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(child.wait(), child.stderr.read()) for child in children]
+    codes = sorted(code for code, _ in results)
+    refused = [err for code, err in results if code != 0]
+    # Either one run was refused with the lock message, or the second started after the
+    # first had finished (and found nothing new): never both writing at once.
+    assert codes in ([0, 0], [0, 1])
+    for err in refused:
+        assert "another newsclean run is writing" in err
+    assert_same_dataset(out, reference)
