@@ -176,5 +176,36 @@ def run(
     )
 
 
+@app.command()
+def serve(
+    raw_dir: Annotated[Path, typer.Argument(help="Folder new raw files land in.")] = Path(
+        "data/raw"
+    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output dataset folder.")] = Path(
+        "data/clean"
+    ),
+    cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. "0 * * * *".')] = None,
+    interval: Annotated[
+        float | None, typer.Option(help="Run every SECONDS instead of a cron schedule.")
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server it starts.")] = 4200,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "newsclean-scheduled",
+    typos: Annotated[bool, typer.Option("--typos/--no-typos")] = True,
+) -> None:
+    """Serve the flow on a schedule; each run cleans only the new and changed raw files.
+
+    Without PREFECT_API_URL, a local `prefect server` is started (SQLite under PREFECT_HOME)
+    and stopped on exit (Ctrl-C or SIGTERM)."""
+    if (cron is None) == (interval is None):
+        console.print("[red]give exactly one of --cron or --interval[/red]")
+        raise typer.Exit(2)
+    if not raw_dir.is_dir():
+        console.print(f"[red]raw folder {raw_dir} does not exist[/red]")
+        raise typer.Exit(2)
+    from newsclean import serve as serving
+
+    serving.serve(raw_dir, out, cron, interval, port, name, {"typos": typos})
+
+
 if __name__ == "__main__":
     app()

@@ -487,22 +487,24 @@ def _length_chart(lengths: object, width: float = 1060) -> str:
 def removed_intervals(before: str, removed: Iterable[str]) -> list[tuple[int, int]]:
     """Where the removed spans sit in the raw text: sorted, overlaps merged.
 
-    ``removed`` lists removals in order, so each entry marks one occurrence: the first one at or
-    after the previous entry's match that is not already marked, else the first unmarked one
-    anywhere. Marking every occurrence instead would paint a removed "AP" credit line over each
-    "AP" in the story. Each span is searched exactly first; cleaning may have re-spaced it (a
-    span logged after whitespace collapsing, a caption re-wrapped), so when no exact occurrence
-    is free, the span's words are escaped and joined with ``\\s+``: literals and single
-    quantifiers only, linear to match, nothing nested to backtrack on.
+    ``removed`` lists removals in order, so each entry marks one occurrence, searched from the
+    previous entry's match onwards (then from the start), never one already marked, and a
+    whole-line occurrence before an inline one. Marking every occurrence instead would paint a
+    removed "AP" credit line over each "AP" in the story.
+
+    Each span is searched exactly first; cleaning may have re-spaced it (a span logged after
+    whitespace collapsing, a caption re-wrapped), so when no exact occurrence is free, the
+    span's words are escaped and joined with ``\\s+``: literals and single quantifiers only,
+    linear to match, nothing nested to backtrack on.
     """
     chosen: list[tuple[int, int]] = []
     cursor = 0
     for span in removed:
         if not isinstance(span, str) or not span.strip():
             continue
-        hit = _free_match(_exact_matches(before, span), cursor, chosen)
+        hit = _free_match(before, _exact_matches(before, span), cursor, chosen)
         if hit is None:
-            hit = _free_match(_spaced_matches(before, span), cursor, chosen)
+            hit = _free_match(before, _spaced_matches(before, span), cursor, chosen)
         if hit is not None:
             chosen.append(hit)
             cursor = hit[1]
@@ -538,16 +540,33 @@ def _spaced_matches(text: str, span: str) -> Callable[[int], Iterator[tuple[int,
 
 
 def _free_match(
+    text: str,
     matches: Callable[[int], Iterator[tuple[int, int]]],
     cursor: int,
     chosen: Sequence[tuple[int, int]],
 ) -> tuple[int, int] | None:
-    """The first match from ``cursor`` (then from the start) that overlaps no chosen span."""
+    """The match to mark: from ``cursor`` (then from the start), not overlapping a chosen span,
+    preferring one that fills its whole line, since boilerplate is mostly whole lines."""
     for start in (cursor, 0) if cursor else (0,):
+        first: tuple[int, int] | None = None
         for lo, hi in matches(start):
-            if all(hi <= c_lo or lo >= c_hi for c_lo, c_hi in chosen):
+            if any(lo < c_hi and hi > c_lo for c_lo, c_hi in chosen):
+                continue
+            if _fills_line(text, lo, hi):
                 return lo, hi
+            first = first or (lo, hi)
+        if first is not None:
+            return first
     return None
+
+
+def _fills_line(text: str, lo: int, hi: int) -> bool:
+    """Whether only spaces or tabs separate ``text[lo:hi]`` from its line's ends."""
+    while lo > 0 and text[lo - 1] in " \t":
+        lo -= 1
+    while hi < len(text) and text[hi] in " \t":
+        hi += 1
+    return (lo == 0 or text[lo - 1] in "\r\n") and (hi == len(text) or text[hi] in "\r\n")
 
 
 def highlight_removed(before: str, removed: Iterable[str], limit: int | None = None) -> str:

@@ -301,7 +301,13 @@ def test_spans_are_marked_in_order_once_each() -> None:
     # A removed "AP" credit must not paint every "AP" in the story.
     before = "AP\n\nThe AP reported the vote.\n\nAP"
     assert removed_intervals(before, ["AP"]) == [(0, 2)]
-    assert removed_intervals(before, ["AP", "AP"]) == [(0, 2), (30, 32)]
+    assert removed_intervals(before, ["AP", "AP"]) == [(0, 2), (31, 33)]  # whole lines first
+    assert removed_intervals("The AP reported it.", ["AP"]) == [(4, 6)]  # inline if no line
+    # Stage order is not text order: a span before the previous match is still found.
+    assert removed_intervals("GETTY\n\nText.\n\nAdvertisement", ["Advertisement", "GETTY"]) == [
+        (0, 5),
+        (14, 27),
+    ]
     # Regex metacharacters in a span are literals; a missing span marks nothing.
     assert removed_intervals("a (Image: GETTY+) b", ["(Image:  GETTY+)"]) == [(2, 17)]
     assert highlight_removed("plain <text>", ["absent"]) == "plain &lt;text&gt;"
