@@ -4,7 +4,7 @@
                → merge-vocabulary → correct-typos (mapped over the same units)
                → sketch-unit (mapped: MinHash signatures of the final texts)
                → dedup (exact + near, against the published dataset) → publish
-               → summary (markdown artifact, runs/<run_id>.json)
+               → report (reports/<run_id>.html, runs/<run_id>.json, markdown artifact)
 
 The task runner is a choice (:func:`with_runner`): Prefect's thread pool handing units to a
 process pool (default), or Dask (a LocalCluster of ``workers`` processes, or an existing
@@ -114,6 +114,9 @@ def clean_corpus(
             dedup_counts,
         )
         summary["files"] = scan["files"]
+        summary["report_html"] = prefect_tasks.write_report(
+            run.out_dir, run.raw_dir, summary, n_workers
+        )
         run_state.finish_run(run, summary)
     finally:
         workers.shutdown()

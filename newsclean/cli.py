@@ -7,6 +7,7 @@ full logs are in the Prefect UI/API as usual (``--verbose`` shows them here too)
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -174,6 +175,64 @@ def run(
     console.print(
         f"dataset: [bold]{out}[/bold]  (articles/, edits/, duplicates/, quarantine/, dedup_index/)"
     )
+
+
+def _load_summary(out: Path, run_id: str | None) -> dict[str, Any]:
+    runs = sorted((out / "runs").glob("*.json"))
+    if run_id:
+        runs = [p for p in runs if p.stem.startswith(run_id)]
+    if not runs:
+        what = f"run {run_id}" if run_id else "any run"
+        console.print(f"[red]no summary of {what} in {out / 'runs'}[/red]")
+        raise typer.Exit(2)
+    return json.loads(runs[-1].read_text())
+
+
+@app.command()
+def report(
+    run_id: Annotated[
+        str | None, typer.Argument(help="Run id (or its start); default: the latest run.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder.")] = Path("data/clean"),
+) -> None:
+    """Print the summary of the latest (or the given) run."""
+    summary = _load_summary(out, run_id)
+    console.print(_summary_table(summary))
+    files = summary.get("files") or {}
+    if files:
+        console.print(
+            "raw files: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in files.items())
+        )
+    console.print(_rules_table(summary))
+    reasons = summary.get("quarantine_reasons") or {}
+    if reasons:
+        table = Table(title="quarantine reasons")
+        table.add_column("reason")
+        table.add_column("files/records", justify="right")
+        for reason, n in reasons.items():
+            table.add_row(reason, f"{n:,}")
+        console.print(table)
+    if summary.get("report_html"):
+        console.print(f"HTML report: [bold]{summary['report_html']}[/bold]")
+
+
+@app.command()
+def show(
+    doc_id: Annotated[str, typer.Argument(help="doc_id of an article (or a dropped copy).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder.")] = Path("data/clean"),
+    raw_dir: Annotated[
+        Path | None, typer.Option("--raw", help="Raw folder (default: the one its run read).")
+    ] = None,
+) -> None:
+    """One document's raw text beside its clean text, with every edit and its rule."""
+    from newsclean import inspect
+
+    found = inspect.find_document(out, doc_id, raw_dir)
+    if found is None:
+        console.print(f"[red]no document {doc_id} in {out}[/red]")
+        raise typer.Exit(2)
+    for renderable in inspect.render(found):
+        console.print(renderable)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.schema import DOC_SCHEMA, QUARANTINE_SCHEMA
@@ -829,3 +830,20 @@ def unsupported_quarantine(names: Iterable[str]) -> pa.Table:
         },
         schema=QUARANTINE_SCHEMA,
     )
+
+
+def read_records(raw_dir: Path, wanted: dict[str, set[int]]) -> dict[tuple[str, int], dict]:
+    """The ingested form (title, text, url…) of a few records, by (file, record): what the
+    report's before/after examples and ``newsclean show`` put beside the clean text. Each file
+    is read once, as a stream; a file that no longer exists gives nothing."""
+    found: dict[tuple[str, int], dict] = {}
+    for name, records in wanted.items():
+        if not (raw_dir / name).is_file():
+            continue
+        plan = plan_units(raw_dir, DEFAULT_BATCH_SIZE, 1 << 62, only={name})
+        for unit in plan.units:
+            for docs, _ in read_unit(raw_dir, unit):
+                hits = pc.is_in(docs["source_record"], value_set=pa.array(sorted(records)))
+                for row in docs.filter(hits).to_pylist():
+                    found[(name, row["source_record"])] = row
+    return found

@@ -19,7 +19,17 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import dedup, ingest, manifest, pipeline, progress, typos, workers, write
+from tasks import (
+    dedup,
+    ingest,
+    manifest,
+    pipeline,
+    progress,
+    report,
+    typos,
+    workers,
+    write,
+)
 from tasks.minhash import NearDupConfig
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
@@ -157,6 +167,17 @@ def dedup_run(
     return counts
 
 
+@task(name="report", **_TASK_OPTIONS)
+def write_report(out_dir: str, raw_dir: str, summary: dict[str, Any], n_workers: int) -> str:
+    """The run's HTML report (before/after examples re-read from the raw folder)."""
+    summary["examples"] = workers.run(
+        n_workers, report.run_examples, out_dir, raw_dir, summary["run_id"]
+    )
+    path = report.write_html(out_dir, summary)
+    get_run_logger().info("report: %s", path)
+    return path
+
+
 @task(name="publish", **_TASK_OPTIONS)
 def publish(
     out_dir: str,
@@ -182,6 +203,6 @@ def publish(
         failed_files,
     )
     get_run_logger().info(
-        "published %s", json.dumps({k: v for k, v in counts.items() if k != "edits_by_rule"})
+        "published %s", json.dumps({k: v for k, v in counts.items() if isinstance(v, int)})
     )
     return counts

@@ -6,9 +6,15 @@ The CLI table, the Prefect markdown artifact and ``runs/<run_id>.json`` all come
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def build_summary(
@@ -39,6 +45,11 @@ def build_summary(
         "quarantined": published["quarantine"],
         "edits": published["edits"],
         "edits_by_rule": dict(sorted(edits_by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "domains": published.get("domains", {}),
+        "lengths": published.get("lengths", {"edges": LENGTH_EDGES, "before": [], "after": []}),
+        "quarantine_reasons": published.get("quarantine_reasons", {}),
+        "files": {},
+        "examples": [],
         "ignored_files": ignored,
         "work_units": len({u["unit"] for u in units}),
         "seconds": round(seconds, 3),
@@ -83,4 +94,144 @@ def to_markdown(summary: dict[str, Any]) -> str:
     lines += ["", "## Edits per rule", "", "| rule | edits |", "|---|---:|"]
     lines += [f"| `{rule}` | {n:,} |" for rule, n in summary["edits_by_rule"].items()]
     lines += ["", f"Output: `{summary['out_dir']}`"]
+    if summary.get("report_html"):
+        lines += ["", f"HTML report: `{summary['report_html']}`"]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- report figures
+
+#: Length histogram bins (characters; the last bin takes everything longer).
+LENGTH_EDGES = [0, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000]
+TOP_DOMAINS = 20
+EXAMPLES = 5
+_EXAMPLE_CHARS = 4000
+
+
+class UnitFigures:
+    """Figures of one unit's published documents, gathered while the writer streams them:
+    kept articles per domain, and document lengths before (raw bytes) and after cleaning."""
+
+    def __init__(self) -> None:
+        self.domains: Counter[str] = Counter()
+        self.before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
+        self.after = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
+        self.last_kept: Any = None
+
+    def add(self, staged: Any, kept: Any) -> None:
+        self.domains.update(d or "(none)" for d in kept.column("domain").to_pylist())
+        self.before += _histogram(staged.column("raw_bytes"))
+        self.after += _histogram(staged.column("text_chars"))
+        self.last_kept = kept
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "domains": dict(self.domains),
+            "lengths": {
+                "edges": LENGTH_EDGES,
+                "before": self.before.tolist(),
+                "after": self.after.tolist(),
+            },
+        }
+
+
+def _histogram(values: Any) -> np.ndarray:
+    data = np.asarray(values.fill_null(0), dtype=np.int64)
+    bins = np.clip(np.searchsorted(LENGTH_EDGES, data, side="right") - 1, 0, len(LENGTH_EDGES) - 2)
+    return np.bincount(bins, minlength=len(LENGTH_EDGES) - 1)
+
+
+def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum the units' figures; domains beyond the top 20 are pooled as "(other)"."""
+    rules: Counter[str] = Counter()
+    domains: Counter[str] = Counter()
+    before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
+    after = before.copy()
+    for unit in figures:
+        rules.update(unit["edits_by_rule"])
+        domains.update(unit["domains"])
+        before += np.asarray(unit["lengths"]["before"])
+        after += np.asarray(unit["lengths"]["after"])
+    top = dict(domains.most_common(TOP_DOMAINS))
+    rest = sum(domains.values()) - sum(top.values())
+    if rest:
+        top["(other)"] = rest
+    return {
+        "edits_by_rule": dict(rules),
+        "domains": top,
+        "lengths": {"edges": LENGTH_EDGES, "before": before.tolist(), "after": after.tolist()},
+    }
+
+
+def run_examples(out_dir: str, raw_dir: str, run_id: str, n: int = EXAMPLES) -> list[dict]:
+    """Before/after examples for the report: this run's kept articles with the most edits
+    that removed something, with their raw text re-read from the raw folder."""
+    from tasks.ingest import read_records
+    from tasks.write import published_parts, read_parquet
+
+    out = Path(out_dir)
+
+    def this_run(table: str) -> list[Path]:
+        return [p for p in published_parts(out, table) if p.name.startswith(f"part-{run_id}-")]
+
+    removals = [
+        t.filter(pc.equal(t["after"], ""))["doc_id"]
+        for t in (read_parquet(p, columns=["doc_id", "after"]) for p in this_run("edits"))
+    ]
+    if not removals or not this_run("articles"):
+        return []
+    counts = pc.value_counts(pa.chunked_array(removals, pa.string()).combine_chunks())
+    ranked = sorted(
+        zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
+    ids = pa.array([doc for doc, _ in ranked[: 4 * n]], pa.string())
+    columns = ["doc_id", "title", "domain", "text", "source_file", "source_record"]
+    articles = pa.concat_tables(
+        t.filter(pc.is_in(t["doc_id"], value_set=ids))
+        for t in (read_parquet(p, columns=columns) for p in this_run("articles"))
+    )
+    order = {doc: i for i, (doc, _) in enumerate(ranked)}
+    chosen = sorted(articles.to_pylist(), key=lambda r: order[r["doc_id"]])[:n]
+    chosen_ids = pa.array([r["doc_id"] for r in chosen], pa.string())
+    by_doc: dict[str, list[dict]] = {}
+    for p in this_run("edits"):
+        table = read_parquet(p)
+        for row in table.filter(pc.is_in(table["doc_id"], value_set=chosen_ids)).to_pylist():
+            by_doc.setdefault(row["doc_id"], []).append(row)
+    wanted: dict[str, set[int]] = {}
+    for row in chosen:
+        wanted.setdefault(row["source_file"], set()).add(row["source_record"])
+    raw = read_records(Path(raw_dir), wanted)
+    examples = []
+    for row in chosen:
+        source = raw.get((row["source_file"], row["source_record"]))
+        if source is None:
+            continue
+        doc_edits = by_doc[row["doc_id"]]
+        examples.append(
+            {
+                "doc_id": row["doc_id"],
+                "title": row["title"],
+                "domain": row["domain"],
+                "before": (source.get("text") or "")[: 2 * _EXAMPLE_CHARS],
+                "after": (row["text"] or "")[: 2 * _EXAMPLE_CHARS],
+                "removed": [e["before"] for e in doc_edits if e["after"] == "" and e["before"]],
+                "edits": [
+                    {k: e[k] for k in ("stage", "rule", "before", "after")} for e in doc_edits
+                ],
+            }
+        )
+    return examples
+
+
+def write_html(out_dir: str, summary: dict[str, Any]) -> str:
+    """``<out>/reports/<run_id>.html`` (atomic write); returns its path."""
+    from tasks.report_html import render_html
+
+    path = Path(out_dir) / "reports" / f"{summary['run_id']}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(render_html(summary), encoding="utf-8")
+    os.replace(temp, path)
+    return str(path)

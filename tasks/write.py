@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -174,16 +175,22 @@ def publish_unit(
     run_id: str,
     ingested_at: Any,
     config: minhash.NearDupConfig,
-) -> tuple[int, int, dict[str, int]]:
+) -> tuple[int, int, dict[str, Any]]:
     """Worker job: one work unit's staged parts → one articles, one edits and one dedup-index
     file (hidden temp names; the caller renames them once every unit is done). Returns the
-    rows written and the published edits per rule."""
-    from tasks import dedup
+    rows written and the report's figures (edits per rule, domains, lengths)."""
+    from tasks import dedup, report
 
     decisions = read_parquet(Path(staging_dir) / dedup.DECISIONS)
     sketches = [str(Path(p).parent.parent / "sketch" / Path(p).name) for p in docs_parts]
+    figures = report.UnitFigures()
+
+    def measured(docs: pa.Table) -> pa.Table:
+        figures.add(docs, kept_articles(docs, decisions, run_id, ingested_at))
+        return figures.last_kept
+
     articles = _write_stream(
-        (kept_articles(read_parquet(p), decisions, run_id, ingested_at) for p in docs_parts),
+        (measured(read_parquet(p)) for p in docs_parts),
         ARTICLE_SCHEMA,
         Path(temps["articles"]),
         run_id,
@@ -211,7 +218,7 @@ def publish_unit(
         Path(temps["edits"]),
         run_id,
     )
-    return articles, edits, dict(by_rule)
+    return articles, edits, {"edits_by_rule": dict(by_rule), **figures.to_dict()}
 
 
 def _index_schema(config: minhash.NearDupConfig) -> pa.Schema:
@@ -289,13 +296,12 @@ def publish_run(
         retract_files,
         failed_files,
     )
-    by_rule: Counter[str] = Counter()
-    for result in results:
-        by_rule.update(result[2])
+    from tasks import report
+
     return {
         "articles": sum(r[0] for r in results),
         "edits": sum(r[1] for r in results),
-        "edits_by_rule": dict(by_rule),
+        **report.merge_unit_figures([r[2] for r in results]),
         **counts,
     }
 
@@ -350,12 +356,21 @@ def finish_publish(
     renames.append((_temp_path(manifest_path), manifest_path))
     commit(out, run_id, [(t, f) for t, f in renames if t.exists()], deletes)
     _ensure_readable(out, run_id)
+    reasons = Counter(reason_group(r) for r in quarantine["reason"].to_pylist())
+    counts["quarantine_reasons"] = dict(reasons.most_common())
     counts.update(
         superseded=retraction.superseded.num_rows,
         replaced=len(retraction.replaced),
         retracted_rows=retraction.removed_rows,
     )
     return counts
+
+
+def reason_group(reason: str) -> str:
+    """A quarantine reason without its per-record detail ("bad JSON on line 3: …" → "bad
+    JSON on line"), so the report can count reasons."""
+    head = reason.split(":", 1)[0]
+    return re.sub(r"\s*\d+\s*", " ", head).strip()[:80] or "unknown"
 
 
 #: This run's manifest rows (new and changed raw files), staged by the scan step.

@@ -84,10 +84,15 @@ def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_pa
     assert meta[b"newsclean.schema_version"] == SCHEMA_VERSION.encode()
     count = duckdb.sql(f"select count(*) from '{out}/articles/*.parquet'").fetchall()[0][0]
     assert count == summary["kept"]
-    assert (
-        json.loads((out / "runs" / f"{summary['run_id']}.json").read_text())["kept"]
-        == summary["kept"]
-    )
+    saved = json.loads((out / "runs" / f"{summary['run_id']}.json").read_text())
+    assert saved["kept"] == summary["kept"] and saved["domains"]["beforeitsnews.com"] == 146
+    assert sum(saved["lengths"]["before"]) == 251 and sum(saved["lengths"]["after"]) == 251
+    assert saved["quarantine_reasons"]["empty file"] == 1
+    page = Path(summary["report_html"]).read_text()
+    assert Path(summary["report_html"]) == out / "reports" / f"{summary['run_id']}.html"
+    assert all(f'data-chart="{c}"' in page for c in ("domains", "rules", "duplicates", "lengths"))
+    assert len(saved["examples"]) == 5 and '<mark class="removed">' in page
+    assert all(e["removed"] and e["before"] != e["after"] for e in saved["examples"])
 
     # A second run over the same input adds no rows to any table and changes no file.
     before_rerun = {
@@ -123,6 +128,18 @@ def test_cli_run(prefect_harness: None, demo_raw: Path, tmp_path: Path) -> None:
     assert len(articles) == 240
     assert articles["text"].str.contains("Thee are fears").sum() == 1
     assert "typos" not in set(pd.read_parquet(out / "edits")["stage"])
+
+    shown = CliRunner().invoke(app, ["report", "--out", str(out)])
+    assert shown.exit_code == 0 and "240" in shown.output and "HTML report" in shown.output
+    ref = articles[articles["source_file"] == "samples/000_4c60d5582bf9f543.txt"].iloc[0]
+    result = CliRunner().invoke(app, ["show", ref["doc_id"], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "region.Mr" in result.output and "region. Mr" in result.output  # raw | clean
+    assert "caption.credit-line/1" in result.output and "GETTY" in result.output
+    dropped = pd.read_parquet(out / "duplicates").iloc[0]
+    result = CliRunner().invoke(app, ["show", dropped["doc_id"], "--out", str(out)])
+    assert result.exit_code == 0 and "exact copy of" in " ".join(result.output.split())
+    assert CliRunner().invoke(app, ["show", "0000000000000000", "--out", str(out)]).exit_code == 2
 
 
 def test_cli_missing_raw_folder(tmp_path: Path) -> None:
