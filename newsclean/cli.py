@@ -100,6 +100,13 @@ def run(
             "latest_published)."
         ),
     ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Reprocess every raw file, not only new/changed ones.")
+    ] = False,
+    lock_wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for another run writing to OUT (0: refuse at once)."),
+    ] = 0.0,
     runner: Annotated[
         str, typer.Option(help="Task runner: 'local' (process pool) or 'dask' (LocalCluster).")
     ] = "local",
@@ -134,6 +141,7 @@ def run(
     import newsclean.prefect_env  # noqa: F401
     from flows import clean_corpus
     from tasks import progress
+    from tasks.run_state import OutputBusy
 
     columns = (
         TextColumn("[bold]cleaning"),
@@ -167,7 +175,12 @@ def run(
                 permutations=permutations,
                 merge_number_variants=merge_number_variants,
                 keep_policy=policy,
+                full=full,
+                lock_wait=lock_wait,
             )
+        except OutputBusy as busy:
+            console.print(f"[red]{busy}[/red]")
+            raise typer.Exit(3) from None
         finally:
             progress.unsubscribe(listen)
     console.print(_summary_table(summary))

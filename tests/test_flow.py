@@ -129,6 +129,11 @@ def test_cli_run(prefect_harness: None, demo_raw: Path, tmp_path: Path) -> None:
     assert articles["text"].str.contains("Thee are fears").sum() == 1
     assert "typos" not in set(pd.read_parquet(out / "edits")["stage"])
 
+    again = CliRunner().invoke(app, [*args, "--full"])
+    assert again.exit_code == 0, again.output
+    rerun = pd.read_parquet(out / "articles")
+    assert len(rerun) == 240 and sorted(rerun["content_hash"]) == sorted(articles["content_hash"])
+
     shown = CliRunner().invoke(app, ["report", "--out", str(out)])
     assert shown.exit_code == 0 and "240" in shown.output and "HTML report" in shown.output
     ref = articles[articles["source_file"] == "samples/000_4c60d5582bf9f543.txt"].iloc[0]
@@ -217,3 +222,21 @@ def test_flow_retries_a_transient_error_and_quarantines_a_failing_file(
     again = clean_corpus(raw_dir=str(demo_raw), out_dir=str(out), workers_count=1, typos=False)
     assert again["files"]["new"] == 1 and again["kept"] == 1
     assert len(pd.read_parquet(out / "articles")) == 240
+
+
+def test_cli_refuses_while_another_run_writes(
+    prefect_harness: None, demo_raw: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from newsclean.cli import app
+    from tasks import run_state
+
+    out = tmp_path / "clean"
+    holder = run_state.start_run(str(demo_raw), str(out))
+    try:
+        result = CliRunner().invoke(app, ["run", str(demo_raw), "--out", str(out)])
+    finally:
+        run_state.release(holder)
+    assert result.exit_code == 3
+    assert "another newsclean run is writing" in " ".join(result.output.split())
