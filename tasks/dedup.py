@@ -508,6 +508,9 @@ def run_dedup(
     sketch = dedup_index.IndexedArticles(staged_parts(staging, "sketch"))
     seen = published_seen(out, retracted_files)
     skip = np.asarray(pc.is_in(_pair_keys(keys), value_set=_pair_keys(seen)), dtype=bool)
+    unknown = seen.filter(pc.is_null(seen["content_hash"]))["doc_id"]  # schema-1 copies
+    if len(unknown):
+        skip |= np.asarray(pc.is_in(keys["doc_id"], value_set=unknown.combine_chunks()), dtype=bool)
     changed = np.asarray(pc.is_in(keys.column("doc_id"), value_set=seen.column("doc_id")))
     replaced = keys.column("doc_id").filter(pa.array(changed & ~skip))
     if not dedup_index.is_current(out, config):

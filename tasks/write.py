@@ -445,7 +445,31 @@ def recover(out: Path) -> dict[str, int]:
         for temp in folder.glob(".*.tmp") if folder.is_dir() else []:
             temp.unlink()
             swept += 1
-    return {"rolled_forward": rolled, "temp_files_swept": swept}
+    return {"rolled_forward": rolled, "temp_files_swept": swept, "migrated": migrate(out)}
+
+
+def migrate(out: Path) -> int:
+    """Bring files of an older schema to the current one; returns the files rewritten.
+
+    Schema 1 ``duplicates`` (before near-dup dedup) lacked ``dup_cluster``, ``content_hash``
+    and ``run_id``: the cluster is the kept copy's id, the run comes from the file's metadata,
+    the hash is unknown (null: such a copy counts as published whatever its text).
+    """
+    rewritten = 0
+    for path in published_parts(out, "duplicates"):
+        names = pq.read_schema(path).names
+        if "content_hash" in names:
+            continue
+        data = read_parquet(path)
+        meta = read_schema_metadata(path) or {}
+        run_id = meta.get(b"newsclean.run_id", b"").decode() or None
+        n = data.num_rows
+        data = data.append_column("dup_cluster", data["kept_doc_id"])
+        data = data.append_column("content_hash", pa.nulls(n, pa.string()))
+        data = data.append_column("run_id", pa.array([run_id] * n, pa.string()))
+        write_parquet_atomic(data.select(DUPLICATE_SCHEMA.names).cast(DUPLICATE_SCHEMA), path)
+        rewritten += 1
+    return rewritten
 
 
 def _ensure_readable(out: Path, run_id: str) -> None:

@@ -243,3 +243,28 @@ def test_two_concurrent_runs_do_not_interleave(tmp_path: Path) -> None:
     for err in refused:
         assert "another newsclean run is writing" in err
     assert_same_dataset(out, reference)
+
+
+def test_dataset_of_schema_1_is_migrated_and_not_duplicated(tmp_path: Path) -> None:
+    """A dataset written before near-dup dedup (no index, no manifest, duplicates without
+    hash/cluster/run columns) is brought up to date; re-running adds nothing."""
+    import pyarrow.parquet as pq
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    fakenews_slices(raw, 2)
+    run_steps(raw, out)
+    articles_before = dataset(out)["articles"]
+    for path in (out / "duplicates").glob("*.parquet"):
+        old = pq.read_table(path).drop_columns(["dup_cluster", "content_hash", "run_id"])
+        pq.write_table(old, path)
+    for path in [*(out / "dedup_index").glob("*.parquet"), out / "manifest.parquet"]:
+        path.unlink()
+    again = run_steps(raw, out)
+    assert again["documents"] == 250 and again["already_published"] == 250
+    assert again["articles"] == 0 and again["duplicates"] == 0
+    duplicates = pd.read_parquet(out / "duplicates")
+    assert duplicates["content_hash"].isna().all() and len(duplicates) == 11
+    assert (duplicates["dup_cluster"] == duplicates["kept_doc_id"]).all()
+    assert sorted(pd.read_parquet(out / "dedup_index")["doc_id"]) == sorted(
+        articles_before["doc_id"]
+    )
