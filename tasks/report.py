@@ -70,7 +70,19 @@ DEDUP_FIGURES = (
 
 def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The figures shown first, in every rendering."""
+    files = summary.get("files") or {}
+    seen = (
+        [
+            (
+                "raw files new / changed / unchanged",
+                "{new:,} / {changed:,} / {unchanged:,}".format(**files),
+            )
+        ]
+        if {"new", "changed", "unchanged"} <= set(files)
+        else []
+    )
     return [
+        *seen,
         ("documents in", f"{summary['documents_in']:,}"),
         ("MB in", f"{summary['bytes_in'] / 1e6:,.2f}"),
         ("kept", f"{summary['kept']:,}"),
