@@ -118,6 +118,8 @@ LENGTH_EDGES = [0, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000
 TOP_DOMAINS = 20
 EXAMPLES = 5
 _EXAMPLE_CHARS = 4000
+#: Examples come from raw files up to this size (their raw text is re-read for the page).
+EXAMPLE_MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 class UnitFigures:
@@ -204,7 +206,15 @@ def run_examples(out_dir: str, raw_dir: str, run_id: str, n: int = EXAMPLES) -> 
         for t in (read_parquet(p, columns=columns) for p in this_run("articles"))
     )
     order = {doc: i for i, (doc, _) in enumerate(ranked)}
-    chosen = sorted(articles.to_pylist(), key=lambda r: order[r["doc_id"]])[:n]
+    raw = Path(raw_dir)
+
+    def cheap_to_reread(row: dict) -> bool:
+        """Re-reading one record streams its whole file: prefer files of modest size."""
+        path = raw / row["source_file"]
+        return path.is_file() and path.stat().st_size <= EXAMPLE_MAX_FILE_BYTES
+
+    candidates = sorted(articles.to_pylist(), key=lambda r: order[r["doc_id"]])
+    chosen = [r for r in candidates if cheap_to_reread(r)][:n]
     chosen_ids = pa.array([r["doc_id"] for r in chosen], pa.string())
     by_doc: dict[str, list[dict]] = {}
     for p in this_run("edits"):
@@ -214,10 +224,10 @@ def run_examples(out_dir: str, raw_dir: str, run_id: str, n: int = EXAMPLES) -> 
     wanted: dict[str, set[int]] = {}
     for row in chosen:
         wanted.setdefault(row["source_file"], set()).add(row["source_record"])
-    raw = read_records(Path(raw_dir), wanted)
+    raw_rows = read_records(raw, wanted)
     examples = []
     for row in chosen:
-        source = raw.get((row["source_file"], row["source_record"]))
+        source = raw_rows.get((row["source_file"], row["source_record"]))
         if source is None:
             continue
         doc_edits = by_doc[row["doc_id"]]
