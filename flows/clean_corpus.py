@@ -3,7 +3,8 @@
     plan-units → clean-unit (mapped over work units, run in a process pool)
                → merge-vocabulary → correct-typos (mapped over the same units)
                → sketch-unit (mapped: MinHash signatures of the final texts)
-               → dedup (exact + near, against the published dataset) → publish
+               → dedup (exact + near, against the published dataset)
+               → learn-boilerplate (lines each publisher repeats across stories) → publish
                → report (reports/<run_id>.html, runs/<run_id>.json, markdown artifact)
 
 The task runner is a choice (:func:`with_runner`): Prefect's thread pool handing units to a
@@ -55,6 +56,7 @@ def clean_corpus(
     keep_policy: list[str] | None = None,
     full: bool = False,
     lock_wait: float = 0.0,
+    learn_boilerplate: bool = True,
     inline: bool = False,
 ) -> dict[str, Any]:
     """Clean the new and changed raw files under ``raw_dir`` and add them to the dataset in
@@ -65,7 +67,8 @@ def clean_corpus(
     ``permutations`` override the near-dup settings of ``tasks/rules/dedup.toml``;
     ``merge_number_variants`` lets copies that differ only in their figures merge;
     ``keep_policy`` lists the keep criteria in priority order (``dedup.keep-policy``).
-    ``lock_wait``: seconds to wait for another run writing to ``out_dir``. ``inline``
+    ``lock_wait``: seconds to wait for another run writing to ``out_dir``.
+    ``learn_boilerplate=False`` neither learns nor removes per-publisher lines. ``inline``
     computes each task in the process that runs it (set by :func:`with_runner` for Dask).
     """
     started = time.perf_counter()
@@ -92,6 +95,14 @@ def clean_corpus(
         dedup_counts = prefect_tasks.dedup_run(
             run.staging_dir, run.out_dir, config, scan["retract"], n_workers
         )
+        learned = (
+            prefect_tasks.learn_boilerplate(
+                run.staging_dir, run.out_dir, run.run_id, scan["retract"], n_workers
+            )
+            if learn_boilerplate
+            else {}
+        )
+        workers.shutdown()  # the decision's and the learner's buffers stay out of publishing
         published = prefect_tasks.publish(
             run.out_dir,
             run.staging_dir,
@@ -114,6 +125,7 @@ def clean_corpus(
             dedup_counts,
         )
         summary["files"] = scan["files"]
+        summary["boilerplate"] = learned
         summary["report_html"] = prefect_tasks.write_report(
             run.out_dir, run.raw_dir, summary, n_workers
         )

@@ -248,6 +248,46 @@ def show(
         console.print(renderable)
 
 
+boilerplate_app = typer.Typer(help="The boilerplate learned per publisher.", no_args_is_help=True)
+app.add_typer(boilerplate_app, name="boilerplate")
+
+
+@boilerplate_app.command("list")
+def boilerplate_list(
+    domain: Annotated[str | None, typer.Option(help="Only this publisher's lines.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder.")] = Path("data/clean"),
+) -> None:
+    """Lines learned as boilerplate, per publisher, with their evidence. Steer with
+    OUT/boilerplate/allow.txt (never remove) and deny.txt (always remove)."""
+    from tasks import learned_boilerplate
+
+    lines, version = learned_boilerplate.list_learned(out, domain)
+    table = Table(title=f"learned boilerplate, model version {version} ({lines.num_rows} lines)")
+    for name, justify in (
+        ("publisher", "left"),
+        ("stories", "right"),
+        ("share", "right"),
+        ("first seen", "left"),
+        ("last seen", "left"),
+        ("line", "left"),
+    ):
+        table.add_column(name, justify=justify, overflow="fold")
+    for row in lines.to_pylist():
+        table.add_row(
+            row["publisher"] or "(no domain)",
+            f"{row['stories']:,}",
+            f"{row['share']:.1%}",
+            (row["first_seen"] or "")[:15],
+            (row["last_seen"] or "")[:15],
+            row["example"] or "(not seen in a kept article since it was learned)",
+        )
+    console.print(table)
+    folder = out / learned_boilerplate.MODEL_DIR
+    console.print(
+        f"steer: {folder / learned_boilerplate.ALLOW}, {folder / learned_boilerplate.DENY}"
+    )
+
+
 @app.command()
 def serve(
     raw_dir: Annotated[Path, typer.Argument(help="Folder new raw files land in.")] = Path(

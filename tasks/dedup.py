@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from tasks import minhash
 from tasks.minhash import NearDupConfig
@@ -446,7 +447,7 @@ def duplicate_rows_schema() -> pa.Schema:
 # --------------------------------------------------------------------------- run job
 
 #: What the dedup job stages for the publish step (under the run's staging folder).
-DECISIONS = "decisions.parquet"  # doc_id, action (keep | drop | skip), dup_cluster
+DECISIONS = "decisions"  # per docs part, row-aligned: doc_id, action (keep|drop|skip), dup_cluster
 DUPLICATES = "duplicates.parquet"  # new duplicate rows (without run_id)
 SUPERSEDED = "superseded.parquet"  # published articles a better new copy replaces
 REPLACED = "replaced.parquet"  # doc_ids whose source record changed since publication
@@ -462,9 +463,11 @@ def published_seen(out_dir: Path, retracted_files: list[str] | None = None) -> p
     or dropped), minus the rows of files this run reprocesses (they are being taken back)."""
     from tasks.write import published_parts, read_parquet
 
+    # Kept articles through the index: it holds their hash before learned boilerplate was
+    # removed, which is what a re-read of the same raw record hashes to.
     parts = [
         read_parquet(p, columns=_SEEN_SCHEMA.names).cast(_SEEN_SCHEMA)
-        for name in ("articles", "duplicates")
+        for name in ("dedup_index", "duplicates")
         for p in published_parts(out_dir, name)
     ]
     seen = pa.concat_tables(parts) if parts else _SEEN_SCHEMA.empty_table()
@@ -506,6 +509,8 @@ def run_dedup(
     if not keys.column("doc_id").equals(sketch_ids.column("doc_id")):
         raise RuntimeError("staged sketches are not aligned with staged documents")
     sketch = dedup_index.IndexedArticles(staged_parts(staging, "sketch"))
+    if not dedup_index.is_current(out, config):
+        dedup_index.rebuild_index(out, config, write_parquet_atomic)
     seen = published_seen(out, retracted_files)
     skip = np.asarray(pc.is_in(_pair_keys(keys), value_set=_pair_keys(seen)), dtype=bool)
     unknown = seen.filter(pc.is_null(seen["content_hash"]))["doc_id"]  # schema-1 copies
@@ -513,8 +518,6 @@ def run_dedup(
         skip |= np.asarray(pc.is_in(keys["doc_id"], value_set=unknown.combine_chunks()), dtype=bool)
     changed = np.asarray(pc.is_in(keys.column("doc_id"), value_set=seen.column("doc_id")))
     replaced = keys.column("doc_id").filter(pa.array(changed & ~skip))
-    if not dedup_index.is_current(out, config):
-        dedup_index.rebuild_index(out, config, write_parquet_atomic)
     excluded = replaced.combine_chunks()
     if retracted_files:
         excluded = pa.concat_arrays([excluded, _article_ids_of(out, retracted_files)])
@@ -524,26 +527,8 @@ def run_dedup(
         schema = minhash.sketch_schema(config)
         sketch = read_staged_table(staging, "sketch", schema).filter(todo)
     decision = decide(Documents(keys.filter(todo), sketch), index, config)
-    skipped = keys.column("doc_id").filter(pa.array(skip))
-    decisions = pa.concat_tables(
-        [
-            pa.table(
-                {
-                    "doc_id": decision.clusters.column("doc_id"),
-                    "action": pc.if_else(decision.clusters.column("kept"), "keep", "drop"),
-                    "dup_cluster": decision.clusters.column("dup_cluster"),
-                }
-            ),
-            pa.table(
-                {
-                    "doc_id": skipped,
-                    "action": pa.array(["skip"] * len(skipped), pa.string()),
-                    "dup_cluster": pa.array([None] * len(skipped), pa.string()),
-                }
-            ),
-        ]
-    )
-    write_parquet_atomic(decisions, staging / DECISIONS)
+    _stage_decisions(staging, keys, skip, decision.clusters)
+
     write_parquet_atomic(decision.duplicates, staging / DUPLICATES)
     write_parquet_atomic(decision.superseded, staging / SUPERSEDED)
     write_parquet_atomic(pa.table({"doc_id": replaced}), staging / REPLACED)
@@ -571,3 +556,29 @@ def _article_ids_of(out: Path, files: list[str]) -> pa.Array:
         )
     ]
     return pa.concat_arrays(ids).cast(pa.string()) if ids else pa.array([], pa.string())
+
+
+def _stage_decisions(staging: Path, keys: pa.Table, skip: np.ndarray, clusters: pa.Table) -> None:
+    """One decisions file per staged docs part, row-aligned with it, so that later steps
+    (learning, publishing) read a part's decisions beside the part instead of looking every
+    document up in a table of the whole run."""
+    from tasks.write import staged_parts, write_parquet_atomic
+
+    action = np.full(keys.num_rows, "skip", dtype=object)
+    cluster = np.full(keys.num_rows, None, dtype=object)
+    todo = np.flatnonzero(~skip)
+    kept = np.asarray(clusters.column("kept"), dtype=bool)
+    action[todo] = np.where(kept, "keep", "drop")
+    cluster[todo] = np.asarray(clusters.column("dup_cluster").to_pylist(), dtype=object)
+    start = 0
+    for part in staged_parts(staging, "docs"):
+        rows = pq.ParquetFile(part).metadata.num_rows
+        table = pa.table(
+            {
+                "doc_id": keys.column("doc_id").slice(start, rows),
+                "action": pa.array(action[start : start + rows].tolist(), pa.string()),
+                "dup_cluster": pa.array(cluster[start : start + rows].tolist(), pa.string()),
+            }
+        )
+        write_parquet_atomic(table, staging / DECISIONS / part.name)
+        start += rows

@@ -41,6 +41,13 @@ def index_schema(config: NearDupConfig) -> pa.Schema:
         pa.field("source_file", pa.string()),
         pa.field("source_record", pa.int64()),
         pa.field("dup_cluster", pa.string()),
+        # What the learned-boilerplate model is counted from (tasks/learned_boilerplate.py):
+        # the publisher, the hashes and word counts of the article's short paragraphs before
+        # learned lines were removed, and the run that published it.
+        pa.field("publisher", pa.string()),
+        pa.field("lines", pa.list_(pa.uint64())),
+        pa.field("line_words", pa.list_(pa.int32())),
+        pa.field("run_id", pa.string()),
     ]
     return pa.schema([*keys, *(f for f in sketch if f.name != "doc_id")])
 
@@ -60,6 +67,8 @@ def is_current(out_dir: Path, config: NearDupConfig) -> bool:
     parts = index_parts(out_dir)
     if any(part_sketch_id(p) != config.sketch_id for p in parts):
         return False
+    if any("lines" not in pq.read_schema(p).names for p in parts):
+        return False  # an index from before the boilerplate learner
     articles = sorted((out_dir / "articles").glob("part-*.parquet"))
     return bool(parts) or not articles
 
@@ -140,11 +149,28 @@ def _empty_detail() -> pa.Table:
     return pa.schema([schema.field(n) for n in _SKETCH_DETAIL]).empty_table()
 
 
-def index_rows(keys: pa.Table, sketch: pa.Table, config: NearDupConfig) -> pa.Table:
-    """Index rows of kept articles: their keys (with ``dup_cluster``) beside their sketch."""
+def index_rows(
+    keys: pa.Table, sketch: pa.Table, config: NearDupConfig, run_id: str | None = None
+) -> pa.Table:
+    """Index rows of kept articles: their keys (with ``dup_cluster``, ``domain`` and
+    ``text``) beside their sketch, and the short lines the boilerplate learner counts."""
+    from tasks import learned_boilerplate
+
     schema = index_schema(config)
     columns = {name: keys.column(name) for name in [*KEY_COLUMNS, "dup_cluster"]}
     columns.update({name: sketch.column(name) for name in sketch.column_names if name != "doc_id"})
+    if "lines" in sketch.column_names:  # staged beside the sketch
+        lines, words = sketch.column("lines"), sketch.column("line_words")
+    elif "text" in keys.column_names:
+        lines, words = learned_boilerplate.line_lists(keys)
+    else:  # keys alone (tests, tools): nothing for the boilerplate learner to count
+        empty = pa.array(np.zeros(keys.num_rows + 1, dtype=np.int32))
+        lines = pa.ListArray.from_arrays(empty, pa.array([], pa.uint64()))
+        words = pa.ListArray.from_arrays(empty, pa.array([], pa.int32()))
+    domain = keys.column("domain") if "domain" in keys.column_names else pa.nulls(keys.num_rows)
+    columns["publisher"] = pc.fill_null(domain.cast(pa.string()), learned_boilerplate.POOL)
+    columns["lines"], columns["line_words"] = lines, words
+    columns["run_id"] = pa.array([run_id] * keys.num_rows, pa.string())
     return pa.table([columns[f.name] for f in schema], schema=schema)
 
 
@@ -161,7 +187,8 @@ def rebuild_part(articles_path: Path, config: NearDupConfig) -> pa.Table:
     sketch = minhash.sketch_batch(
         articles.column("doc_id").combine_chunks(), articles.column("text"), config
     )
-    return index_rows(keys, sketch, config)
+    rows = index_rows(keys, sketch, config)
+    return rows.set_column(rows.schema.get_field_index("run_id"), "run_id", articles["run_id"])
 
 
 def rebuild_index(

@@ -34,16 +34,25 @@ class EditLog:
         self._befores: list[str | None] = []
         self._afters: list[str | None] = []
         self._counts: list[int] = []
+        self._publishers: list[str | None] = []
 
     def add(
-        self, doc_id: str, rule: str, before: str | None, after: str | None, count: int = 1
+        self,
+        doc_id: str,
+        rule: str,
+        before: str | None,
+        after: str | None,
+        count: int = 1,
+        publisher: str | None = None,
     ) -> None:
-        """Record one edit (``count`` > 1 only for counted whitespace-style rows)."""
+        """Record one edit (``count`` > 1 only for counted whitespace-style rows;
+        ``publisher`` only for rules learned per publisher)."""
         self._doc_ids.append(doc_id)
         self._rules.append(rule)
         self._befores.append(_clip(before))
         self._afters.append(_clip(after))
         self._counts.append(count)
+        self._publishers.append(publisher)
 
     def __len__(self) -> int:
         return len(self._doc_ids)
@@ -61,6 +70,7 @@ class EditLog:
                 "before": self._befores,
                 "after": self._afters,
                 "count": pa.array(self._counts, pa.int32()),
+                "publisher": pa.array(self._publishers, pa.string()),
             },
             schema=EDIT_SCHEMA,
         )

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks import boilerplate, minhash, normalize, typos
+from tasks import boilerplate, learned_boilerplate, minhash, normalize, typos
 from tasks.dedup import content_hashes, word_counts
 from tasks.edits import empty_edits
 from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, WorkUnit, domain_of, read_unit
@@ -195,15 +195,18 @@ def _correct_in_slices(
 
 
 def sketch_unit(staging_dir: str, unit_index: int, config: minhash.NearDupConfig) -> UnitSummary:
-    """MinHash sketch of every staged document of one unit (after the typo pass, so the sketch
-    is of the final text), one file per staged batch, row-aligned with it."""
+    """MinHash sketch (and short-line hashes) of every staged document of one unit, after the
+    typo pass so both are of the final text; one file per staged batch, row-aligned with it."""
     started = time.perf_counter()
     summary = UnitSummary(unit=unit_index)
     for docs_path in staged_unit_parts(Path(staging_dir), "docs", unit_index):
-        docs = read_parquet(docs_path, columns=["doc_id", "text"])
+        docs = read_parquet(docs_path, columns=["doc_id", "domain", "text"])
         sketch = minhash.sketch_batch(
             docs.column("doc_id").combine_chunks(), docs.column("text"), config
         )
+        # The short lines the boilerplate learner counts, from the same final text.
+        lines, words = learned_boilerplate.line_lists(docs)
+        sketch = sketch.append_column("lines", lines).append_column("line_words", words)
         write_parquet_atomic(sketch, docs_path.parent.parent / "sketch" / docs_path.name)
         summary.docs_out += docs.num_rows
         del docs, sketch

@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import (
     dedup,
     ingest,
+    learned_boilerplate,
     manifest,
     pipeline,
     progress,
@@ -176,6 +177,24 @@ def write_report(out_dir: str, raw_dir: str, summary: dict[str, Any], n_workers:
     path = report.write_html(out_dir, summary)
     get_run_logger().info("report: %s", path)
     return path
+
+
+@task(name="learn-boilerplate", **_TASK_OPTIONS)
+def learn_boilerplate(
+    staging_dir: str, out_dir: str, run_id: str, retract_files: list[str], n_workers: int
+) -> dict[str, Any]:
+    """Count every story's lines per publisher; stage the learned set and the next model."""
+    info = workers.run(
+        n_workers,
+        learned_boilerplate.learn,
+        staging_dir,
+        out_dir,
+        run_id,
+        learned_boilerplate.default_config(),
+        retract_files,
+    )
+    get_run_logger().info("learned boilerplate: %s", json.dumps(info))
+    return info
 
 
 @task(name="publish", **_TASK_OPTIONS)

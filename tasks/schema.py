@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 """Stored in every Parquet file's metadata under ``newsclean.schema_version``."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -63,6 +63,7 @@ EDIT_SCHEMA = pa.schema(
         pa.field("before", pa.string()),
         pa.field("after", pa.string()),
         pa.field("count", pa.int32()),
+        pa.field("publisher", pa.string()),
     ]
 )
 

@@ -140,15 +140,20 @@ def new_edits(edits: pa.Table, decisions: pa.Table) -> pa.Table:
 
 
 def index_part(
-    docs: pa.Table, sketch: pa.Table, decisions: pa.Table, config: minhash.NearDupConfig
+    docs: pa.Table,
+    sketch: pa.Table,
+    decisions: pa.Table,
+    config: minhash.NearDupConfig,
+    run_id: str | None = None,
 ) -> pa.Table:
-    """Dedup index rows of the staged documents the dedup stage kept."""
+    """Dedup index rows of the staged documents the dedup stage kept (their text as staged,
+    before learned boilerplate is removed)."""
     from tasks import dedup_index
 
     action, cluster = _decided(docs, decisions)
     keep = pc.fill_null(pc.equal(action, "keep"), False)
     keys = docs.append_column("dup_cluster", cluster).filter(keep)
-    return dedup_index.index_rows(keys, sketch.filter(keep), config)
+    return dedup_index.index_rows(keys, sketch.filter(keep), config, run_id)
 
 
 def _write_stream(tables: Iterable[pa.Table], schema: pa.Schema, temp: Path, run_id: str) -> int:
@@ -167,9 +172,37 @@ def _write_stream(tables: Iterable[pa.Table], schema: pa.Schema, temp: Path, run
     return rows
 
 
+class _Streams:
+    """Several Parquet files written side by side, one table at a time (bounded memory); a
+    file that would hold no rows is not written (a run that adds nothing leaves no file)."""
+
+    def __init__(self, targets: dict[str, tuple[Path, pa.Schema]], run_id: str) -> None:
+        self._paths = {name: path for name, (path, _) in targets.items()}
+        self._schemas = {
+            name: _metadata(schema, {"newsclean.run_id": run_id})
+            for name, (_, schema) in targets.items()
+        }
+        self._writers = {
+            name: pq.ParquetWriter(path, self._schemas[name], compression="zstd")
+            for name, path in self._paths.items()
+        }
+        self.rows = dict.fromkeys(targets, 0)
+
+    def write(self, name: str, table: pa.Table) -> None:
+        schema = self._schemas[name]
+        self._writers[name].write_table(table.select(schema.names).cast(schema))
+        self.rows[name] += table.num_rows
+
+    def close(self) -> dict[str, int]:
+        for name, writer in self._writers.items():
+            writer.close()
+            if self.rows[name] == 0:
+                self._paths[name].unlink()
+        return self.rows
+
+
 def publish_unit(
     docs_parts: list[str],
-    edit_parts: list[str],
     staging_dir: str,
     temps: dict[str, str],
     run_id: str,
@@ -177,59 +210,51 @@ def publish_unit(
     config: minhash.NearDupConfig,
 ) -> tuple[int, int, dict[str, Any]]:
     """Worker job: one work unit's staged parts → one articles, one edits and one dedup-index
-    file (hidden temp names; the caller renames them once every unit is done). Returns the
-    rows written and the report's figures (edits per rule, domains, lengths)."""
-    from tasks import dedup, report
+    file (hidden temp names; the caller commits them once every unit is done), part by part:
+    the part's dedup decisions, then learned boilerplate removed from its kept articles.
+    Returns the rows written and the report's figures (edits per rule, domains, lengths)."""
+    from tasks import dedup, learned_boilerplate, report
 
-    decisions = _unit_decisions(Path(staging_dir) / dedup.DECISIONS, docs_parts)
-    sketches = [str(Path(p).parent.parent / "sketch" / Path(p).name) for p in docs_parts]
+    staging = Path(staging_dir)
+    learned_path = staging / learned_boilerplate.LEARNED
+    learned = learned_boilerplate.LearnedSet.read(learned_path) if learned_path.exists() else None
     figures = report.UnitFigures()
-
-    def measured(docs: pa.Table) -> pa.Table:
-        figures.add(docs, kept_articles(docs, decisions, run_id, ingested_at))
-        return figures.last_kept
-
-    articles = _write_stream(
-        (measured(read_parquet(p)) for p in docs_parts),
-        ARTICLE_SCHEMA,
-        Path(temps["articles"]),
-        run_id,
-    )
-    _write_stream(
-        (
-            index_part(
-                read_parquet(p, columns=list(dedup.KEY_COLUMNS)), read_parquet(s), decisions, config
-            )
-            for p, s in zip(docs_parts, sketches, strict=True)
-        ),
-        _index_schema(config),
-        Path(temps["dedup_index"]),
-        run_id,
-    )
     by_rule: Counter[str] = Counter()
-
-    def counted(table: pa.Table) -> pa.Table:
-        by_rule.update(table.column("rule").to_pylist())
-        return table
-
-    edits = _write_stream(
-        (counted(new_edits(read_parquet(p), decisions)) for p in edit_parts),
-        EDIT_SCHEMA,
-        Path(temps["edits"]),
+    examples: dict[str, str] = {}
+    streams = _Streams(
+        {
+            "articles": (Path(temps["articles"]), ARTICLE_SCHEMA),
+            "edits": (Path(temps["edits"]), EDIT_SCHEMA),
+            "dedup_index": (Path(temps["dedup_index"]), _index_schema(config)),
+        },
         run_id,
     )
-    return articles, edits, {"edits_by_rule": dict(by_rule), **figures.to_dict()}
-
-
-def _unit_decisions(path: Path, docs_parts: list[str]) -> pa.Table:
-    """The run's decisions for one unit's documents only: each batch then looks its rows up
-    in a table of thousands, not in one of every document of the run (measured: a 290k-row
-    lookup per batch made publishing a 1 GB run take 14 s instead of 5)."""
-    decisions = read_parquet(path)
-    ids = pa.concat_arrays(
-        [read_parquet(p, columns=["doc_id"])["doc_id"].combine_chunks() for p in docs_parts]
-    )
-    return decisions.filter(pc.is_in(decisions["doc_id"], value_set=ids))
+    try:
+        for part in map(Path, docs_parts):
+            docs = read_parquet(part)
+            decisions = read_parquet(staging / dedup.DECISIONS / part.name)
+            kept = kept_articles(docs, decisions, run_id, ingested_at)
+            edits = [new_edits(read_parquet(staging / "edits" / part.name), decisions)]
+            sketch = read_parquet(staging / "sketch" / part.name)
+            if learned is not None:
+                keep = pc.fill_null(pc.equal(_decided(docs, decisions)[0], "keep"), False)
+                staged_lines = sketch["lines"].filter(keep).combine_chunks()
+                kept, learned_edits, found = learned.apply(kept, staged_lines)
+                edits.append(learned_edits)
+                examples.update(found)
+            figures.add(docs, kept)
+            streams.write("articles", kept)
+            keys = docs.select([*dedup.KEY_COLUMNS, "domain", "text"])
+            streams.write("dedup_index", index_part(keys, sketch, decisions, config, run_id))
+            for table in edits:
+                by_rule.update(table.column("rule").to_pylist())
+                streams.write("edits", table)
+            del docs, kept, edits, sketch
+            pa.default_memory_pool().release_unused()
+    finally:
+        rows = streams.close()
+    extra = {"edits_by_rule": dict(by_rule), **figures.to_dict(), "learned_examples": examples}
+    return rows["articles"], rows["edits"], extra
 
 
 def _index_schema(config: minhash.NearDupConfig) -> pa.Schema:
@@ -277,25 +302,19 @@ def publish_run(
     from tasks import dedup_index, workers
 
     jobs, moves = [], []
-    docs, edits = _parts_by_unit(staging_dir, "docs"), _parts_by_unit(staging_dir, "edits")
+    docs = _parts_by_unit(staging_dir, "docs")
     for index, unit in enumerate(sorted(docs)):
         finals = {name: _final_name(out_dir, name, run_id, index) for name in UNIT_TABLES}
         temps = {name: str(_temp_path(final)) for name, final in finals.items()}
         moves += [(temps[name], str(finals[name])) for name in UNIT_TABLES]
-        jobs.append(
-            (
-                docs[unit],
-                edits.get(unit, []),
-                str(staging_dir),
-                temps,
-                run_id,
-                ingested_at,
-                config,
-            )
-        )
+        jobs.append((docs[unit], str(staging_dir), temps, run_id, ingested_at, config))
     for name in (*TABLES, dedup_index.INDEX_DIR):
         (out_dir / name).mkdir(parents=True, exist_ok=True)
     results = workers.run_many(n_workers, publish_unit, jobs)
+    examples: dict[str, str] = {}
+    for result in results:
+        for key, text in result[2].pop("learned_examples").items():
+            examples.setdefault(key, text)
     counts = workers.run(
         n_workers,
         finish_publish,
@@ -306,6 +325,7 @@ def publish_run(
         moves,
         retract_files,
         failed_files,
+        examples,
     )
     from tasks import report
 
@@ -325,10 +345,12 @@ def finish_publish(
     moves: list[tuple[str, str]],
     retract_files: list[str] | None = None,
     failed_files: list[str] | None = None,
+    learned_examples: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """Worker job: write the run's duplicates and new quarantine rows, the rewrites of earlier
-    files that lose rows, and the new manifest — all as hidden temp files — then commit them
-    with the units' files in one journaled step (:func:`commit`)."""
+    files that lose rows, the learned-boilerplate model and the new manifest — all as hidden
+    temp files — then commit them with the units' files in one journaled step
+    (:func:`commit`)."""
     from tasks import dedup, manifest
     from tasks.ingest import unsupported_quarantine
 
@@ -361,6 +383,7 @@ def finish_publish(
     rewrites, deletes = retraction.prepare(out)
     renames += rewrites
     rows = json.loads((staging / SCAN_ROWS).read_text()) if (staging / SCAN_ROWS).exists() else []
+    renames += _model_temps(out, staging, learned_examples or {})
     merged = manifest.merged_manifest(out, rows, run_id, set(failed_files or []))
     manifest_path = out / manifest.MANIFEST
     write_parquet_atomic(merged, _temp_path(manifest_path), rename=False)
@@ -413,6 +436,29 @@ def commit(out: Path, run_id: str, renames: list[tuple[Path, Path]], deletes: li
     journal.unlink()
 
 
+def _model_temps(out: Path, staging: Path, examples: dict[str, str]) -> list[tuple[Path, Path]]:
+    """The learned-boilerplate model and publisher counts of this run, as temp files to
+    commit with the data (the model then never runs ahead of the articles it cleaned)."""
+    from tasks import learned_boilerplate as learned
+
+    staged = staging / learned.STAGED_MODEL
+    if not staged.exists():
+        return []
+    learned.ensure_list_files(out)
+    folder = out / learned.MODEL_DIR
+    meta = {k.decode(): v.decode() for k, v in (read_schema_metadata(staged) or {}).items()}
+    model = learned.with_examples(read_parquet(staged), examples)
+    pairs = []
+    for table, name in (
+        (model, learned.MODEL),
+        (read_parquet(staging / learned.STAGED_PUBLISHERS), learned.PUBLISHERS),
+    ):
+        final = folder / name
+        write_parquet_atomic(table, _temp_path(final), meta, rename=False)
+        pairs.append((_temp_path(final), final))
+    return pairs
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -441,7 +487,7 @@ def recover(out: Path) -> dict[str, int]:
         journal.unlink()
         rolled = len(entries["renames"])
     swept = 0
-    for folder in [out, *(out / name for name in (*TABLES, "dedup_index"))]:
+    for folder in [out, *(out / name for name in (*TABLES, "dedup_index", "boilerplate"))]:
         for temp in folder.glob(".*.tmp") if folder.is_dir() else []:
             temp.unlink()
             swept += 1
@@ -453,7 +499,8 @@ def migrate(out: Path) -> int:
 
     Schema 1 ``duplicates`` (before near-dup dedup) lacked ``dup_cluster``, ``content_hash``
     and ``run_id``: the cluster is the kept copy's id, the run comes from the file's metadata,
-    the hash is unknown (null: such a copy counts as published whatever its text).
+    the hash is unknown (null: such a copy counts as published whatever its text). Schema 2
+    ``edits`` lacked ``publisher`` (null: only learned rules set it).
     """
     rewritten = 0
     for path in published_parts(out, "duplicates"):
@@ -469,6 +516,13 @@ def migrate(out: Path) -> int:
         data = data.append_column("run_id", pa.array([run_id] * n, pa.string()))
         write_parquet_atomic(data.select(DUPLICATE_SCHEMA.names).cast(DUPLICATE_SCHEMA), path)
         rewritten += 1
+    for path in published_parts(out, "edits"):  # schema 2: no ``publisher`` column yet
+        if "publisher" not in pq.read_schema(path).names:
+            data = read_parquet(path)
+            data = data.append_column("publisher", pa.nulls(data.num_rows, pa.string()))
+            meta = {k.decode(): v.decode() for k, v in (read_schema_metadata(path) or {}).items()}
+            write_parquet_atomic(data.cast(EDIT_SCHEMA), path, meta)
+            rewritten += 1
     return rewritten
 
 

@@ -39,10 +39,22 @@ def clean_one(text: str, title: str | None = None, domain: str | None = None) ->
     return row
 
 
-def run_steps(raw: Path, out: Path, full: bool = False, lock_wait: float = 0.0) -> dict:
+def run_steps(
+    raw: Path, out: Path, full: bool = False, lock_wait: float = 0.0, learn: bool = True
+) -> dict:
     """One run of the flow's steps as plain functions, in this process (no Prefect): scan,
-    plan, clean, sketch, dedup, publish — what ``clean_corpus`` composes, without typos."""
-    from tasks import dedup, ingest, manifest, minhash, pipeline, run_state, write
+    plan, clean, sketch, dedup, learn boilerplate, publish — what ``clean_corpus`` composes,
+    without typos."""
+    from tasks import (
+        dedup,
+        ingest,
+        learned_boilerplate,
+        manifest,
+        minhash,
+        pipeline,
+        run_state,
+        write,
+    )
 
     config = minhash.default_config()
     run = run_state.start_run(str(raw), str(out), lock_wait)
@@ -55,6 +67,17 @@ def run_steps(raw: Path, out: Path, full: bool = False, lock_wait: float = 0.0) 
             pipeline.process_unit(run.raw_dir, run.staging_dir, unit, 1000)
             pipeline.sketch_unit(run.staging_dir, unit.index, config)
         counts = dedup.run_dedup(run.staging_dir, run.out_dir, config, scan["retract"])
+        learned = (
+            learned_boilerplate.learn(
+                run.staging_dir,
+                run.out_dir,
+                run.run_id,
+                learned_boilerplate.default_config(),
+                scan["retract"],
+            )
+            if learn
+            else {}
+        )
         published = write.publish_run(
             Path(run.out_dir),
             Path(run.staging_dir),
@@ -69,4 +92,10 @@ def run_steps(raw: Path, out: Path, full: bool = False, lock_wait: float = 0.0) 
         run_state.finish_run(run, {"run_id": run.run_id})
     finally:
         run_state.release(run)
-    return {**counts, **published, "files": scan["files"], "run_id": run.run_id}
+    return {
+        **counts,
+        **published,
+        "files": scan["files"],
+        "run_id": run.run_id,
+        "boilerplate": learned,
+    }

@@ -1,0 +1,166 @@
+"""Learned boilerplate: lines a publisher repeats across distinct stories, learned from the
+corpus (real FakeNewsCorpus paragraphs as story text), removed, listed and steered."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from tasks import learned_boilerplate as lb
+from tests.helpers import FAKENEWS, run_steps
+from tests.test_fakenewscorpus import MUST_SURVIVE
+
+FOOTER = "The Harbor Ledger is an independent newsroom on the coast since 1998."
+BIO = (
+    "Maria Lopez covers city hall for the Ledger and has reported from the council chamber, "
+    "the courts and the port authority for more than a decade."
+)  # 27 words: needs 3 + 2 = 5 stories
+
+
+@pytest.fixture(scope="module")
+def stories() -> list[str]:
+    """Distinct real article bodies (FakeNewsCorpus), without the paragraphs that recur
+    across them (the sample's own boilerplate, e.g. a beforeitsnews ad line), so that the
+    only repeated lines in these tests are the ones a test adds."""
+    corpus = pd.read_csv(FAKENEWS).drop_duplicates("content")
+    bodies = [str(t) for t in corpus["content"] if 400 < len(str(t)) < 4000][:40]
+    paragraphs = [[p.strip() for p in b.split("\n") if p.strip()] for b in bodies]
+    seen = Counter(p.lower() for ps in paragraphs for p in set(ps))
+    return ["\n\n".join(p for p in ps if seen[p.lower()] == 1) for ps in paragraphs]
+
+
+def write_jsonl(folder: Path, name: str, docs: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
+        for doc in docs:
+            fh.write(json.dumps(doc) + "\n")
+
+
+def doc(domain: str | None, body: str, i: int, *lines: str) -> dict:
+    url = f"https://{domain}/story-{i}" if domain else None
+    return {"title": f"Story {i}", "content": "\n\n".join([body, *lines]), "url": url,
+            "domain": domain}  # fmt: skip
+
+
+def learned_edits(out: Path) -> pd.DataFrame:
+    edits = pd.read_parquet(out / "edits")
+    return edits[edits["rule"].str.startswith("learned.repeated-line/")]
+
+
+def test_fold_ignores_case_digits_and_spacing() -> None:
+    folded = lb.fold(pa.array(["© 2017  The Harbor", "© 2018 the harbor ", "© The Harbor"]))
+    hashes = lb.hash_strings(folded)
+    assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_publisher_line_in_many_stories_is_learned_and_removed(
+    tmp_path: Path, stories: list[str]
+) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    ledger = [doc("ledger.example", s, i, FOOTER) for i, s in enumerate(stories[:6])]
+    other = [doc("other.example", stories[6], 6, FOOTER), doc("other.example", stories[7], 7)]
+    write_jsonl(raw, "feed", ledger + other)
+    result = run_steps(raw, out)
+    assert result["boilerplate"]["learned"] == 1 and result["boilerplate"]["rule"].endswith("/1")
+    removed = learned_edits(out)
+    assert set(removed["before"]) == {FOOTER} and set(removed["publisher"]) == {"ledger.example"}
+    articles = pd.read_parquet(out / "articles").set_index("domain")
+    assert not articles.loc["ledger.example", "text"].str.contains("Harbor Ledger").any()
+    # The same line from another publisher, printed once there, stays: learning is per publisher.
+    assert articles.loc["other.example", "text"].str.contains("Harbor Ledger").sum() == 1
+    # Genuine paragraphs all survive.
+    for text in stories[:6]:
+        first = text.split("\n\n")[0].strip()
+        assert any(first[:60] in t for t in articles.loc["ledger.example", "text"])
+    removed_counts = removed.groupby("doc_id").size()
+    n_edits = pd.read_parquet(out / "articles").set_index("doc_id")["n_edits"]
+    assert (n_edits[removed_counts.index] >= removed_counts).all()
+
+
+def test_syndicated_copies_count_as_one_story(tmp_path: Path, stories: list[str]) -> None:
+    """One story republished four times by the same publisher (near-copies) must not make
+    its own sentences look like that publisher's boilerplate."""
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    story = max(stories, key=lambda s: s.count("\n\n"))
+    paragraphs = story.split("\n\n")
+    assert len(paragraphs) >= 12
+    copies = [  # the story, and three copies that each lost one paragraph
+        doc("ledger.example", "\n\n".join(paragraphs[:k] + paragraphs[k + 1 :]), 100 + k)
+        for k in (len(paragraphs), 0, 3, 6)
+    ]
+    others = [doc("ledger.example", s, i) for i, s in enumerate(stories[10:20]) if s != story]
+    write_jsonl(raw, "feed", copies + others)
+    result = run_steps(raw, out)
+    assert result["near_duplicates"] + result["exact_duplicates"] >= 3
+    own = {p.strip() for p in paragraphs}
+    learned = set(lb.list_learned(out)[0]["example"].to_pylist())
+    # (The beforeitsnews ad line that several of these real stories carry IS learned for this
+    # publisher: it is real boilerplate. The story's own sentences are not.)
+    assert learned.isdisjoint(own)
+    assert not set(learned_edits(out)["before"]) & own
+
+
+def test_long_lines_need_more_stories(tmp_path: Path, stories: list[str]) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    docs = [doc("ledger.example", s, i, BIO) for i, s in enumerate(stories[:4])]
+    docs += [doc("ledger.example", s, 10 + i) for i, s in enumerate(stories[10:30])]
+    write_jsonl(raw, "day1", docs)
+    assert run_steps(raw, out)["boilerplate"]["learned"] == 0  # 4 stories < 5 needed
+    write_jsonl(raw, "day2", [doc("ledger.example", stories[5], 5, BIO)])
+    second = run_steps(raw, out)  # the model accumulates across runs: now 5 stories
+    assert second["boilerplate"]["learned"] == 1 and second["boilerplate"]["version"] == 2
+    assert set(learned_edits(out)["before"]) == {BIO}  # removed from the new article
+    third = run_steps(raw, out)  # nothing new: same model version
+    assert third["boilerplate"]["version"] == 2 and third["documents"] == 0
+
+
+def test_allow_list_protects_and_deny_list_forces(tmp_path: Path, stories: list[str]) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    lb.ensure_list_files(out)
+    (out / "boilerplate" / "allow.txt").write_text(f"ledger.example | {FOOTER.upper()}\n")
+    (out / "boilerplate" / "deny.txt").write_text("# house rule\nPrinted on recycled paper.\n")
+    docs = [doc("ledger.example", s, i, FOOTER) for i, s in enumerate(stories[:5])]
+    docs.append(doc("other.example", stories[6], 6, "Printed on recycled paper."))
+    write_jsonl(raw, "feed", docs)
+    run_steps(raw, out)
+    removed = learned_edits(out)
+    assert list(removed["before"]) == ["Printed on recycled paper."]
+    assert list(removed["publisher"]) == ["other.example"]
+
+
+def test_a_document_is_never_emptied(tmp_path: Path, stories: list[str]) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    docs = [doc("ledger.example", s, i, FOOTER) for i, s in enumerate(stories[:5])]
+    docs.append({"title": "Only the footer", "content": FOOTER, "domain": "ledger.example"})
+    write_jsonl(raw, "feed", docs)
+    run_steps(raw, out)
+    articles = pd.read_parquet(out / "articles")
+    assert (articles["text"] == FOOTER).sum() == 1
+    assert len(learned_edits(out)) == 5
+
+
+def test_fakenewscorpus_learned_lines_and_genuine_sentences(tmp_path: Path) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    raw.mkdir()
+    (raw / "news_sample.csv").write_bytes(FAKENEWS.read_bytes())
+    result = run_steps(raw, out)
+    lines, version = lb.list_learned(out)
+    assert version == 1
+    assert sorted(
+        zip(lines["publisher"].to_pylist(), lines["example"].to_pylist(), strict=True)
+    ) == [
+        ("beforeitsnews.com", "By Lisa Haven"),
+        ("beforeitsnews.com", "For More Information See:"),
+    ]
+    assert result["boilerplate"]["learned"] == 2
+    text = "\n".join(pd.read_parquet(out / "articles")["text"])
+    assert len(MUST_SURVIVE) >= 20
+    for paragraph in MUST_SURVIVE:
+        assert paragraph in text
+    # Lines printed in 2-3 beforeitsnews stories stay (3 + words // 10 stories needed, 2 %).
+    assert "More Critical Reads You Need to Hear by Lisa Haven! Click Here!" in text
