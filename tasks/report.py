@@ -81,8 +81,15 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         if {"new", "changed", "unchanged"} <= set(files)
         else []
     )
+    learned = summary.get("boilerplate") or {}
+    model = (
+        [("learned boilerplate lines", f"{learned['learned']:,} (model v{learned['version']})")]
+        if "learned" in learned
+        else []
+    )
     return [
         *seen,
+        *model,
         ("documents in", f"{summary['documents_in']:,}"),
         ("MB in", f"{summary['bytes_in'] / 1e6:,.2f}"),
         ("kept", f"{summary['kept']:,}"),
