@@ -263,22 +263,19 @@ def boilerplate_list(
 
     lines, version = learned_boilerplate.list_learned(out, domain)
     table = Table(title=f"learned boilerplate, model version {version} ({lines.num_rows} lines)")
-    for name, justify in (
-        ("publisher", "left"),
-        ("stories", "right"),
-        ("share", "right"),
-        ("first seen", "left"),
-        ("last seen", "left"),
-        ("line", "left"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")
+    table.add_column("publisher", no_wrap=True)  # domains stay whole and greppable
+    table.add_column("stories", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    table.add_column("first seen", no_wrap=True)
+    table.add_column("last seen", no_wrap=True)
+    table.add_column("line", overflow="fold", min_width=20)
     for row in lines.to_pylist():
         table.add_row(
             row["publisher"] or "(no domain)",
             f"{row['stories']:,}",
             f"{row['share']:.1%}",
-            (row["first_seen"] or "")[:15],
-            (row["last_seen"] or "")[:15],
+            (row["first_seen"] or "")[:8],  # run ids start with the UTC date
+            (row["last_seen"] or "")[:8],
             row["example"] or "(not seen in a kept article since it was learned)",
         )
     console.print(table)

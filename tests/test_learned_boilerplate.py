@@ -164,3 +164,23 @@ def test_fakenewscorpus_learned_lines_and_genuine_sentences(tmp_path: Path) -> N
         assert paragraph in text
     # Lines printed in 2-3 beforeitsnews stories stay (3 + words // 10 stories needed, 2 %).
     assert "More Critical Reads You Need to Hear by Lisa Haven! Click Here!" in text
+
+
+def test_boilerplate_list_command(tmp_path: Path, stories: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from newsclean.cli import app
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    write_jsonl(
+        raw, "feed", [doc("ledger.example", s, i, FOOTER) for i, s in enumerate(stories[:5])]
+    )
+    run_steps(raw, out)
+    shown = CliRunner().invoke(app, ["boilerplate", "list", "--out", str(out)], terminal_width=200)
+    flat = " ".join(shown.output.split())
+    assert shown.exit_code == 0 and "model version 1 (1 lines)" in flat
+    assert "ledger.example" in flat and "Harbor Ledger" in flat and "100.0%" in flat
+    other = CliRunner().invoke(
+        app, ["boilerplate", "list", "--domain", "x.example", "--out", str(out)]
+    )
+    assert "(0 lines)" in " ".join(other.output.split())
