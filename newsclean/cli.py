@@ -31,6 +31,10 @@ app = typer.Typer(
 )
 console = Console()
 
+#: The dataset folder option every command shares.
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Folder of the Parquet dataset.")]
+DEFAULT_OUT = Path("data/clean")
+
 
 @app.callback()
 def _main() -> None:
@@ -62,9 +66,7 @@ def run(
     raw_dir: Annotated[
         Path, typer.Argument(help="Folder of raw articles (.txt, .csv, .jsonl, .json, .parquet).")
     ] = Path("data/raw"),
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder of the Parquet dataset.")
-    ] = Path("data/clean"),
+    out: OutDir = DEFAULT_OUT,
     batch_size: Annotated[
         int, typer.Option(help="Documents per in-memory batch (bounds worker memory).")
     ] = DEFAULT_BATCH_SIZE,
@@ -206,7 +208,7 @@ def report(
     run_id: Annotated[
         str | None, typer.Argument(help="Run id (or its start); default: the latest run.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder.")] = Path("data/clean"),
+    out: OutDir = DEFAULT_OUT,
 ) -> None:
     """Print the summary of the latest (or the given) run."""
     summary = _load_summary(out, run_id)
@@ -232,7 +234,7 @@ def report(
 @app.command()
 def show(
     doc_id: Annotated[str, typer.Argument(help="doc_id of an article (or a dropped copy).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder.")] = Path("data/clean"),
+    out: OutDir = DEFAULT_OUT,
     raw_dir: Annotated[
         Path | None, typer.Option("--raw", help="Raw folder (default: the one its run read).")
     ] = None,
@@ -255,7 +257,7 @@ app.add_typer(boilerplate_app, name="boilerplate")
 @boilerplate_app.command("list")
 def boilerplate_list(
     domain: Annotated[str | None, typer.Option(help="Only this publisher's lines.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder.")] = Path("data/clean"),
+    out: OutDir = DEFAULT_OUT,
 ) -> None:
     """Lines learned as boilerplate, per publisher, with their evidence. Steer with
     OUT/boilerplate/allow.txt (never remove) and deny.txt (always remove)."""
@@ -290,9 +292,7 @@ def serve(
     raw_dir: Annotated[Path, typer.Argument(help="Folder new raw files land in.")] = Path(
         "data/raw"
     ),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output dataset folder.")] = Path(
-        "data/clean"
-    ),
+    out: OutDir = DEFAULT_OUT,
     cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. "0 * * * *".')] = None,
     interval: Annotated[
         float | None, typer.Option(help="Run every SECONDS instead of a cron schedule.")

@@ -25,7 +25,6 @@ records the version it used.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -38,7 +37,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.edits import EditLog
+from tasks.minhash import combine, hash64, hash_strings
 from tasks.rules import load_pack
+from tasks.write import read_parquet, staged_parts, write_parquet_atomic
 
 MODEL_DIR = "boilerplate"
 MODEL = "model.parquet"
@@ -49,7 +50,6 @@ STAGED_MODEL, STAGED_PUBLISHERS = "model-next.parquet", "publishers-next.parquet
 VERSION_KEY = b"newsclean.boilerplate_version"
 POOL = ""  # publisher key of documents without a domain
 ANY = "*"  # publisher key of deny-list lines that apply to every publisher
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 MODEL_SCHEMA = pa.schema(
     [
@@ -89,19 +89,6 @@ def default_config() -> LearnConfig:
 # --------------------------------------------------------------------------- lines
 
 
-def _hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-
-
-def hash_strings(values: pa.Array) -> np.ndarray:
-    """64-bit BLAKE2b of each string, each distinct value hashed once."""
-    if len(values) == 0:
-        return np.empty(0, dtype=np.uint64)
-    encoded = pc.dictionary_encode(values)
-    distinct = np.fromiter((_hash(v) for v in encoded.dictionary.to_pylist()), dtype=np.uint64)
-    return distinct[np.asarray(encoded.indices, dtype=np.int64)]
-
-
 def fold(lines: pa.Array) -> pa.Array:
     """Case, digits and whitespace folded: "© 2017 The Harbor" and "© 2018  the harbor" are
     one line."""
@@ -112,7 +99,7 @@ def fold(lines: pa.Array) -> pa.Array:
 
 def line_key(publisher_hash: np.ndarray, line_hash: np.ndarray) -> np.ndarray:
     """One 64-bit key per (publisher, line)."""
-    return (publisher_hash * _MIX) ^ line_hash
+    return combine([publisher_hash, line_hash])
 
 
 @dataclass
@@ -248,26 +235,35 @@ def _list_keys(entries: list[tuple[str, str]]) -> np.ndarray:
     return line_key(hash_strings(publishers), hash_strings(lines))
 
 
-def learned(
-    model: pa.Table, publishers: pa.Table, config: LearnConfig, allow: np.ndarray
-) -> pa.Table:
-    """The model's lines that meet the thresholds, minus the allowed ones."""
-    totals = dict(
-        zip(publishers["publisher"].to_pylist(), publishers["stories"].to_pylist(), strict=True)
-    )
-    stories = np.asarray(model["stories"], dtype=np.int64)
-    words = np.asarray(model["words"].fill_null(0), dtype=np.int64)
-    total = np.array([totals.get(p, 0) for p in model["publisher"].to_pylist()], dtype=np.float64)
-    share = np.divide(stories, total, out=np.zeros(len(stories)), where=total > 0)
-    keys = line_key(
+def model_keys(model: pa.Table) -> np.ndarray:
+    """The (publisher, line) key of every row of a model table."""
+    return line_key(
         hash_strings(model["publisher"].combine_chunks()),
         np.asarray(model["line_hash"], dtype=np.uint64),
     )
-    keep = (stories >= config.needed(words)) & (share >= config.min_share) & ~np.isin(keys, allow)
-    chosen = model.filter(pa.array(keep))
-    return chosen.append_column("share", pa.array(share[keep])).append_column(
-        "key", pa.array(keys[keep], pa.uint64())
-    )
+
+
+def learned_mask(
+    model: pa.Table, publishers: pa.Table, config: LearnConfig, allow: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(keys, learned, share)`` per model row: a line is learned when it meets the
+    thresholds and is not on the allow list."""
+    at = pc.index_in(model["publisher"], value_set=publishers["publisher"].combine_chunks())
+    total = np.asarray(publishers["stories"].take(at).fill_null(0), dtype=np.float64)
+    stories = np.asarray(model["stories"], dtype=np.int64)
+    words = np.asarray(model["words"].fill_null(0), dtype=np.int64)
+    share = np.divide(stories, total, out=np.zeros(len(stories)), where=total > 0)
+    keys = model_keys(model)
+    mask = (stories >= config.needed(words)) & (share >= config.min_share) & ~np.isin(keys, allow)
+    return keys, mask, share
+
+
+def learned(
+    model: pa.Table, publishers: pa.Table, config: LearnConfig, allow: np.ndarray
+) -> pa.Table:
+    """The model's learned lines, with their share of the publisher's stories."""
+    _, mask, share = learned_mask(model, publishers, config, allow)
+    return model.filter(pa.array(mask)).append_column("share", pa.array(share[mask]))
 
 
 # --------------------------------------------------------------------------- the run job
@@ -277,7 +273,6 @@ def _dataset_articles(out: Path, staging: Path, retract_files: list[str]) -> pa.
     """The published articles that stay (from the dedup index: publisher, lines, run), minus
     those this run supersedes, replaces or takes back with their files."""
     from tasks import dedup, dedup_index
-    from tasks.write import read_parquet
 
     columns = ["doc_id", "source_file", "publisher", "lines", "line_words", "run_id"]
     parts = dedup_index.index_parts(out)
@@ -311,7 +306,6 @@ def _run_articles(staging: Path, run_id: str, config: LearnConfig) -> tuple[pa.T
     """This run's kept articles as the index will hold them (their short-line hashes were
     staged beside the sketches: no text is read here); and their text size."""
     from tasks import dedup
-    from tasks.write import read_parquet, staged_parts
 
     tables, chars = [], 0
     for part in staged_parts(staging, "docs"):
@@ -359,33 +353,12 @@ def learn(
     next_model = _with_old_examples(counts, model)
     allow = _list_keys(read_list(out / MODEL_DIR / ALLOW))
     deny = _list_keys(read_list(out / MODEL_DIR / DENY))
-    chosen = learned(next_model, publishers, config, allow)
-    old = (
-        model.filter(pc.fill_null(model["learned"], False))
-        if "learned" in model.column_names
-        else model.slice(0, 0)
-    )
-    keys = np.unique(np.concatenate([np.asarray(chosen["key"], dtype=np.uint64), deny]))
-    old_keys = np.unique(
-        np.concatenate(
-            [
-                line_key(
-                    hash_strings(old["publisher"].combine_chunks()),
-                    np.asarray(old["line_hash"], dtype=np.uint64),
-                ),
-                deny,
-            ]
-        )
-    )
+    all_keys, is_learned, _ = learned_mask(next_model, publishers, config, allow)
+    old = model.filter(pc.fill_null(model["learned"], False))
+    keys = np.unique(np.concatenate([all_keys[is_learned], deny]))
+    old_keys = np.unique(np.concatenate([model_keys(old), deny]))
     if version == 0 or not np.array_equal(keys, old_keys):
         version += 1
-    is_learned = np.isin(
-        line_key(
-            hash_strings(next_model["publisher"].combine_chunks()),
-            np.asarray(next_model["line_hash"], dtype=np.uint64),
-        ),
-        np.asarray(chosen["key"], dtype=np.uint64),
-    )
     next_model = next_model.append_column("learned", pa.array(is_learned))
     meta = {VERSION_KEY.decode(): str(version)}
     write_parquet_atomic(pa.table({"key": pa.array(keys, pa.uint64())}), staging / LEARNED, meta)
@@ -395,7 +368,7 @@ def learn(
     return {
         "version": version,
         "rule": f"{config.rule}/{version}",
-        "learned": chosen.num_rows,
+        "learned": int(is_learned.sum()),
         "deny_listed": len(deny),
         "allow_listed": len(allow),
         "candidates": int(pc.sum(pc.greater_equal(next_model["stories"], 2)).as_py() or 0),
@@ -415,12 +388,6 @@ def _with_old_examples(counts: pa.Table, model: pa.Table) -> pa.Table:
     return joined.select(
         ["publisher", "line_hash", "words", "stories", "first_seen", "last_seen", "example"]
     )
-
-
-def write_parquet_atomic(table: pa.Table, path: Path, meta: dict[str, str]) -> None:
-    from tasks import write
-
-    write.write_parquet_atomic(table, path, meta)
 
 
 # --------------------------------------------------------------------------- removal
@@ -449,7 +416,7 @@ class LearnedSet:
         flat = np.asarray(pc.list_flatten(lines), dtype=np.uint64)
         publishers = hash_strings(pc.fill_null(docs["domain"], POOL).combine_chunks())
         keys = line_key(publishers[parent], flat)
-        anywhere = line_key(np.full(len(flat), _hash(ANY), dtype=np.uint64), flat)
+        anywhere = line_key(np.full(len(flat), hash64(ANY), dtype=np.uint64), flat)
         hit = np.isin(keys, self.keys) | np.isin(anywhere, self.keys)
         return np.bincount(parent[hit], minlength=docs.num_rows) > 0
 
@@ -478,7 +445,7 @@ class LearnedSet:
         log = EditLog("boilerplate")
         paras = paragraphs(docs)
         keys = line_key(paras.publisher_hash, paras.line_hash)
-        any_publisher = line_key(np.full(len(keys), _hash(ANY), dtype=np.uint64), paras.line_hash)
+        any_publisher = line_key(np.full(len(keys), hash64(ANY), dtype=np.uint64), paras.line_hash)
         hit = np.isin(keys, self.keys) | np.isin(any_publisher, self.keys)
         if not hit.any():
             return docs, log.to_table(), {}

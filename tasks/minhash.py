@@ -84,8 +84,8 @@ class NearDupConfig:
 
 @cache
 def default_config() -> NearDupConfig:
-    rule = load_pack("dedup").get("dedup.near-minhash/1")
     pack = load_pack("dedup")
+    rule = pack.get("dedup.near-minhash/1")
     fields = NearDupConfig.__dataclass_fields__
     params = {k: v for k, v in rule.params.items() if k in fields}
     policy = pack.get("dedup.keep-policy/1").params["order"]
@@ -119,8 +119,18 @@ def permutation_parameters(permutations: int, seed: int) -> tuple[np.ndarray, np
 # --------------------------------------------------------------------------- tokens
 
 
-def _hash_token(token: str) -> int:
+def hash64(token: str) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+
+
+def hash_strings(values: pa.Array) -> np.ndarray:
+    """64-bit BLAKE2b of each string, each distinct value hashed once (no cross-batch cache:
+    for longer strings, such as whole lines, that repeat less than words do)."""
+    if len(values) == 0:
+        return np.empty(0, dtype=np.uint64)
+    encoded = pc.dictionary_encode(values)
+    distinct = np.fromiter(map(hash64, encoded.dictionary.to_pylist()), dtype=np.uint64)
+    return distinct[np.asarray(encoded.indices, dtype=np.int64)]
 
 
 def _token_hashes(dictionary: pa.Array) -> np.ndarray:
@@ -132,7 +142,7 @@ def _token_hashes(dictionary: pa.Array) -> np.ndarray:
     for i, token in enumerate(dictionary.to_pylist()):
         value = cache_get(token)
         if value is None:
-            value = _token_cache[token] = _hash_token(token)
+            value = _token_cache[token] = hash64(token)
         out[i] = value
     return out
 
@@ -223,7 +233,7 @@ def _avalanche(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(33))
 
 
-def _combine(parts: list[np.ndarray]) -> np.ndarray:
+def combine(parts: list[np.ndarray]) -> np.ndarray:
     """One 64-bit hash of equally long arrays, position by position (order matters)."""
     out = parts[0].copy()
     for part in parts[1:]:
@@ -242,7 +252,7 @@ def shingles(tokens: Tokens, k: int) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.diff(offsets)
     n = len(h)
     padded = np.concatenate([h, np.zeros(k - 1, dtype=np.uint64)])
-    rolling = _combine([padded[j : j + n] for j in range(k)]) if n else h
+    rolling = combine([padded[j : j + n] for j in range(k)]) if n else h
     doc_end = np.repeat(offsets[1:], lengths)
     valid = np.arange(n) + k <= doc_end
     counts = np.maximum(lengths - k + 1, 0)
@@ -252,7 +262,7 @@ def shingles(tokens: Tokens, k: int) -> tuple[np.ndarray, np.ndarray]:
     # Rare: texts of 1..k-1 tokens get one shingle each, inserted at their place in order.
     values = rolling[valid]
     extra = [
-        _combine([h[offsets[d] + j : offsets[d] + j + 1] for j in range(lengths[d])])[0]
+        combine([h[offsets[d] + j : offsets[d] + j + 1] for j in range(lengths[d])])[0]
         for d in short
     ]
     counts = counts.copy()
@@ -300,7 +310,7 @@ def band_hashes(sigs: np.ndarray, config: NearDupConfig) -> np.ndarray:
     for band in range(config.bands):
         parts = [np.full(len(sigs), np.uint64(band + 1), dtype=np.uint64)]
         parts += [cols[:, band * rows + j] for j in range(rows)]
-        out[:, band] = _combine(parts)
+        out[:, band] = combine(parts)
     return out
 
 
@@ -325,7 +335,7 @@ def number_fingerprints(tokens: Tokens, words: int) -> tuple[np.ndarray, np.ndar
         at = positions + shift
         inside = (at >= offsets[doc_of]) & (at < offsets[doc_of + 1])
         parts.append(np.where(inside, masked[np.clip(at, 0, max(n - 1, 0))], _EDGE))
-    contexts = _combine(parts) if len(positions) else np.empty(0, dtype=np.uint64)
+    contexts = combine(parts) if len(positions) else np.empty(0, dtype=np.uint64)
     per_doc = np.bincount(doc_of, minlength=len(offsets) - 1) if len(positions) else None
     counts = per_doc if per_doc is not None else np.zeros(len(offsets) - 1, dtype=np.int64)
     list_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)

@@ -137,13 +137,11 @@ class UnitFigures:
         self.domains: Counter[str] = Counter()
         self.before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
         self.after = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
-        self.last_kept: Any = None
 
     def add(self, staged: Any, kept: Any) -> None:
         self.domains.update(d or "(none)" for d in kept.column("domain").to_pylist())
         self.before += _histogram(staged.column("raw_bytes"))
         self.after += _histogram(staged.column("text_chars"))
-        self.last_kept = kept
 
     def to_dict(self) -> dict[str, Any]:
         return {

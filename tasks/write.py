@@ -107,42 +107,51 @@ def _stream(parts: list[Path]) -> Iterator[pa.Table]:
         yield read_parquet(path)
 
 
-def _decided(docs: pa.Table, decisions: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """Each staged document's dedup action and ``dup_cluster``."""
-    at = pc.index_in(docs.column("doc_id"), value_set=decisions.column("doc_id"))
-    return (
-        decisions.column("action").take(at).combine_chunks(),
-        decisions.column("dup_cluster").take(at).combine_chunks(),
-    )
+@dataclass
+class PartDecision:
+    """The dedup decision for one staged part, row-aligned with it (the dedup step stages
+    one decisions file per docs part, in the same order)."""
+
+    keep: pa.Array
+    dup_cluster: pa.Array
+    skipped: pa.Array
+
+    @classmethod
+    def of(cls, docs: pa.Table, decisions: pa.Table) -> PartDecision:
+        if not docs.column("doc_id").equals(decisions.column("doc_id")):
+            raise RuntimeError("staged decisions are not aligned with their documents")
+        action = decisions.column("action").combine_chunks()
+        return cls(
+            keep=pc.fill_null(pc.equal(action, "keep"), False),
+            dup_cluster=decisions.column("dup_cluster").combine_chunks(),
+            skipped=decisions.column("doc_id").filter(pc.equal(action, "skip")).combine_chunks(),
+        )
 
 
-def kept_articles(docs: pa.Table, decisions: pa.Table, run_id: str, ingested_at: Any) -> pa.Table:
+def kept_articles(
+    docs: pa.Table, decision: PartDecision, run_id: str, ingested_at: Any
+) -> pa.Table:
     """The staged documents the dedup stage kept, with ``dup_cluster`` and the run columns,
     in ARTICLE_SCHEMA."""
-    action, cluster = _decided(docs, decisions)
-    keep = pc.fill_null(pc.equal(action, "keep"), False)
-    kept = docs.append_column("dup_cluster", cluster).filter(keep)
+    kept = docs.append_column("dup_cluster", decision.dup_cluster).filter(decision.keep)
     n = kept.num_rows
     kept = kept.append_column("run_id", pa.array([run_id] * n, pa.string()))
     kept = kept.append_column("ingested_at", pa.array([ingested_at] * n, TIMESTAMP))
     return kept.select(ARTICLE_SCHEMA.names).cast(ARTICLE_SCHEMA)
 
 
-def new_edits(edits: pa.Table, decisions: pa.Table) -> pa.Table:
+def new_edits(edits: pa.Table, decision: PartDecision) -> pa.Table:
     """Edits of the documents this run publishes (kept or dropped), not of the ones skipped
     as already published: their edits are in the dataset since the run that published them."""
-    skipped = decisions.filter(pc.equal(decisions.column("action"), "skip")).column("doc_id")
-    if len(skipped) == 0:
+    if len(decision.skipped) == 0:
         return edits
-    return edits.filter(
-        pc.invert(pc.is_in(edits.column("doc_id"), value_set=skipped.combine_chunks()))
-    )
+    return edits.filter(pc.invert(pc.is_in(edits.column("doc_id"), value_set=decision.skipped)))
 
 
 def index_part(
     docs: pa.Table,
     sketch: pa.Table,
-    decisions: pa.Table,
+    decision: PartDecision,
     config: minhash.NearDupConfig,
     run_id: str | None = None,
 ) -> pa.Table:
@@ -150,10 +159,8 @@ def index_part(
     before learned boilerplate is removed)."""
     from tasks import dedup_index
 
-    action, cluster = _decided(docs, decisions)
-    keep = pc.fill_null(pc.equal(action, "keep"), False)
-    keys = docs.append_column("dup_cluster", cluster).filter(keep)
-    return dedup_index.index_rows(keys, sketch.filter(keep), config, run_id)
+    keys = docs.append_column("dup_cluster", decision.dup_cluster).filter(decision.keep)
+    return dedup_index.index_rows(keys, sketch.filter(decision.keep), config, run_id)
 
 
 def _write_stream(tables: Iterable[pa.Table], schema: pa.Schema, temp: Path, run_id: str) -> int:
@@ -232,20 +239,19 @@ def publish_unit(
     try:
         for part in map(Path, docs_parts):
             docs = read_parquet(part)
-            decisions = read_parquet(staging / dedup.DECISIONS / part.name)
-            kept = kept_articles(docs, decisions, run_id, ingested_at)
-            edits = [new_edits(read_parquet(staging / "edits" / part.name), decisions)]
+            decision = PartDecision.of(docs, read_parquet(staging / dedup.DECISIONS / part.name))
+            kept = kept_articles(docs, decision, run_id, ingested_at)
+            edits = [new_edits(read_parquet(staging / "edits" / part.name), decision)]
             sketch = read_parquet(staging / "sketch" / part.name)
             if learned is not None:
-                keep = pc.fill_null(pc.equal(_decided(docs, decisions)[0], "keep"), False)
-                staged_lines = sketch["lines"].filter(keep).combine_chunks()
+                staged_lines = sketch["lines"].filter(decision.keep).combine_chunks()
                 kept, learned_edits, found = learned.apply(kept, staged_lines)
                 edits.append(learned_edits)
                 examples.update(found)
             figures.add(docs, kept)
             streams.write("articles", kept)
             keys = docs.select([*dedup.KEY_COLUMNS, "domain", "text"])
-            streams.write("dedup_index", index_part(keys, sketch, decisions, config, run_id))
+            streams.write("dedup_index", index_part(keys, sketch, decision, config, run_id))
             for table in edits:
                 by_rule.update(table.column("rule").to_pylist())
                 streams.write("edits", table)
@@ -446,7 +452,7 @@ def _model_temps(out: Path, staging: Path, examples: dict[str, str]) -> list[tup
         return []
     learned.ensure_list_files(out)
     folder = out / learned.MODEL_DIR
-    meta = {k.decode(): v.decode() for k, v in (read_schema_metadata(staged) or {}).items()}
+    meta = file_metadata(staged)
     model = learned.with_examples(read_parquet(staged), examples)
     pairs = []
     for table, name in (
@@ -508,19 +514,20 @@ def migrate(out: Path) -> int:
         if "content_hash" in names:
             continue
         data = read_parquet(path)
-        meta = read_schema_metadata(path) or {}
-        run_id = meta.get(b"newsclean.run_id", b"").decode() or None
+        meta = file_metadata(path)
+        run_id = meta.get("newsclean.run_id") or None
         n = data.num_rows
         data = data.append_column("dup_cluster", data["kept_doc_id"])
         data = data.append_column("content_hash", pa.nulls(n, pa.string()))
         data = data.append_column("run_id", pa.array([run_id] * n, pa.string()))
-        write_parquet_atomic(data.select(DUPLICATE_SCHEMA.names).cast(DUPLICATE_SCHEMA), path)
+        data = data.select(DUPLICATE_SCHEMA.names).cast(DUPLICATE_SCHEMA)
+        write_parquet_atomic(data, path, meta)
         rewritten += 1
     for path in published_parts(out, "edits"):  # schema 2: no ``publisher`` column yet
         if "publisher" not in pq.read_schema(path).names:
             data = read_parquet(path)
             data = data.append_column("publisher", pa.nulls(data.num_rows, pa.string()))
-            meta = {k.decode(): v.decode() for k, v in (read_schema_metadata(path) or {}).items()}
+            meta = file_metadata(path)
             write_parquet_atomic(data.cast(EDIT_SCHEMA), path, meta)
             rewritten += 1
     return rewritten
@@ -608,9 +615,7 @@ class Retraction:
                 if data.num_rows == 0:
                     deletes.append(path)
                     continue
-                meta = {
-                    k.decode(): v.decode() for k, v in (read_schema_metadata(path) or {}).items()
-                }
+                meta = file_metadata(path)
                 write_parquet_atomic(data, _temp_path(path), meta, rename=False)
                 rewrites.append((_temp_path(path), path))
         return rewrites, deletes
@@ -649,8 +654,9 @@ def _repointed(data: pa.Table, superseded: pa.Table) -> tuple[pa.Table, bool]:
     return data.cast(DUPLICATE_SCHEMA), True
 
 
-def read_schema_metadata(path: Path) -> dict[bytes, bytes] | None:
-    return pq.read_schema(path).metadata
+def file_metadata(path: Path) -> dict[str, str]:
+    """A Parquet file's key-value metadata, to carry over when the file is rewritten."""
+    return {k.decode(): v.decode() for k, v in (pq.read_schema(path).metadata or {}).items()}
 
 
 def write_run_summary(out_dir: Path, run_id: str, summary: dict[str, Any]) -> Path:

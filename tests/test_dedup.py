@@ -364,5 +364,5 @@ def test_tokenizer_words_and_document_boundaries() -> None:
     ]
     flat = [w for words in expected for w in words]
     assert tokens.offsets.tolist() == [0, 9, 9, 10, 13, 13]
-    assert hashes == [minhash._hash_token(w) for w in flat]
+    assert hashes == [minhash.hash64(w) for w in flat]
     assert tokens.numeric.tolist() == [w.isdigit() for w in flat]
