@@ -46,9 +46,7 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,7 +59,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from procmem import TreeMemorySampler  # noqa: E402  (bench/ is run as scripts)
+from procmem import measure  # noqa: E402  (bench/ is run as scripts)
 
 LEARNED_PREFIX = "learned.repeated-line/"
 STAGE = "boilerplate"
@@ -120,23 +118,7 @@ def run_pipeline(corpus: Path, work: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "newsclean.cli", "run", str(corpus / "raw"), "--out", str(clean)]
     cmd.append("--no-typos")
     log = work / "newsclean.log"
-    with open(log, "w", encoding="utf-8") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=out, cwd=REPO_DIR)
-        sampler = TreeMemorySampler(proc.pid)
-        sampler.start()
-        proc.wait()
-        wall = time.perf_counter() - started
-        sampler.stop()
-    if proc.returncode:
-        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
-        raise SystemExit(f"newsclean failed (exit {proc.returncode}); log {log}:\n{tail}")
-    return {
-        "cmd": cmd,
-        "wall_seconds": round(wall, 2),
-        "peak_rss_mb": round(sampler.peak_rss / 1e6),
-        "log": str(log),
-    }
+    return {"cmd": cmd, **measure(cmd, log, cwd=REPO_DIR), "log": str(log)}
 
 
 def read_run_summary(clean: Path) -> dict[str, Any]:

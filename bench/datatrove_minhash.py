@@ -135,6 +135,7 @@ from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 from datatrove.utils.hashing import HashConfig
 from datatrove.utils.text import TextNormConfig
 from datatrove.utils.word_tokenizers import WordTokenizer
+from datatrove_baseline import resolve_raw_dir
 from procmem import TreeMemorySampler
 
 MB = 1_000_000
@@ -198,13 +199,6 @@ class RecordIds(PipelineStep):
 def id_only(self: Any, document: Document) -> dict[str, Any]:
     """``exclusion_writer`` adapter: keep only the id of each removed document."""
     return {"id": document.id}
-
-
-def resolve_raw_dir(path: Path) -> Path:
-    """The folder holding the JSONL files: ``path`` itself, or ``path/raw``."""
-    if not any(path.glob("*.jsonl")) and any((path / "raw").glob("*.jsonl")):
-        return path / "raw"
-    return path
 
 
 def _stat(stats: list[dict[str, Any]], step_name: str, key: str) -> int:

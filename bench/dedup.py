@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -49,7 +49,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(REPO_DIR))
 
 from dedup_jobs import decide_all, sketch_file  # noqa: E402  (workers import it by name)
-from procmem import TreeMemorySampler  # noqa: E402
+from procmem import measure  # noqa: E402
 
 DEFAULT_DT_PYTHON = Path("/work/venv-dt/bin/python")
 SWEEP = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
@@ -81,21 +81,6 @@ def inner(raw: Path, work: Path, workers: int) -> None:
         sketched=sum(counts),
     )
     (work / "result.json").write_text(json.dumps(result))
-
-
-def measure(cmd: list[str], log: Path) -> dict[str, Any]:
-    """Run ``cmd``, timing it and sampling its process tree's peak memory."""
-    with open(log, "w", encoding="utf-8") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=err, stderr=err, cwd=REPO_DIR)
-        sampler = TreeMemorySampler(proc.pid)
-        sampler.start()
-        proc.wait()
-        wall = time.perf_counter() - started
-        sampler.stop()
-    if proc.returncode:
-        raise SystemExit(f"{cmd[:3]} failed (exit {proc.returncode}); see {log}")
-    return {"wall_seconds": round(wall, 2), "peak_rss_mb": round(sampler.peak_rss / 1e6)}
 
 
 # --------------------------------------------------------------------------- scoring
@@ -201,7 +186,7 @@ def run_datatrove(corpus: Path, work: Path, dt_python: Path) -> dict[str, Any]:
         "--output",
         "none",
     ]
-    measured = measure(cmd, work / "datatrove.log")
+    measured = measure(cmd, work / "datatrove.log", REPO_DIR)
     result = json.loads((dt_work / "result.json").read_text())
     clusters = pd.read_parquet(dt_work / "clusters.parquet")
     kept_of = dict(zip(clusters["removed_id"], clusters["kept_id"], strict=True))
@@ -219,11 +204,11 @@ def run_flow_twice(corpus: Path, work: Path) -> dict[str, Any]:
     """The whole CLI twice on the corpus: the second run must add no rows."""
     out = work / "flow-clean"
     if out.exists():
-        subprocess.run(["rm", "-rf", str(out)], check=True)
+        shutil.rmtree(out)
     cli = [sys.executable, "-m", "newsclean.cli", "run", str(corpus / "raw"), "--out", str(out)]
-    first = measure([*cli, "--no-typos"], work / "flow-1.log")
+    first = measure([*cli, "--no-typos"], work / "flow-1.log", REPO_DIR)
     rows_first = _table_rows(out)
-    second = measure([*cli, "--no-typos"], work / "flow-2.log")
+    second = measure([*cli, "--no-typos"], work / "flow-2.log", REPO_DIR)
     rows_second = _table_rows(out)
     summaries = sorted((out / "runs").glob("*.json"))
     run1 = json.loads(summaries[0].read_text())
@@ -272,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     truth = load_truth(args.corpus)
     cmd = [sys.executable, __file__, str(args.corpus), "--work", str(work), "--inner"]
-    measured = measure([*cmd, "--workers", str(args.workers)], work / "newsclean.log")
+    measured = measure([*cmd, "--workers", str(args.workers)], work / "newsclean.log", REPO_DIR)
     inner_result = json.loads((work / "newsclean" / "result.json").read_text())
     dropped = pd.read_parquet(work / "newsclean" / "duplicates.parquet")
     quality = score(truth, clusters_from_pairs(dropped))

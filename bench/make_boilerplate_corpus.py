@@ -458,12 +458,7 @@ def make_boilerplate_corpus(
     txt_paths = [SOURCE_TXT] if txt_paths is None else txt_paths
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    raw_dir = out_dir / RAW_SUBDIR
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    for old in raw_dir.glob("part-*.*"):
-        old.unlink()
-    (out_dir / "meta.json").unlink(missing_ok=True)  # written last: marks completion
-    (out_dir / "truth.parquet").unlink(missing_ok=True)
+    raw_dir = neardup.prepare_output(out_dir)
 
     rng = np.random.default_rng(seed)
     pubs = _make_publishers(n_publishers, stories, random.Random(int(rng.integers(2**62))))

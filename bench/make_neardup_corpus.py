@@ -550,6 +550,18 @@ def _unrelated_pairs(
     }
 
 
+def prepare_output(out_dir: Path) -> Path:
+    """Empty the corpus folder of an earlier corpus (data files, truth, meta); returns the
+    raw folder. ``meta.json`` is written last, so its presence marks a complete corpus."""
+    raw_dir = out_dir / RAW_SUBDIR
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for old in raw_dir.glob("part-*.*"):
+        old.unlink()
+    (out_dir / "meta.json").unlink(missing_ok=True)
+    (out_dir / "truth.parquet").unlink(missing_ok=True)
+    return raw_dir
+
+
 def make_neardup_corpus(
     out_dir: Path,
     n_docs: int = 100_000,
@@ -569,12 +581,7 @@ def make_neardup_corpus(
     txt_paths = [SOURCE_TXT] if txt_paths is None else txt_paths
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    raw_dir = out_dir / RAW_SUBDIR
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    for old in raw_dir.glob("part-*.*"):
-        old.unlink()
-    (out_dir / "meta.json").unlink(missing_ok=True)  # written last: marks completion
-    (out_dir / "truth.parquet").unlink(missing_ok=True)
+    raw_dir = prepare_output(out_dir)
 
     pool = _Pool(csv_path, txt_paths)
     rng = np.random.default_rng(seed)

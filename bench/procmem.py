@@ -33,6 +33,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 # Substring of a process's command line -> the role shown in the per-process report.
 # First match wins; a process matching none is named after its executable.
@@ -162,3 +163,22 @@ class TreeMemorySampler(threading.Thread):
         """Stop sampling and wait for the thread."""
         self._stop_event.set()
         self.join()
+
+
+def measure(cmd: list[str], log: Path, cwd: Path | None = None) -> dict[str, Any]:
+    """Run ``cmd`` to completion with its output in ``log``, timing it and sampling its
+    process tree's peak RSS; a failure stops the bench with the log's last lines."""
+    import subprocess
+
+    with open(log, "w", encoding="utf-8") as sink:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=sink, cwd=cwd)
+        sampler = TreeMemorySampler(proc.pid)
+        sampler.start()
+        proc.wait()
+        wall = time.perf_counter() - started
+        sampler.stop()
+    if proc.returncode:
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
+        raise SystemExit(f"{' '.join(cmd[:4])} failed (exit {proc.returncode}); {log}:\n{tail}")
+    return {"wall_seconds": round(wall, 2), "peak_rss_mb": round(sampler.peak_rss / 1e6)}
