@@ -137,9 +137,10 @@ def score(truth: pd.DataFrame, kept_of: dict[str, str]) -> dict[str, Any]:
 
 def sweep(work: Path, truth: pd.DataFrame) -> list[dict[str, Any]]:
     """Recall and precision against the threshold, from the same signatures re-banded."""
-    from tasks import minhash
     from tasks.dedup import Documents, decide
     from tasks.dedup_index import IndexedArticles
+
+    from tasks import minhash
 
     keys = pa.concat_tables(pq.read_table(p) for p in sorted(work.glob("*.keys.parquet")))
     sketch = pa.concat_tables(pq.read_table(p) for p in sorted(work.glob("*.sketch.parquet")))

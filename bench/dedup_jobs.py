@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 
 def sketch_file(path: str, out_dir: str, config: Any, rows: int = 1000) -> int:
     """Worker job: keys and MinHash sketches of one JSONL file, as the flow stages them."""
-    from tasks import minhash
     from tasks.dedup import content_hashes
+
+    from tasks import minhash
 
     table = pj.read_json(path).select(["id", "content"])
     ids = table.column("id").combine_chunks()

@@ -79,7 +79,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-
 from tasks.typos import (
     corpus_vocabulary,
     correct_batch,

@@ -1,17 +1,16 @@
 """The clean-corpus flow: raw articles in ``raw_dir`` → a clean Parquet dataset in ``out_dir``.
 
-    plan-units → clean-unit (mapped over work units, run in a process pool)
-               → merge-vocabulary → correct-typos (mapped over the same units)
-               → sketch-unit (mapped: MinHash signatures of the final texts)
-               → dedup (exact + near, against the published dataset)
-               → learn-boilerplate (lines each publisher repeats across stories) → publish
-               → report (reports/<run_id>.html, runs/<run_id>.json, markdown artifact)
+The flow is composition only: it walks the chain (:mod:`newsclean.tasks.pipeline.chain`) with
+one Prefect task per step, unit passes mapped over the work units:
+
+    scan-raw → plan-units → clean-unit × N → merge-vocabulary → correct-typos × N
+             → sketch-unit × N → dedup → learn-boilerplate → publish → report
 
 The task runner is a choice (:func:`with_runner`): Prefect's thread pool handing units to a
 process pool (default), or Dask (a LocalCluster of ``workers`` processes, or an existing
 cluster at ``dask_address``), where each task computes in the Dask worker that runs it.
 
-Run it with ``newsclean run`` or ``python -m flows.clean_corpus [RAW_DIR] [OUT_DIR]``.
+Run it with ``newsclean run`` or ``python -m newsclean.flows.clean_corpus [RAW_DIR] [OUT_DIR]``.
 """
 
 from __future__ import annotations
@@ -21,18 +20,17 @@ import newsclean.prefect_env  # (must precede the prefect import)
 # isort: split
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks import prefect_tasks, report, run_state, workers
-from tasks.ingest import DEFAULT_BATCH_SIZE, DEFAULT_MAX_DOC_BYTES, DEFAULT_UNIT_BYTES
-from tasks.minhash import default_config
-from tasks.typos import read_word_list
+from newsclean.tasks import prefect_tasks
+from newsclean.tasks.pipeline import report, steps, workers
+from newsclean.tasks.pipeline.state import RunParams
+from newsclean.tasks.settings import RUN
 
 
 @flow(
@@ -41,13 +39,13 @@ from tasks.typos import read_word_list
     persist_result=False,
 )
 def clean_corpus(
-    raw_dir: str = "data/raw",
-    out_dir: str = "data/clean",
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    workers_count: int = 0,
-    unit_bytes: int = DEFAULT_UNIT_BYTES,
-    max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
-    typos: bool = True,
+    raw_dir: str = RUN.raw_dir,
+    out_dir: str = RUN.out_dir,
+    batch_size: int = RUN.batch_size,
+    workers_count: int = RUN.workers,
+    unit_bytes: int = RUN.unit_bytes,
+    max_doc_bytes: int = RUN.max_doc_bytes,
+    typos: bool = RUN.typos,
     keep_words: str | None = None,
     near_threshold: float | None = None,
     shingle_words: int | None = None,
@@ -55,143 +53,56 @@ def clean_corpus(
     merge_number_variants: bool = False,
     keep_policy: list[str] | None = None,
     full: bool = False,
-    lock_wait: float = 0.0,
-    learn_boilerplate: bool = True,
+    lock_wait: float = RUN.lock_wait,
+    learn_boilerplate: bool = RUN.learn_boilerplate,
     inline: bool = False,
+    stages: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Clean the new and changed raw files under ``raw_dir`` and add them to the dataset in
     ``out_dir`` (``full=True``: every file, as if none had been seen).
 
     ``typos=False`` skips typo correction; ``keep_words`` names a plain word-list file of
     words the typo stage must never change. ``near_threshold``, ``shingle_words`` and
-    ``permutations`` override the near-dup settings of ``tasks/rules/dedup.toml``;
+    ``permutations`` override the near-dup settings of ``rules/dedup.toml``;
     ``merge_number_variants`` lets copies that differ only in their figures merge;
     ``keep_policy`` lists the keep criteria in priority order (``dedup.keep-policy``).
     ``lock_wait``: seconds to wait for another run writing to ``out_dir``.
-    ``learn_boilerplate=False`` neither learns nor removes per-publisher lines. ``inline``
-    computes each task in the process that runs it (set by :func:`with_runner` for Dask).
+    ``learn_boilerplate=False`` neither learns nor removes per-publisher lines. ``stages``
+    replaces the stage list of some steps for this run (``{"clean-unit": [...]}``, see
+    ``tasks/pipeline/chain.py``). ``inline`` computes each task in the process that runs it
+    (set by :func:`with_runner` for Dask). Defaults come from ``tasks/settings.toml``.
     """
-    started = time.perf_counter()
-    run = run_state.start_run(raw_dir, out_dir, lock_wait)
-    n_workers = 1 if inline else workers_count or workers.default_workers()
-    config = default_config().with_overrides(
-        threshold=near_threshold,
+    params = RunParams(
+        raw_dir=raw_dir,
+        out_dir=out_dir,
+        batch_size=batch_size,
+        workers=workers_count,
+        unit_bytes=unit_bytes,
+        max_doc_bytes=max_doc_bytes,
+        typos=typos,
+        keep_words=keep_words,
+        near_threshold=near_threshold,
         shingle_words=shingle_words,
         permutations=permutations,
-        numbers_must_match=False if merge_number_variants else None,
-        keep_policy=keep_policy,
+        merge_number_variants=merge_number_variants,
+        keep_policy=tuple(keep_policy) if keep_policy else None,
+        full=full,
+        lock_wait=lock_wait,
+        learn_boilerplate=learn_boilerplate,
+        inline=inline,
+        stages={name: tuple(refs) for name, refs in (stages or {}).items()},
     )
-    try:
-        scan = prefect_tasks.scan_raw(run.raw_dir, run.out_dir, run.staging_dir, full, n_workers)
-        plan = prefect_tasks.plan_units(run.raw_dir, batch_size, unit_bytes, scan["process"])
-        units, failed = _clean(run, plan, batch_size, max_doc_bytes, n_workers, typos)
-        ok = [u["index"] for u in plan["units"] if u["index"] not in failed]
-        if typos:
-            units += _correct_typos(run, ok, keep_words, n_workers)
-        sketches = prefect_tasks.sketch_unit.map(
-            unmapped(run.staging_dir), ok, unmapped(config), unmapped(n_workers)
-        )
-        units += [future.result() for future in sketches]
-        dedup_counts = prefect_tasks.dedup_run(
-            run.staging_dir, run.out_dir, config, scan["retract"], n_workers
-        )
-        learned = (
-            prefect_tasks.learn_boilerplate(
-                run.staging_dir, run.out_dir, run.run_id, scan["retract"], n_workers
-            )
-            if learn_boilerplate
-            else {}
-        )
-        workers.shutdown()  # the decision's and the learner's buffers stay out of publishing
-        published = prefect_tasks.publish(
-            run.out_dir,
-            run.staging_dir,
-            run.run_id,
-            plan["unsupported"],
-            run.ingested_at,
-            config,
-            n_workers,
-            scan["retract"],
-            sorted({f for files in failed.values() for f in files}),
-        )
-        summary = report.build_summary(
-            run.run_id,
-            run.raw_dir,
-            run.out_dir,
-            units,
-            published,
-            plan["ignored"],
-            time.perf_counter() - started,
-            dedup_counts,
-        )
-        summary["files"] = scan["files"]
-        summary["boilerplate"] = learned
-        summary["report_html"] = prefect_tasks.write_report(
-            run.out_dir, run.raw_dir, summary, n_workers
-        )
-        run_state.finish_run(run, summary)
-    finally:
-        workers.shutdown()
-        run_state.release(run)
+    state = steps.drive(
+        params, prefect_tasks.run_step, prefect_tasks.run_units, prefect_tasks.quarantine
+    )
+    summary = state.summary
     create_markdown_artifact(
         report.to_markdown(summary), key="newsclean-run", description="newsclean run summary"
     )
     get_run_logger().info(
-        "run %s: %d kept of %d", run.run_id, summary["kept"], summary["documents_in"]
+        "run %s: %d kept of %d", summary["run_id"], summary["kept"], summary["documents_in"]
     )
     return summary
-
-
-def _clean(
-    run: run_state.RunContext,
-    plan: dict[str, Any],
-    batch_size: int,
-    max_doc_bytes: int,
-    n_workers: int,
-    count_vocabulary: bool,
-) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
-    """clean-unit over every unit. A unit that still fails after its retries is quarantined
-    file by file and left out of the run (and of the manifest: the next run tries again)."""
-    futures = prefect_tasks.clean_unit.map(
-        unmapped(run.raw_dir),
-        unmapped(run.staging_dir),
-        plan["units"],
-        unmapped(batch_size),
-        unmapped(max_doc_bytes),
-        unmapped(n_workers),
-        unmapped(count_vocabulary),
-    )
-    units, failed = [], {}
-    for unit, future in zip(plan["units"], futures, strict=True):
-        result = future.result(raise_on_failure=False)
-        if isinstance(result, BaseException):
-            failed[unit["index"]] = list(unit["files"])
-            prefect_tasks.quarantine_unit(run.staging_dir, unit, repr(result))
-        else:
-            units.append(result)
-    # Fresh worker processes per phase: each phase's memory (cleaning buffers, typo
-    # dictionaries, publish buffers) is then never stacked on another's (docs/prefect.md).
-    workers.shutdown()
-    return units, failed
-
-
-def _correct_typos(
-    run: run_state.RunContext, unit_indices: list[int], keep_words: str | None, n_workers: int
-) -> list[dict[str, Any]]:
-    """merge-vocabulary, then correct-typos over the units (each phase in fresh workers)."""
-    vocabulary = prefect_tasks.merge_vocabulary(run.staging_dir, n_workers)
-    workers.shutdown()
-    never_change = read_word_list(Path(keep_words)) if keep_words else []
-    futures = prefect_tasks.correct_typos.map(
-        unmapped(run.staging_dir),
-        unit_indices,
-        unmapped(vocabulary),
-        unmapped(never_change),
-        unmapped(n_workers),
-    )
-    results = [future.result() for future in futures]
-    workers.shutdown()
-    return results
 
 
 def run(
@@ -214,7 +125,7 @@ def with_runner(
     single-threaded worker processes). Call the result with ``inline=True`` for Dask."""
     if runner == "local" and not dask_address:
         return clean_corpus
-    from prefect_dask import DaskTaskRunner
+    from prefect_dask import DaskTaskRunner  # lazy: Dask costs start-up when it is not used
 
     if dask_address:
         task_runner = DaskTaskRunner(address=dask_address)
@@ -228,8 +139,8 @@ def with_runner(
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    raw_dir = args[0] if args else "data/raw"
-    out_dir = args[1] if len(args) > 1 else "data/clean"
+    raw_dir = args[0] if args else RUN.raw_dir
+    out_dir = args[1] if len(args) > 1 else RUN.out_dir
     summary = clean_corpus(raw_dir=str(Path(raw_dir)), out_dir=str(Path(out_dir)))
     print(report.to_markdown(summary))
 

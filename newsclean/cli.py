@@ -24,7 +24,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tasks.ingest import DEFAULT_BATCH_SIZE
+from newsclean.tasks.pipeline.learn_job import list_learned
+from newsclean.tasks.pipeline.report import headline_rows
+from newsclean.tasks.settings import RUN
+from newsclean.tasks.stages.dedup import KEEP_CRITERIA
+from newsclean.tasks.stages.learned import default_config as learned_config
+from newsclean.tasks.stages.minhash import default_config
+from newsclean.tasks.storage import boilerplate_model
+
+NEAR_DUP = default_config()
 
 app = typer.Typer(
     help="Clean scraped news into deduplicated, analyst-ready Parquet.", no_args_is_help=True
@@ -33,7 +41,7 @@ console = Console()
 
 #: The dataset folder option every command shares.
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Folder of the Parquet dataset.")]
-DEFAULT_OUT = Path("data/clean")
+DEFAULT_OUT = Path(RUN.out_dir)
 
 
 @app.callback()
@@ -42,8 +50,6 @@ def _main() -> None:
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
-    from tasks.report import headline_rows
-
     table = Table(title=f"newsclean run {summary['run_id']}", show_header=False)
     table.add_column("figure", style="bold")
     table.add_column("value", justify="right")
@@ -65,15 +71,17 @@ def _rules_table(summary: dict[str, Any]) -> Table:
 def run(
     raw_dir: Annotated[
         Path, typer.Argument(help="Folder of raw articles (.txt, .csv, .jsonl, .json, .parquet).")
-    ] = Path("data/raw"),
+    ] = Path(RUN.raw_dir),
     out: OutDir = DEFAULT_OUT,
     batch_size: Annotated[
         int, typer.Option(help="Documents per in-memory batch (bounds worker memory).")
-    ] = DEFAULT_BATCH_SIZE,
-    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
+    ] = RUN.batch_size,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (0 = one per core).")
+    ] = RUN.workers,
     typos: Annotated[
         bool, typer.Option("--typos/--no-typos", help="Correct typos (conservatively).")
-    ] = True,
+    ] = RUN.typos,
     keep_words: Annotated[
         Path | None,
         typer.Option(help="Word-list file (one per line) the typo stage must never change."),
@@ -81,14 +89,17 @@ def run(
     threshold: Annotated[
         float | None,
         typer.Option(
-            help="Near-duplicate Jaccard threshold (default 0.8, tasks/rules/dedup.toml)."
+            help=f"Near-duplicate Jaccard threshold (default {NEAR_DUP.threshold}, "
+            "tasks/rules/dedup.toml)."
         ),
     ] = None,
     shingle_words: Annotated[
-        int | None, typer.Option(help="Words per MinHash shingle (default 5).")
+        int | None,
+        typer.Option(help=f"Words per MinHash shingle (default {NEAR_DUP.shingle_words})."),
     ] = None,
     permutations: Annotated[
-        int | None, typer.Option(help="MinHash permutations (default 128).")
+        int | None,
+        typer.Option(help=f"MinHash permutations (default {NEAR_DUP.permutations})."),
     ] = None,
     merge_number_variants: Annotated[
         bool,
@@ -98,8 +109,7 @@ def run(
         str | None,
         typer.Option(
             help="Which copy of a story to keep, criteria in order, comma-separated "
-            "(default longest,earliest_published,earliest_source; also shortest, "
-            "latest_published)."
+            f"(default {','.join(NEAR_DUP.keep_policy)}; known: {', '.join(KEEP_CRITERIA)})."
         ),
     ] = None,
     full: Annotated[
@@ -108,7 +118,7 @@ def run(
     lock_wait: Annotated[
         float,
         typer.Option(help="Seconds to wait for another run writing to OUT (0: refuse at once)."),
-    ] = 0.0,
+    ] = RUN.lock_wait,
     runner: Annotated[
         str, typer.Option(help="Task runner: 'local' (process pool) or 'dask' (LocalCluster).")
     ] = "local",
@@ -130,8 +140,6 @@ def run(
         console.print(f"[red]unknown runner {runner!r}: use 'local' or 'dask'[/red]")
         raise typer.Exit(2)
     policy = [c.strip() for c in keep_policy.split(",") if c.strip()] if keep_policy else None
-    from tasks.dedup import KEEP_CRITERIA
-
     if policy and not set(policy) <= set(KEEP_CRITERIA):
         console.print(f"[red]--keep-policy: use criteria among {', '.join(KEEP_CRITERIA)}[/red]")
         raise typer.Exit(2)
@@ -140,10 +148,12 @@ def run(
         raise typer.Exit(2)
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # Lazy: Prefect's settings must be in the environment before it is imported, and
+    # `newsclean report`/`show` should not pay Prefect's import time.
     import newsclean.prefect_env  # noqa: F401
-    from flows import clean_corpus
-    from tasks import progress
-    from tasks.run_state import OutputBusy
+    from newsclean.flows import clean_corpus
+    from newsclean.tasks.pipeline import progress
+    from newsclean.tasks.storage.run_state import OutputBusy
 
     columns = (
         TextColumn("[bold]cleaning"),
@@ -158,7 +168,7 @@ def run(
         def listen(event: str, data: dict[str, Any]) -> None:
             if event == "planned":
                 bar.update(job, total=data["total_bytes"])
-            elif event == "unit_done":
+            elif event == "unit_done" and data.get("step") == "clean-unit":
                 bar.advance(job, data["bytes"])
 
         progress.subscribe(listen)
@@ -240,7 +250,7 @@ def show(
     ] = None,
 ) -> None:
     """One document's raw text beside its clean text, with every edit and its rule."""
-    from newsclean import inspect
+    from newsclean import inspect  # lazy: rich panels and ingest only for this command
 
     found = inspect.find_document(out, doc_id, raw_dir)
     if found is None:
@@ -261,9 +271,7 @@ def boilerplate_list(
 ) -> None:
     """Lines learned as boilerplate, per publisher, with their evidence. Steer with
     OUT/boilerplate/allow.txt (never remove) and deny.txt (always remove)."""
-    from tasks import learned_boilerplate
-
-    lines, version = learned_boilerplate.list_learned(out, domain)
+    lines, version = list_learned(out, learned_config(), domain)
     table = Table(title=f"learned boilerplate, model version {version} ({lines.num_rows} lines)")
     table.add_column("publisher", no_wrap=True)  # domains stay whole and greppable
     table.add_column("stories", justify="right", no_wrap=True)
@@ -281,16 +289,14 @@ def boilerplate_list(
             row["example"] or "(not seen in a kept article since it was learned)",
         )
     console.print(table)
-    folder = out / learned_boilerplate.MODEL_DIR
-    console.print(
-        f"steer: {folder / learned_boilerplate.ALLOW}, {folder / learned_boilerplate.DENY}"
-    )
+    folder = out / boilerplate_model.MODEL_DIR
+    console.print(f"steer: {folder / boilerplate_model.ALLOW}, {folder / boilerplate_model.DENY}")
 
 
 @app.command()
 def serve(
     raw_dir: Annotated[Path, typer.Argument(help="Folder new raw files land in.")] = Path(
-        "data/raw"
+        RUN.raw_dir
     ),
     out: OutDir = DEFAULT_OUT,
     cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. "0 * * * *".')] = None,
@@ -299,7 +305,7 @@ def serve(
     ] = None,
     port: Annotated[int, typer.Option(help="Port of the local Prefect server it starts.")] = 4200,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "newsclean-scheduled",
-    typos: Annotated[bool, typer.Option("--typos/--no-typos")] = True,
+    typos: Annotated[bool, typer.Option("--typos/--no-typos")] = RUN.typos,
 ) -> None:
     """Serve the flow on a schedule; each run cleans only the new and changed raw files.
 
@@ -311,7 +317,7 @@ def serve(
     if not raw_dir.is_dir():
         console.print(f"[red]raw folder {raw_dir} does not exist[/red]")
         raise typer.Exit(2)
-    from newsclean import serve as serving
+    from newsclean import serve as serving  # lazy: Prefect only for this command
 
     serving.serve(raw_dir, out, cron, interval, port, name, {"typos": typos})
 

@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tasks.ingest import read_records
+from newsclean.tasks.storage.ingest import read_records
 
 
 @dataclass

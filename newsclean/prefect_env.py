@@ -40,6 +40,8 @@ def api_for_worker_processes() -> Iterator[str]:
     is resolved here first — the configured one, a test harness's, or Prefect's temporary
     server started once, as the flow itself would — and exported to child processes.
     """
+    # Lazy, here and below: this module sets Prefect's environment, so it must be importable
+    # (and imported) before Prefect is.
     import prefect.settings
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

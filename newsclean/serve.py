@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from newsclean.tasks.settings import RUN
+
 DEFAULT_PORT = 4200
 START_TIMEOUT = 120.0
 
@@ -106,7 +108,8 @@ def serve(
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     with standing_server(port) as url:
         print(f"Prefect API {url} (UI: {url.removesuffix('/api')}); serving '{name}'", flush=True)
-        from flows.clean_corpus import clean_corpus
+        # Lazy: the flow module imports Prefect, which must see the server's URL first.
+        from newsclean.flows.clean_corpus import clean_corpus
 
         schedule = {"cron": cron} if cron else {"interval": interval}
         try:
@@ -115,7 +118,7 @@ def serve(
                 parameters={
                     "raw_dir": str(raw_dir.resolve()),
                     "out_dir": str(out_dir.resolve()),
-                    "lock_wait": 3600.0,
+                    "lock_wait": RUN.scheduled_lock_wait,
                     **parameters,
                 },
                 limit=1,

@@ -1,6 +1,11 @@
-"""Pipeline stages of newsclean.
+"""newsclean's pipeline, in layers (docs/architecture.md); imports only point down:
 
-Each module holds one stage as plain functions over a batch (a pyarrow Table) that return the
-new batch plus its edit records. Prefect wrappers live in :mod:`tasks.prefect_tasks` so that the
-stages stay importable (and testable) without starting Prefect.
+    newsclean.cli, newsclean.serve, newsclean.inspect       the command line
+    newsclean.flows                                          Prefect flows (composition only)
+    newsclean.tasks.prefect_tasks                            Prefect tasks (thin wrappers)
+    newsclean.tasks.pipeline                                 chain, runner, steps (no Prefect)
+    newsclean.tasks.stages  |  newsclean.tasks.storage       pure stages | files on disk
+    newsclean.tasks.schema, .rules, .settings, .urls         the data contract and rule data
+
+``lint-imports`` (contracts in pyproject.toml) checks this on every test run.
 """

@@ -1,14 +1,16 @@
-"""Arrow schemas of everything newsclean writes: the contract analysts depend on.
+"""Arrow schemas of everything newsclean reads between layers and writes: the data contract.
 
-One place defines the columns so that ingest, the stages and the writer cannot drift apart.
-Bump ``SCHEMA_VERSION`` whenever a published column changes meaning or type.
+One place defines the columns so that ingest, the stages and the writer cannot drift apart; it
+sits below both the stage layer and the storage layer, which share it and nothing else. Bump
+``SCHEMA_VERSION`` whenever a published column changes meaning or type, and add the migration
+of older files to :mod:`newsclean.tasks.storage.migrate`.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 """Stored in every Parquet file's metadata under ``newsclean.schema_version``."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -54,7 +56,11 @@ ARTICLE_SCHEMA = pa.schema(
     ]
 )
 
-#: One row per edit: ``data/clean/edits/``.
+#: One row per edit: ``data/clean/edits/``. ``start``/``end`` (schema 4) are the character
+#: span ``[start, end)`` the edit replaced in ``field`` of the text the stage received, so an
+#: edit can be replayed (``text[:start] + after + text[end:]``, a stage's rows right to left):
+#: ``before`` as it stood there, plus, for a removal, the blank line or spaces removed with it.
+#: Null for the document-wide repairs of ``normalize``.
 EDIT_SCHEMA = pa.schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),
@@ -64,6 +70,10 @@ EDIT_SCHEMA = pa.schema(
         pa.field("after", pa.string()),
         pa.field("count", pa.int32()),
         pa.field("publisher", pa.string()),
+        pa.field("field", pa.string()),
+        pa.field("start", pa.int64()),
+        pa.field("end", pa.int64()),
+        pa.field("model_version", pa.int32()),
     ]
 )
 
@@ -99,11 +109,45 @@ def replace_column(table: pa.Table, name: str, values: list) -> pa.Table:
     return table.set_column(index, field, pa.array(values, field.type))
 
 
-#: A cleaned batch as staged between the per-batch work and the run-wide dedup/publish steps.
+#: Columns the runner itself keeps on every batch: edit rows per document so far.
+RUNNER_FIELDS = (pa.field("n_edits", pa.int32()),)
+
+#: Columns set per run when articles are published, not by any stage.
+RUN_FIELDS = (
+    pa.field("dup_cluster", pa.string()),
+    pa.field("run_id", pa.string()),
+    pa.field("ingested_at", TIMESTAMP),
+)
+
+#: A cleaned batch as staged between the per-batch work and the run-wide dedup/publish steps:
+#: the published article columns a stage sets, plus ``text_chars`` and ``raw_bytes``.
 STAGED_SCHEMA = pa.schema(
     [
-        *(f for f in ARTICLE_SCHEMA if f.name not in {"dup_cluster", "run_id", "ingested_at"}),
+        *(f for f in ARTICLE_SCHEMA if f.name not in {f.name for f in RUN_FIELDS}),
         pa.field("text_chars", pa.int64()),
         pa.field("raw_bytes", pa.int64()),
     ]
 )
+
+
+def with_extension(base: pa.Schema, extension: list[pa.Field]) -> pa.Schema:
+    """``base`` followed by the columns stages add beyond it (declared in their contract),
+    in chain order: how a stage's new column reaches the staged batches and ``articles/``."""
+    known = set(base.names)
+    return pa.schema([*base, *(f for f in extension if f.name not in known)])
+
+
+#: Publisher key of documents without a domain (they form one pool) in the dedup index and
+#: the learned-boilerplate model; and of allow/deny lines that apply to every publisher.
+NO_PUBLISHER = ""
+ANY_PUBLISHER = "*"
+
+#: Per-document columns the dedup keep decision needs besides the sketch (staged and indexed).
+DEDUP_KEY_COLUMNS = [
+    "doc_id",
+    "content_hash",
+    "text_chars",
+    "published_at",
+    "source_file",
+    "source_record",
+]

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
-from tasks.ingest import BatchBuilder
-from tasks.pipeline import BatchOutput, clean_batch
+from newsclean.tasks.pipeline.chain import CHAIN
+from newsclean.tasks.pipeline.runner import BatchRun, Runner
+from newsclean.tasks.pipeline.steps import run_inline
+from newsclean.tasks.pipeline.units import RunInputs, build_stages
+from newsclean.tasks.schema import DOC_SCHEMA
+from newsclean.tasks.stages.minhash import default_config
+from newsclean.tasks.storage.ingest import BatchBuilder
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"
@@ -28,7 +34,13 @@ def make_batch(
     return docs
 
 
-def clean_texts(*texts: str, **kw) -> BatchOutput:
+def clean_batch(docs: pa.Table) -> BatchRun:
+    """The chain's clean pass (``clean-unit``'s stages) over one batch, as a worker runs it."""
+    stages = build_stages(CHAIN.step("clean-unit").stages, RunInputs(near_dup=default_config()))
+    return Runner(stages, DOC_SCHEMA).run(docs)
+
+
+def clean_texts(*texts: str, **kw) -> BatchRun:
     return clean_batch(make_batch(*texts, **kw))
 
 
@@ -40,62 +52,31 @@ def clean_one(text: str, title: str | None = None, domain: str | None = None) ->
 
 
 def run_steps(
-    raw: Path, out: Path, full: bool = False, lock_wait: float = 0.0, learn: bool = True
+    raw: Path,
+    out: Path,
+    full: bool = False,
+    lock_wait: float = 0.0,
+    learn: bool = True,
+    **params: Any,
 ) -> dict:
-    """One run of the flow's steps as plain functions, in this process (no Prefect): scan,
-    plan, clean, sketch, dedup, learn boilerplate, publish — what ``clean_corpus`` composes,
-    without typos."""
-    from tasks import (
-        dedup,
-        ingest,
-        learned_boilerplate,
-        manifest,
-        minhash,
-        pipeline,
-        run_state,
-        write,
+    """One run of the chain's steps as plain functions, in this process (no Prefect, no
+    typos unless asked): the same steps in the same order as the flow. Returns the dedup and
+    publish counts, the raw-file counts, the run id and the learned-boilerplate info."""
+    params.setdefault("typos", False)
+    state = run_inline(
+        raw_dir=str(raw),
+        out_dir=str(out),
+        full=full,
+        lock_wait=lock_wait,
+        learn_boilerplate=learn,
+        workers=params.pop("workers", 1),
+        **params,
     )
-
-    config = minhash.default_config()
-    run = run_state.start_run(str(raw), str(out), lock_wait)
-    try:
-        scan = manifest.plan_incremental(run.raw_dir, run.out_dir, run.staging_dir, full)
-        plan = ingest.plan_units(
-            Path(run.raw_dir), 1000, ingest.DEFAULT_UNIT_BYTES, set(scan["process"])
-        )
-        for unit in plan.units:
-            pipeline.process_unit(run.raw_dir, run.staging_dir, unit, 1000)
-            pipeline.sketch_unit(run.staging_dir, unit.index, config)
-        counts = dedup.run_dedup(run.staging_dir, run.out_dir, config, scan["retract"])
-        learned = (
-            learned_boilerplate.learn(
-                run.staging_dir,
-                run.out_dir,
-                run.run_id,
-                learned_boilerplate.default_config(),
-                scan["retract"],
-            )
-            if learn
-            else {}
-        )
-        published = write.publish_run(
-            Path(run.out_dir),
-            Path(run.staging_dir),
-            run.run_id,
-            plan.unsupported,
-            run.ingested_at,
-            config,
-            1,
-            scan["retract"],
-            [],
-        )
-        run_state.finish_run(run, {"run_id": run.run_id})
-    finally:
-        run_state.release(run)
     return {
-        **counts,
-        **published,
-        "files": scan["files"],
-        "run_id": run.run_id,
-        "boilerplate": learned,
+        **state.dedup,
+        **state.published,
+        "files": state.scan["files"],
+        "run_id": state.run.run_id,
+        "boilerplate": state.learned,
+        "summary": state.summary,
     }

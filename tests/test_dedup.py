@@ -11,15 +11,21 @@ import random
 import re
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tasks import dedup, minhash
-from tasks.dedup import Documents, bucket_pairs, content_hash, decide
-from tasks.dedup_index import IndexedArticles, index_rows
+from newsclean.tasks.pipeline.index_build import index_rows, schema_of
+from newsclean.tasks.schema import DEDUP_KEY_COLUMNS as KEY_COLUMNS
+from newsclean.tasks.stages import dedup, minhash
+from newsclean.tasks.stages.dedup import Documents, TableSketches, bucket_pairs, decide
+from newsclean.tasks.stages.derive import content_hash
+from newsclean.tasks.stages.learned import line_lists
+from newsclean.tasks.storage.dedup_index import IndexedArticles
+from newsclean.tasks.storage.io import write_parquet_atomic
 from tests.helpers import FAKENEWS, clean_texts
 
 STORY = (
@@ -44,7 +50,7 @@ def documents(
     """Clean the texts as the flow does, then key and sketch them."""
     docs = clean_texts(*texts).docs
     assert docs.num_rows == len(texts)
-    keys = docs.select(dedup.KEY_COLUMNS)
+    keys = docs.select(KEY_COLUMNS)
     if published is not None:
         keys = keys.set_column(3, "published_at", pa.array(published, keys.schema.field(3).type))
     if first_record:
@@ -63,7 +69,24 @@ def dropped(decision: dedup.Decision) -> dict[str, str]:
 
 
 def run(docs: Documents, config: minhash.NearDupConfig = CONFIG) -> dedup.Decision:
-    return decide(docs, IndexedArticles(), config)
+    return decide(
+        docs, TableSketches(index_table(docs.keys.slice(0, 0), docs.sketch.slice(0, 0))), config
+    )
+
+
+def index_table(keys: pa.Table, sketch: pa.Table, texts: pa.Table | None = None) -> pa.Table:
+    """Index rows of kept documents as the publish step writes them (their short-line hashes
+    from ``texts`` when given, else none)."""
+    if "dup_cluster" not in keys.column_names:
+        keys = keys.append_column("dup_cluster", keys["doc_id"])
+    if texts is None:
+        empty = pa.array(np.zeros(keys.num_rows + 1, dtype=np.int32))
+        lines = pa.ListArray.from_arrays(empty, pa.array([], pa.uint64()))
+        words = pa.ListArray.from_arrays(empty, pa.array([], pa.int32()))
+    else:
+        lines, words = line_lists(texts)
+    sketch = sketch.append_column("lines", lines).append_column("line_words", words)
+    return index_rows(keys, sketch, CONFIG, None)
 
 
 # --------------------------------------------------------------------------- exact
@@ -118,7 +141,7 @@ def test_near_copy_of_real_article_is_found(variant: str) -> None:
 
 def test_changed_headline_is_an_exact_copy() -> None:
     docs = clean_texts(article(BASE), article(BASE), titles=["Headline one", "Another headline"])
-    keys = docs.docs.select(dedup.KEY_COLUMNS)
+    keys = docs.docs.select(KEY_COLUMNS)
     sketch = minhash.sketch_batch(keys.column("doc_id").combine_chunks(), docs.docs["text"], CONFIG)
     rows = run(Documents(keys, sketch)).duplicates.to_pylist()
     assert [(r["kind"], r["similarity"]) for r in rows] == [("exact", 1.0)]
@@ -249,11 +272,11 @@ def test_keeper_does_not_depend_on_document_order() -> None:
 # --------------------------------------------------------------------------- across runs
 
 
-def index_of(docs: Documents, decision: dedup.Decision) -> IndexedArticles:
+def index_of(docs: Documents, decision: dedup.Decision) -> TableSketches:
     """What the publish step indexes: the kept documents with their cluster ids."""
     keep = decision.clusters["kept"]
     keys = docs.keys.append_column("dup_cluster", decision.clusters["dup_cluster"]).filter(keep)
-    return IndexedArticles(table=index_rows(keys, docs.sketch.filter(keep), CONFIG))
+    return TableSketches(index_table(keys, docs.sketch.filter(keep)))
 
 
 def test_later_copy_of_an_indexed_story_is_dropped() -> None:
@@ -281,14 +304,14 @@ def test_better_later_copy_supersedes_the_indexed_one() -> None:
     assert dropped(decision) == {old_id: "r100"}
 
 
-def test_replaced_record_is_not_matched_against_its_old_version() -> None:
+def test_replaced_record_is_not_matched_against_its_old_version(tmp_path: Path) -> None:
     first = documents([article(BASE)])
     old_id = first.keys["doc_id"][0].as_py()
-    keep = first.keys.append_column("dup_cluster", pa.array([old_id]))
-    table = index_rows(keep, first.sketch, CONFIG)
+    part = write_parquet_atomic(index_table(first.keys, first.sketch), tmp_path / "part.parquet")
     again = documents([near_copies()["paragraph added"]])  # same doc_id, new text
-    assert decide(again, IndexedArticles(table=table), CONFIG).duplicates.num_rows == 1
-    hidden = IndexedArticles(table=table, exclude=pa.array([old_id]))
+    schema = schema_of(CONFIG)
+    assert decide(again, IndexedArticles([part], schema), CONFIG).duplicates.num_rows == 1
+    hidden = IndexedArticles([part], schema, exclude=pa.array([old_id]))
     assert decide(again, hidden, CONFIG).duplicates.num_rows == 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks import minhash
+from newsclean.tasks.stages import minhash
 from tests.helpers import run_steps
 from tests.test_dedup import BASE, OTHER, article, near_copies, paragraphs
 

@@ -10,7 +10,7 @@ from tests.helpers import ROOT
 
 
 def test_prefect_yaml_deploys_the_flow_with_valid_parameters() -> None:
-    from flows.clean_corpus import clean_corpus
+    from newsclean.flows.clean_corpus import clean_corpus
 
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     (deployment,) = config["deployments"]

@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks import minhash
-from tasks.dedup import KEY_COLUMNS, Documents, decide
-from tasks.dedup_index import IndexedArticles
-from tasks.ingest import plan_units, read_unit
-from tasks.pipeline import BatchOutput, clean_batch
-from tests.helpers import FAKENEWS
+from newsclean.tasks.pipeline.runner import BatchRun
+from newsclean.tasks.schema import DEDUP_KEY_COLUMNS as KEY_COLUMNS
+from newsclean.tasks.stages import minhash
+from newsclean.tasks.stages.dedup import Documents, TableSketches, decide
+from newsclean.tasks.storage.ingest import plan_units, read_unit
+from tests.helpers import FAKENEWS, clean_batch
 
 # Genuine body paragraphs that mention the words boilerplate rules look for (Facebook,
 # Twitter, Reuters, source, headline, photograph, share, credit, click...): all must survive
@@ -44,7 +44,7 @@ MUST_SURVIVE = [
 
 
 @pytest.fixture(scope="module")
-def cleaned() -> BatchOutput:
+def cleaned() -> BatchRun:
     raw = FAKENEWS.parent
     (unit,) = plan_units(raw).units
     batches = list(read_unit(Path(raw), unit))
@@ -60,14 +60,12 @@ def raw_lines() -> set[str]:
     return {line.strip() for text in df.content.dropna() for line in text.split("\n")}
 
 
-def _paragraphs(out: BatchOutput) -> set[str]:
+def _paragraphs(out: BatchRun) -> set[str]:
     return {p for text in out.docs.column("text").to_pylist() for p in text.split("\n\n")}
 
 
 @pytest.mark.parametrize("line", MUST_SURVIVE)
-def test_genuine_lines_survive_untouched(
-    cleaned: BatchOutput, raw_lines: set[str], line: str
-) -> None:
+def test_genuine_lines_survive_untouched(cleaned: BatchRun, raw_lines: set[str], line: str) -> None:
     assert line in raw_lines, "test data must be real corpus text"
     assert line in _paragraphs(cleaned)
 
@@ -76,7 +74,7 @@ def test_must_survive_list_is_long_enough() -> None:
     assert len(MUST_SURVIVE) >= 20
 
 
-def test_recurring_ad_and_reader_poll_gone(cleaned: BatchOutput) -> None:
+def test_recurring_ad_and_reader_poll_gone(cleaned: BatchRun) -> None:
     texts = "\n".join(cleaned.docs.column("text").to_pylist())
     assert "Bitcoin & Blockchain Searches Exceed Trump" not in texts
     assert "% of readers think this story is" not in texts
@@ -87,17 +85,18 @@ def test_recurring_ad_and_reader_poll_gone(cleaned: BatchOutput) -> None:
     assert rules.count("promo.reader-poll/1") == 48
 
 
-def test_eleven_redundant_exact_copies(cleaned: BatchOutput) -> None:
+def test_eleven_redundant_exact_copies(cleaned: BatchRun) -> None:
     config = minhash.default_config()
     docs = cleaned.docs
     sketch = minhash.sketch_batch(docs["doc_id"].combine_chunks(), docs["text"], config)
-    decision = decide(Documents(docs.select(KEY_COLUMNS), sketch), IndexedArticles(), config)
+    no_index = TableSketches.empty(config)
+    decision = decide(Documents(docs.select(KEY_COLUMNS), sketch), no_index, config)
     duplicates = decision.duplicates
     assert duplicates.num_rows >= 11
     kept = set(duplicates.column("kept_doc_id").to_pylist())
     assert kept.isdisjoint(duplicates.column("doc_id").to_pylist())
 
 
-def test_no_document_loses_all_text(cleaned: BatchOutput) -> None:
+def test_no_document_loses_all_text(cleaned: BatchRun) -> None:
     assert cleaned.quarantine.num_rows == 0
     assert cleaned.docs.num_rows == 250

@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.ingest import WorkUnit
-from tasks.pipeline import UnitSummary
-from tasks.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
+from newsclean.tasks.pipeline.units import PassJob, UnitSummary
+from newsclean.tasks.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
+from newsclean.tasks.storage.ingest import WorkUnit
 
 
 def _fingerprint(folder: Path) -> dict[str, str]:
@@ -38,7 +38,7 @@ def raw_with_bad_input(demo_raw: Path) -> Path:
 
 
 def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_path: Path) -> None:
-    from flows.clean_corpus import clean_corpus
+    from newsclean.flows.clean_corpus import clean_corpus
 
     out = tmp_path / "clean"
     before = _fingerprint(raw_with_bad_input)
@@ -162,7 +162,7 @@ def test_flow_on_a_dask_local_cluster(
 ) -> None:
     """The Dask task runner path: a LocalCluster of two worker processes does the same work
     (tasks compute in the Dask workers, which report to the same Prefect API)."""
-    from flows import clean_corpus
+    from newsclean.flows import clean_corpus
 
     out = tmp_path / "clean"
     summary = clean_corpus.run(
@@ -192,21 +192,23 @@ def test_flow_retries_a_transient_error_and_quarantines_a_failing_file(
 ) -> None:
     """A unit that fails once is retried by Prefect and succeeds; a unit that keeps failing
     is quarantined file by file, the run goes on, and the next run tries that file again."""
-    from flows.clean_corpus import clean_corpus
-    from tasks import pipeline
+    from newsclean.flows.clean_corpus import clean_corpus
+    from newsclean.tasks.pipeline import steps
 
-    real = pipeline.process_unit
+    real = steps.run_unit
     calls: dict[tuple[str, ...], int] = {}
 
-    def flaky(raw_dir: str, staging_dir: str, unit: WorkUnit, *args: object) -> UnitSummary:
+    def flaky(job: PassJob, unit: WorkUnit) -> UnitSummary:
+        if job.step != "clean-unit":
+            return real(job, unit)
         calls[unit.files] = calls.get(unit.files, 0) + 1
         if unit.files == ("fakenewscorpus/news_sample.csv",) and calls[unit.files] == 1:
             raise OSError("transient: stale NFS handle")
         if unit.files[0].startswith("samples/"):
             raise OSError("disk read error")
-        return real(raw_dir, staging_dir, unit, *args)
+        return real(job, unit)
 
-    monkeypatch.setattr(pipeline, "process_unit", flaky)
+    monkeypatch.setattr(steps, "run_unit", flaky)
     out = tmp_path / "clean"
     summary = clean_corpus(raw_dir=str(demo_raw), out_dir=str(out), workers_count=1, typos=False)
     assert calls[("fakenewscorpus/news_sample.csv",)] == 2  # retried once, then fine
@@ -218,7 +220,7 @@ def test_flow_retries_a_transient_error_and_quarantines_a_failing_file(
     manifest = pd.read_parquet(out / "manifest.parquet")
     assert list(manifest["path"]) == ["fakenewscorpus/news_sample.csv"]
 
-    monkeypatch.setattr(pipeline, "process_unit", real)
+    monkeypatch.setattr(steps, "run_unit", real)
     again = clean_corpus(raw_dir=str(demo_raw), out_dir=str(out), workers_count=1, typos=False)
     assert again["files"]["new"] == 1 and again["kept"] == 1
     assert len(pd.read_parquet(out / "articles")) == 240
@@ -230,7 +232,7 @@ def test_cli_refuses_while_another_run_writes(
     from typer.testing import CliRunner
 
     from newsclean.cli import app
-    from tasks import run_state
+    from newsclean.tasks.storage import run_state
 
     out = tmp_path / "clean"
     holder = run_state.start_run(str(demo_raw), str(out))

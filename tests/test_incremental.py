@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks import run_state, write
+from newsclean.tasks.storage import journal, run_state
 from tests.helpers import FAKENEWS, ROOT, run_steps
 
 STABLE = ["doc_id", "title", "text", "url", "domain", "content_hash", "dup_cluster", "n_edits"]
@@ -190,7 +190,7 @@ def test_sigkill_then_rerun_gives_the_dataset_of_one_clean_run(
     assert not any(p.startswith("later-") for p in manifest["path"])
     recovered = run_steps(raw, out)
     assert recovered["files"]["new"] == 4
-    assert not list(out.rglob(".*.tmp")) and not (out / write.JOURNAL).exists()
+    assert not list(out.rglob(".*.tmp")) and not (out / journal.JOURNAL).exists()
     assert_same_dataset(out, reference)
 
 
@@ -200,19 +200,19 @@ def test_journal_left_by_a_killed_commit_is_rolled_forward(tmp_path: Path, monke
     reference = tmp_path / "reference"
     run_steps(raw, reference)
     out = tmp_path / "clean"
-    real_apply = write._apply_journal
+    real_apply = journal._apply
 
     def die_after_two_renames(out_dir: Path, entries: dict) -> None:
         half = {"renames": entries["renames"][:2], "deletes": []}
         real_apply(out_dir, half)
         raise KeyboardInterrupt("killed mid-commit")
 
-    monkeypatch.setattr(write, "_apply_journal", die_after_two_renames)
+    monkeypatch.setattr(journal, "_apply", die_after_two_renames)
     with pytest.raises(KeyboardInterrupt):
         run_steps(raw, out)
-    monkeypatch.setattr(write, "_apply_journal", real_apply)
-    journal = json.loads((out / write.JOURNAL).read_text())
-    assert journal["renames"][-1][1] == "manifest.parquet"  # the manifest is renamed last
+    monkeypatch.setattr(journal, "_apply", real_apply)
+    entries = json.loads((out / journal.JOURNAL).read_text())
+    assert entries["renames"][-1][1] == "manifest.parquet"  # the manifest is renamed last
     assert not (out / "manifest.parquet").exists()
     second = run_steps(raw, out)  # recovery completes the commit, then nothing is left to do
     assert second["files"]["unchanged"] == 2 and second["documents"] == 0

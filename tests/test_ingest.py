@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.ingest import (
+from newsclean.tasks.schema import DOC_SCHEMA, QUARANTINE_SCHEMA
+from newsclean.tasks.storage.ingest import (
     DEFAULT_MAX_DOC_BYTES,
     BatchBuilder,
     InputError,
@@ -35,7 +36,6 @@ from tasks.ingest import (
     read_unit,
     unsupported_quarantine,
 )
-from tasks.schema import DOC_SCHEMA, QUARANTINE_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"
@@ -913,7 +913,7 @@ def test_relative_dates_are_not_the_run_time(word: str) -> None:
 def test_oversized_json_document_is_quarantined(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tasks.ingest as ingest_module
+    import newsclean.tasks.storage.ingest as ingest_module
 
     monkeypatch.setattr(ingest_module, "MAX_JSON_DOCUMENT_BYTES", 100)
     raw = tmp_path / "raw"

@@ -11,7 +11,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tasks import learned_boilerplate as lb
+from newsclean.tasks.pipeline import learn_job
+from newsclean.tasks.stages import learned as lb
+from newsclean.tasks.stages.minhash import hash_strings
+from newsclean.tasks.storage.boilerplate_model import ensure_list_files
 from tests.helpers import FAKENEWS, run_steps
 from tests.test_fakenewscorpus import MUST_SURVIVE
 
@@ -54,7 +57,7 @@ def learned_edits(out: Path) -> pd.DataFrame:
 
 def test_fold_ignores_case_digits_and_spacing() -> None:
     folded = lb.fold(pa.array(["© 2017  The Harbor", "© 2018 the harbor ", "© The Harbor"]))
-    hashes = lb.hash_strings(folded)
+    hashes = hash_strings(folded)
     assert hashes[0] == hashes[1] != hashes[2]
 
 
@@ -98,7 +101,7 @@ def test_syndicated_copies_count_as_one_story(tmp_path: Path, stories: list[str]
     result = run_steps(raw, out)
     assert result["near_duplicates"] + result["exact_duplicates"] >= 3
     own = {p.strip() for p in paragraphs}
-    learned = set(lb.list_learned(out)[0]["example"].to_pylist())
+    learned = set(learn_job.list_learned(out, lb.default_config())[0]["example"].to_pylist())
     # (The beforeitsnews ad line that several of these real stories carry IS learned for this
     # publisher: it is real boilerplate. The story's own sentences are not.)
     assert learned.isdisjoint(own)
@@ -121,7 +124,7 @@ def test_long_lines_need_more_stories(tmp_path: Path, stories: list[str]) -> Non
 
 def test_allow_list_protects_and_deny_list_forces(tmp_path: Path, stories: list[str]) -> None:
     raw, out = tmp_path / "raw", tmp_path / "clean"
-    lb.ensure_list_files(out)
+    ensure_list_files(out)
     (out / "boilerplate" / "allow.txt").write_text(f"ledger.example | {FOOTER.upper()}\n")
     (out / "boilerplate" / "deny.txt").write_text("# house rule\nPrinted on recycled paper.\n")
     docs = [doc("ledger.example", s, i, FOOTER) for i, s in enumerate(stories[:5])]
@@ -149,7 +152,7 @@ def test_fakenewscorpus_learned_lines_and_genuine_sentences(tmp_path: Path) -> N
     raw.mkdir()
     (raw / "news_sample.csv").write_bytes(FAKENEWS.read_bytes())
     result = run_steps(raw, out)
-    lines, version = lb.list_learned(out)
+    lines, version = learn_job.list_learned(out, lb.default_config())
     assert version == 1
     assert sorted(
         zip(lines["publisher"].to_pylist(), lines["example"].to_pylist(), strict=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from tasks.normalize import normalize_batch
+from newsclean.tasks.stages.base import BatchContext
+from newsclean.tasks.stages.normalize import normalize_batch
+from newsclean.tasks.stages.spacing import SpacingStage
 from tests.helpers import clean_one, make_batch
 
 
@@ -106,22 +108,24 @@ def test_broken_url_in_url_field_is_repaired_and_recorded() -> None:
     batch = make_batch("Body text here.")
     index = batch.schema.get_field_index("url")
     batch = batch.set_column(index, "url", pa.array(["https://a.com/news/one-two -three"]))
-    out, edits = normalize_batch(batch)
+    out, edits, *_ = SpacingStage().process(batch, BatchContext())
     assert out.column("url").to_pylist() == ["https://a.com/news/one-two-three"]
-    assert [(e["rule"], e["after"]) for e in edits.to_pylist()] == [
-        ("url.rejoin-space/1", "https://a.com/news/one-two-three")
+    assert [(e["rule"], e["after"], e["field"]) for e in edits.to_pylist()] == [
+        ("url.rejoin-space/1", "https://a.com/news/one-two-three", "url")
     ]
 
 
 def test_title_repairs_are_recorded() -> None:
-    out, edits = normalize_batch(make_batch("Body text here.", titles=["Itâ€™s  a\u200b &amp; b"]))
+    out, edits, *_ = normalize_batch(
+        make_batch("Body text here.", titles=["Itâ€™s  a\u200b &amp; b"])
+    )
     assert out.column("title").to_pylist() == ["It’s a & b"]
     rules = {e["rule"] for e in edits.to_pylist()}
     assert {"unicode.mojibake/1", "unicode.html-entity/1", "unicode.invisible/1"} <= rules
 
 
 def test_blank_title_becomes_null() -> None:
-    out, _ = normalize_batch(make_batch("Body text here.", titles=["  \u200b "]))
+    out, *_ = normalize_batch(make_batch("Body text here.", titles=["  \u200b "]))
     assert out.column("title").to_pylist() == [None]
 
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.ingest import decode_bytes, parse_txt
-from tests.helpers import REFERENCE, clean_one
+from newsclean.tasks.storage.ingest import BatchBuilder, decode_bytes, parse_txt
+from tests.helpers import REFERENCE, clean_batch, clean_one
 
 
 @pytest.fixture(scope="module")
 def row() -> dict:
     title, url, body = parse_txt(decode_bytes(REFERENCE.read_bytes()))
-    from tasks.ingest import BatchBuilder
-    from tasks.pipeline import clean_batch
-
     builder = BatchBuilder(batch_size=10)
     builder.add("samples/000_4c60d5582bf9f543.txt", 0, title=title, text=body, url=url)
     docs, _ = builder.flush()

@@ -14,7 +14,6 @@ import re
 import shutil
 import struct
 import subprocess
-import time
 import zlib
 from collections import Counter
 from html.parser import HTMLParser
@@ -23,20 +22,19 @@ from typing import Any
 
 import pytest
 
-from tasks import report_html
-from tasks.report import build_summary
-from tasks.report_html import highlight_removed, removed_intervals, render_html
+from newsclean.tasks.pipeline import report_html
+from newsclean.tasks.pipeline.report import build_summary
+from newsclean.tasks.pipeline.report_html import highlight_spans, render_html
 
 CHARTS = {"domains", "rules", "duplicates", "lengths", "quarantine"}
 XSS = "<script>alert(1)</script>"
 
-# A short Express-style article as scraped: a credit line, a caption re-wrapped over two lines,
-# and a "Source:" footer with a doubled space that the normalize stage collapsed before the
-# boilerplate stage logged the removal.
-CAPTION_RAW = "Prince Harry at the WellChild Awards\nin London (Image: GETTY)"
+# A short Express-style article as the stages after normalize see it: a credit line, a caption
+# and a "Source:" footer, which the boilerplate stage removes; the report marks them from the
+# edits' offsets (computed here as run_examples does, from where each removal stood).
 CAPTION_LOGGED = "Prince Harry at the WellChild Awards in London (Image: GETTY)"
-SOURCE_RAW = "Source:  https://www.express.co.uk/news/royal/1441729/prince-harry-wellchild-awards"
 SOURCE_LOGGED = "Source: https://www.express.co.uk/news/royal/1441729/prince-harry-wellchild-awards"
+CAPTION_RAW, SOURCE_RAW = CAPTION_LOGGED, SOURCE_LOGGED
 BEFORE = (
     "PRINCE HARRY arrived at the WellChild Awards in London on Tuesday evening without the "
     "Duchess of Sussex, who stayed in California with their two children.\n\n"
@@ -45,8 +43,20 @@ BEFORE = (
     "The Duke, 36, has been patron of the charity since 2007 and has rarely missed the "
     "ceremony, which celebrates seriously ill children and the people who care for them.\n\n"
     'A royal source said: "He would not miss it for there sake."\n\n'
-    f"{SOURCE_RAW}\n"
+    f"{SOURCE_RAW}"
 )
+
+
+def spans_of(text: str, removed: list[str]) -> list[list[int]]:
+    """The offsets an example carries for these removals (first occurrence, in order)."""
+    spans, cursor = [], 0
+    for span in removed:
+        start = text.index(span, cursor)
+        spans.append([start, start + len(span)])
+        cursor = start + len(span)
+    return spans
+
+
 AFTER = (
     "PRINCE HARRY arrived at the WellChild Awards in London on Tuesday evening without the "
     "Duchess of Sussex, who stayed in California with their two children.\n\n"
@@ -112,7 +122,8 @@ def realistic_summary() -> dict[str, Any]:
                 "domain": "express.co.uk",
                 "before": BEFORE,
                 "after": AFTER,
-                "removed": ["GETTY", CAPTION_LOGGED, SOURCE_LOGGED],
+                "removed": spans_of(BEFORE, ["GETTY", CAPTION_LOGGED, SOURCE_LOGGED]),
+                "changed": spans_of(BEFORE, ["there"]),
                 "edits": [
                     {
                         "stage": "reflow",
@@ -257,7 +268,7 @@ def test_untrusted_text_is_escaped_everywhere() -> None:
     example["title"] = f"Harry {XSS}"
     example["before"] = f"Intro {XSS} text.\n\nGETTY\n\nMore."
     example["after"] = f"Intro {XSS} text.\n\nMore."
-    example["removed"] = ["GETTY"]
+    example["removed"] = spans_of(example["before"], ["GETTY"])
     example["edits"][0]["before"] = XSS
 
     page_html = render_html(summary)
@@ -286,38 +297,28 @@ def test_page_is_self_contained() -> None:
     assert "default-src 'none'" in csp[0]
 
 
-def test_exact_span_is_highlighted() -> None:
-    marked = highlight_removed("Story.\n\nGETTY\n\nMore <b>.", ["GETTY"])
+def test_span_is_highlighted_from_its_offsets() -> None:
+    marked = highlight_spans("Story.\n\nGETTY\n\nMore <b>.", [[8, 13]])
     assert marked == 'Story.\n\n<mark class="removed">GETTY</mark>\n\nMore &lt;b&gt;.'
 
 
-def test_span_with_different_whitespace_is_highlighted() -> None:
-    before = f"Text.\n\n{CAPTION_RAW}\n\nMore.\n\n{SOURCE_RAW}\n"
-    page = Page(highlight_removed(before, [CAPTION_LOGGED, SOURCE_LOGGED]))
-    assert page.marks == [CAPTION_RAW, SOURCE_RAW]  # the raw spelling is what gets marked
+def test_marks_follow_offsets_never_the_text() -> None:
+    # A removed "AP" credit line marks that line, not every "AP" in the story.
+    text = "AP\n\nThe AP reported the vote.\n\nAP"
+    assert Page(highlight_spans(text, [[0, 2]])).marks == ["AP"]
+    assert highlight_spans(text, [[0, 2]]).count("<mark") == 1
+    assert highlight_spans(text, [[31, 33]]).endswith('<mark class="removed">AP</mark>')
 
 
-def test_spans_are_marked_in_order_once_each() -> None:
-    # A removed "AP" credit must not paint every "AP" in the story.
-    before = "AP\n\nThe AP reported the vote.\n\nAP"
-    assert removed_intervals(before, ["AP"]) == [(0, 2)]
-    assert removed_intervals(before, ["AP", "AP"]) == [(0, 2), (31, 33)]  # whole lines first
-    assert removed_intervals("The AP reported it.", ["AP"]) == [(4, 6)]  # inline if no line
-    # Stage order is not text order: a span before the previous match is still found.
-    assert removed_intervals("GETTY\n\nText.\n\nAdvertisement", ["Advertisement", "GETTY"]) == [
-        (0, 5),
-        (14, 27),
-    ]
-    # Regex metacharacters in a span are literals; a missing span marks nothing.
-    assert removed_intervals("a (Image: GETTY+) b", ["(Image:  GETTY+)"]) == [(2, 17)]
-    assert highlight_removed("plain <text>", ["absent"]) == "plain &lt;text&gt;"
-
-
-def test_whitespace_fallback_does_not_backtrack() -> None:
-    before = "word " * 100_000
-    start = time.perf_counter()
-    assert removed_intervals(before, [" ".join(["word"] * 60) + " missing"]) == []
-    assert time.perf_counter() - start < 5
+def test_removed_wins_over_changed_and_bad_spans_are_skipped() -> None:
+    text = "one two three four"
+    marked = highlight_spans(text, [[4, 13], [4, 7]], [[8, 13], [14, 18]])
+    assert Page(marked).marks == ["two three"]  # Page.marks: the removed ones
+    assert '<mark class="changed">four</mark>' in marked
+    # Spans from disk that make no sense are ignored, never raised on.
+    junk = [[5, 2], ["a", 3], [1], None, [-4, 3], [16, 999]]
+    assert Page(highlight_spans(text, junk)).marks == ["one", "ur"]
+    assert highlight_spans("plain <text>", []) == "plain &lt;text&gt;"
 
 
 def test_every_chart_is_present_and_accessible() -> None:
@@ -410,7 +411,8 @@ def test_long_texts_are_capped_with_a_note() -> None:
     filler = "The minister said the talks would resume next week. " * 400  # ~21,000 chars
     span = "Advertisement - story continues below"
     before = filler[:3_990] + span + filler[3_990:]
-    summary["examples"][0].update(before=before, after=filler, removed=[span], edits=[])
+    removed = [[3_990, 3_990 + len(span)]]
+    summary["examples"][0].update(before=before, after=filler, removed=removed, edits=[])
     page = Page(render_html(summary))
     assert f"Showing the first 4,000 of {len(before):,} characters." in page.text
     assert f"Showing the first 4,000 of {len(filler):,} characters." in page.text
@@ -563,7 +565,10 @@ def unfilter(kind: int, row: bytearray, up: bytearray, bpp: int) -> None:
 def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     summary = realistic_summary()
     summary["examples"][0]["title"] = f"Prince Harry {XSS} arrives alone"
-    summary["examples"][0]["before"] = BEFORE.replace("PRINCE HARRY", f"PRINCE HARRY {XSS}")
+    before = BEFORE.replace("PRINCE HARRY", f"PRINCE HARRY {XSS}")
+    summary["examples"][0]["before"] = before
+    summary["examples"][0]["removed"] = spans_of(before, ["GETTY", CAPTION_LOGGED, SOURCE_LOGGED])
+    summary["examples"][0]["changed"] = spans_of(before, ["there"])
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(render_html(summary), encoding="utf-8")
     return path

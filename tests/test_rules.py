@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks.boilerplate import _Applier, _matches
-from tasks.edits import EditLog
-from tasks.normalize import ReflowParams, insert_spaces, reflow_text, rejoin_urls
-from tasks.rules import RuleError, boilerplate_pack, load_pack, normalize_pack
+from newsclean.tasks.rules import RuleError, boilerplate_pack, load_pack, normalize_pack
+from newsclean.tasks.stages.boilerplate import _Applier, _matches
+from newsclean.tasks.stages.edits import EditLog
+from newsclean.tasks.stages.reflow import ReflowParams, reflow_text
+from newsclean.tasks.stages.spacing import insert_spaces, rejoin_urls
 
 BOILERPLATE = [r for r in boilerplate_pack().rules if r.kind != "headline"]
 SPACE_RULES = normalize_pack().by_kind("insert-space")
@@ -44,7 +45,7 @@ def test_boilerplate_rule_keeps_its_negative_examples(rule) -> None:
 @pytest.mark.parametrize("rule", BOILERPLATE, ids=lambda r: r.id)
 def test_combined_matcher_agrees_with_each_rule(rule) -> None:
     """The one-regex fast path finds the same rule as matching the rules one by one."""
-    applier = _Applier(boilerplate_pack(), EditLog("t"))
+    applier = _Applier(boilerplate_pack())
     domain = rule.domains[0] if rule.domains else None
     for example in rule.examples_match:
         found = applier.first_match(example, domain)
@@ -55,7 +56,7 @@ def test_combined_matcher_agrees_with_each_rule(rule) -> None:
 
 
 def test_domain_scoped_rule_only_applies_to_its_publisher() -> None:
-    applier = _Applier(boilerplate_pack(), EditLog("t"))
+    applier = _Applier(boilerplate_pack())
     line = "Headline: Bitcoin & Blockchain Searches Exceed Trump! Blockchain Stocks Are Next!"
     assert applier.first_match(line, "beforeitsnews.com") is not None
     assert applier.first_match(line, "example.com") is None
@@ -66,10 +67,10 @@ def test_space_rule_examples(rule) -> None:
     pack = normalize_pack()
     for before, after in rule.examples_fix:
         log = EditLog("t")
-        assert insert_spaces(before, rule, "d", log, pack) == after
+        assert insert_spaces(before, [rule], "d", log, pack)[0] == after
         assert len(log) >= 1
     for text in rule.examples_keep:
-        assert insert_spaces(text, rule, "d", EditLog("t"), pack) == text
+        assert insert_spaces(text, [rule], "d", EditLog("t"), pack)[0] == text
 
 
 def test_url_rejoin_examples() -> None:
@@ -81,7 +82,7 @@ def test_url_rejoin_examples() -> None:
 
 
 def test_reflow_examples() -> None:
-    (rule,) = normalize_pack().by_kind("reflow")
+    rule = normalize_pack().get("paragraph.join-broken")
     params = ReflowParams.from_rule(rule)
     for before, after in rule.examples_fix:
         assert reflow_text(before, rule, params, "d", EditLog("t")) == after

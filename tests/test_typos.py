@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.ingest import decode_bytes, parse_txt
-from tasks.pipeline import clean_batch
-from tasks.typos import corpus_vocabulary, correct_batch, read_word_list
-from tests.helpers import REFERENCE, make_batch
+from newsclean.tasks.stages.typos import corpus_vocabulary, correct_batch, parse_word_list
+from newsclean.tasks.storage.ingest import decode_bytes, parse_txt
+from tests.helpers import REFERENCE, clean_batch, make_batch
 
 
 def _correct(*texts: str, **kw) -> tuple[list[str], list[dict]]:
@@ -93,7 +92,9 @@ def test_corpus_vocabulary_protects_a_word_the_corpus_uses_often() -> None:
 def test_never_change_list(tmp_path: Path) -> None:
     word_list = tmp_path / "keep.txt"
     word_list.write_text("# house style\nintiguing\n\n")
-    texts, edits = _correct("An intiguing story.", never_change=read_word_list(word_list))
+    texts, edits = _correct(
+        "An intiguing story.", never_change=parse_word_list(word_list.read_text("utf-8"))
+    )
     assert texts == ["An intiguing story."] and edits == []
 
 
@@ -107,7 +108,8 @@ def test_case_and_punctuation_preserved() -> None:
 def test_merge_vocabularies_sums_batches_and_keeps_frequent_words(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    from tasks.typos import merge_vocabularies, read_vocabulary, vocabulary_table
+    from newsclean.tasks.pipeline.units import merge_vocabularies, read_vocabulary
+    from newsclean.tasks.stages.typos import vocabulary_table
 
     parts = []
     for i, text in enumerate(
@@ -120,21 +122,27 @@ def test_merge_vocabularies_sums_batches_and_keeps_frequent_words(tmp_path: Path
 
 
 def test_second_pass_updates_staged_batch(tmp_path: Path) -> None:
-    """correct_unit_typos rewrites the text, the hash, the word count and n_edits, and
+    """The chain's typo pass rewrites the text, the hash, the word count and n_edits, and
     appends its edits to the batch's staged edits."""
     import pyarrow.parquet as pq
 
-    from tasks.dedup import content_hash
-    from tasks.pipeline import correct_unit_typos
-    from tasks.typos import merge_vocabularies
-    from tasks.write import staging_paths, write_parquet_atomic
+    from newsclean.tasks.pipeline.chain import CHAIN
+    from newsclean.tasks.pipeline.units import PassJob, RunInputs, merge_vocabularies, run_unit
+    from newsclean.tasks.stages.derive import content_hash
+    from newsclean.tasks.stages.minhash import default_config
+    from newsclean.tasks.storage.ingest import WorkUnit
+    from newsclean.tasks.storage.io import write_parquet_atomic
+    from newsclean.tasks.storage.layout import staging_paths
 
     out = clean_batch(make_batch("The goverment met.", "Nothing to fix here."))
     paths = staging_paths(tmp_path, 0, 0)
     write_parquet_atomic(out.docs, paths["docs"])
     write_parquet_atomic(out.edits, paths["edits"])
     merge_vocabularies([], tmp_path / "vocab.parquet", min_count=3)
-    summary = correct_unit_typos(str(tmp_path), 0, str(tmp_path / "vocab.parquet"), [])
+    step = CHAIN.step("correct-typos")
+    inputs = RunInputs(default_config(), str(tmp_path / "vocab.parquet"))
+    job = PassJob(step.name, step.stages, "docs", "docs", "", str(tmp_path), inputs, 1000, 1 << 24)
+    summary = run_unit(job, WorkUnit(0, "txt", ()))
     assert summary.edits == 1 and summary.edits_by_rule == {"typo.curated/1": 1}
     docs = pq.read_table(paths["docs"]).to_pylist()
     assert docs[0]["text"] == "The government met."

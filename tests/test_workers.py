@@ -8,7 +8,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from tasks import workers
+from newsclean.tasks.pipeline import workers
 
 
 def _square(x: int) -> int:

@@ -1,8 +1,17 @@
-"""Rule packs: the data that drives normalize and boilerplate.
+"""Rule packs: the data that drives every stage.
 
 Every rule lives in one of the TOML files beside this module, with a stable id
-(``family.name/N``). This loader validates the packs once (ids unique and well formed, patterns
-compile as Python ``re`` *and* as RE2, so they are linear-time) and hands the stages typed rules.
+(``family.name/N``): ``family.name`` is the rule's name, ``N`` its version. This loader
+validates the packs once (ids unique and well formed, patterns compile as Python ``re`` *and*
+as RE2, so they are linear-time) and hands the stages typed rules.
+
+Code asks for a rule by **name** (``pack.get("dedup.near-minhash")``) and gets its newest
+version; an exact id (``pack.get("dedup.near-minhash/1")``) is for tests and tools. A pack
+may keep an older version beside the new one (its examples still run); only the newest
+version of each name is *active*, i.e. applied by the stages. Every edit row names the exact
+id that made it, and ``fingerprints.json`` pins what each id means (see
+:mod:`newsclean.tasks.rules.fingerprint`).
+
 To add a rule, add a ``[[rule]]`` block to the right TOML file; nothing else changes.
 """
 
@@ -43,7 +52,17 @@ class Rule:
     examples_match: tuple[str, ...] = ()
     examples_keep: tuple[str, ...] = ()
     examples_fix: tuple[tuple[str, str], ...] = ()
+    code: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The id without its version: what code looks the rule up by."""
+        return self.id.rsplit("/", 1)[0]
+
+    @property
+    def version(self) -> int:
+        return int(self.id.rsplit("/", 1)[1])
 
     @property
     def flags(self) -> int:
@@ -67,18 +86,40 @@ class RulePack:
     rules: tuple[Rule, ...]
     settings: dict[str, Any]
 
-    def by_kind(self, *kinds: str) -> list[Rule]:
-        return [r for r in self.rules if r.kind in kinds]
-
-    def get(self, rule_id: str) -> Rule:
+    @property
+    def active(self) -> tuple[Rule, ...]:
+        """The newest version of every rule name, in pack order: what the stages apply."""
+        newest: dict[str, Rule] = {}
         for rule in self.rules:
-            if rule.id == rule_id:
+            if rule.name not in newest or rule.version > newest[rule.name].version:
+                newest[rule.name] = rule
+        chosen = set(map(id, newest.values()))
+        return tuple(r for r in self.rules if id(r) in chosen)
+
+    def by_kind(self, *kinds: str) -> list[Rule]:
+        """Active rules of the given kinds, in pack order."""
+        return [r for r in self.active if r.kind in kinds]
+
+    def get(self, name: str) -> Rule:
+        """The newest version of rule ``name`` (``family.name``), or exactly the id given
+        when it carries a version (``family.name/N``)."""
+        if "/" in name:
+            for rule in self.rules:
+                if rule.id == name:
+                    return rule
+            raise KeyError(f"{self.name}: no rule {name!r}")
+        for rule in self.active:
+            if rule.name == name:
                 return rule
-        raise KeyError(rule_id)
+        raise KeyError(f"{self.name}: no rule named {name!r}")
 
     @property
     def ids(self) -> list[str]:
         return [r.id for r in self.rules]
+
+    def versions(self) -> dict[str, object]:
+        """What a run records of this pack: its version and the exact ids it applied."""
+        return {"version": self.version, "rules": [r.id for r in self.active]}
 
 
 @cache
@@ -103,7 +144,9 @@ _KNOWN_KEYS = {
     "max_words",
     "caption",
     "domains",
+    "ends_with",
     "examples",
+    "code",
 }
 
 
@@ -126,6 +169,7 @@ def _parse_rule(raw: dict[str, Any], pack: str) -> Rule:
         examples_match=tuple(examples.get("match", ())),
         examples_keep=tuple(examples.get("keep", ())),
         examples_fix=tuple(tuple(pair) for pair in examples.get("fix", ())),
+        code=tuple(raw.get("code", ())),
         params={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
     )
     try:
@@ -155,11 +199,18 @@ def load_pack(name: str, directory: Path = RULES_DIR) -> RulePack:
     return RulePack(name=name, version=str(raw.get("version", "0")), rules=rules, settings=settings)
 
 
+PACKS = ("normalize", "boilerplate", "typos", "dedup", "learned")
+
+
 @cache
+def pack(name: str) -> RulePack:
+    """A shipped pack, loaded and validated once per process."""
+    return load_pack(name)
+
+
 def boilerplate_pack() -> RulePack:
-    return load_pack("boilerplate")
+    return pack("boilerplate")
 
 
-@cache
 def normalize_pack() -> RulePack:
-    return load_pack("normalize")
+    return pack("normalize")

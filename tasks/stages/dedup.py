@@ -1,14 +1,21 @@
-"""Dedup stage: one copy per story, exact and near copies, within a run and across runs.
+"""Dedup decision: one copy per story, exact and near copies, within a run and across runs.
 
-* **exact**: ``content_hash`` is BLAKE2b-128 of the clean text with case, whitespace and
-  punctuation folded, so copies that differ only in curly quotes, spacing or capitals collapse.
-* **near**: MinHash signatures (:mod:`tasks.minhash`) are cut into LSH bands; documents that
+A run-wide step, not a batch stage: it decides over the small keys and fixed-size sketches of
+every document of the run and of the published dataset, never over texts. Pure functions of
+Arrow tables and a :class:`SketchSource` (the orchestration layer passes the dedup index and
+the run's staged sketches, :mod:`newsclean.tasks.storage.dedup_index`).
+
+* **exact**: ``content_hash`` (:mod:`newsclean.tasks.stages.derive`) is BLAKE2b-128 of the
+  clean text with case, whitespace and punctuation folded, so copies that differ only in
+  curly quotes, spacing or capitals collapse.
+* **near**: MinHash signatures (:mod:`~newsclean.tasks.stages.minhash`) are cut into LSH
+  bands; documents that
   share a band are candidates; a candidate pair is merged when its estimated Jaccard similarity
   reaches the threshold and no figure differs between the two in the same context.
 * **clusters**: union-find over the merged pairs; per cluster the keep policy picks one copy.
 
-Across runs the same decision includes the kept articles of earlier runs (the dedup index,
-:mod:`tasks.dedup_index`): a new copy of a story already in the dataset is dropped, and when
+Across runs the same decision includes the kept articles of earlier runs (the dedup index):
+a new copy of a story already in the dataset is dropped, and when
 the new copy is the better one by the keep policy, the old row is superseded (moved to
 ``duplicates`` with the new keeper) rather than kept beside it.
 
@@ -18,68 +25,74 @@ memory grows with the number of documents, not with their bytes.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from tasks import minhash
-from tasks.minhash import NearDupConfig
-from tasks.schema import DUPLICATE_SCHEMA, STAGED_SCHEMA
+from newsclean.tasks.schema import DEDUP_KEY_COLUMNS as KEY_COLUMNS
+from newsclean.tasks.schema import DUPLICATE_SCHEMA, STAGED_SCHEMA
+from newsclean.tasks.stages import minhash
+from newsclean.tasks.stages.minhash import NearDupConfig
 
-if TYPE_CHECKING:
-    from tasks.dedup_index import IndexedArticles
 
-#: Per-document columns the keep decision needs (besides the sketch).
-KEY_COLUMNS = [
-    "doc_id",
-    "content_hash",
-    "text_chars",
-    "published_at",
-    "source_file",
-    "source_record",
-]
-# Everything ASCII that is not a lower-case letter or digit is deleted before hashing, and so is
-# the Unicode punctuation scrapers vary most (curly quotes, dashes, ellipses, guillemets).
-_ASCII_NOISE = bytes(b for b in range(128) if not (48 <= b <= 57 or 97 <= b <= 122))
-_UNICODE_NOISE = (
-    "\u2018\u2019\u201a\u201b\u201c\u201d\u201e"  # quotes
-    "\u2013\u2014\u2015\u2026\u00ab\u00bb\u00a0\u2022\u00b7"  # dashes, ellipsis, bullets
-)
+class SketchSource(Protocol):
+    """Column-wise read access to sketches (the dedup index, or a run's staged sketches):
+    what the decision reads beyond keys, one column at a time, so memory stays bounded."""
+
+    def __len__(self) -> int: ...
+
+    def keys(self) -> pa.Table: ...
+
+    def has_shingles(self) -> np.ndarray: ...
+
+    def column(self, name: str) -> pa.ChunkedArray: ...
+
+    def columns(self, names: list[str]) -> pa.Table: ...
+
+    def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table: ...
+
+
+class TableSketches:
+    """A :class:`SketchSource` over one in-memory sketch table (tests, small runs)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    def keys(self) -> pa.Table:
+        names = [c for c in [*KEY_COLUMNS, "dup_cluster"] if c in self._table.column_names]
+        return self._table.select(names)
+
+    def has_shingles(self) -> np.ndarray:
+        return np.asarray(self._table.column("has_shingles"), dtype=bool)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self._table.column(name)
+
+    def columns(self, names: list[str]) -> pa.Table:
+        return self._table.select(names)
+
+    def take(self, rows: np.ndarray, columns: list[str]) -> pa.Table:
+        return self._table.select(columns).take(pa.array(np.asarray(rows, np.int64)))
+
+    @classmethod
+    def empty(cls, config: NearDupConfig) -> TableSketches:
+        """No published articles: a decision within the run only."""
+        keys = [STAGED_SCHEMA.field(c) for c in KEY_COLUMNS]
+        sketch = [f for f in minhash.sketch_schema(config) if f.name != "doc_id"]
+        fields = [*keys, pa.field("dup_cluster", pa.string()), *sketch]
+        return cls(pa.schema(fields).empty_table())
+
+
+#: Sketch columns the decision reads for the documents a candidate pair touches.
+SKETCH_DETAIL = ["signature", "num_contexts", "num_values"]
 _LATEST = np.iinfo(np.int64).max  # a missing published_at sorts after every date
-
-
-def fold_for_hash(text: str) -> bytes:
-    """Case, whitespace and punctuation folded UTF-8 bytes of ``text``.
-
-    ``str.lower`` is Unicode-aware; ``bytes.translate`` deletes ASCII noise at memory speed,
-    several times faster than a Unicode-class regex over the batch (measured: 56 MB/s).
-    """
-    text = text.lower()
-    for mark in _UNICODE_NOISE:
-        if mark in text:
-            text = text.replace(mark, "")
-    return text.encode("utf-8", "surrogatepass").translate(None, _ASCII_NOISE)
-
-
-def content_hash(text: str) -> str:
-    """128-bit BLAKE2b hex digest of the folded text."""
-    return hashlib.blake2b(fold_for_hash(text), digest_size=16).hexdigest()
-
-
-def content_hashes(texts: list[str | None]) -> pa.Array:
-    return pa.array([None if t is None else content_hash(t) for t in texts], pa.string())
-
-
-def word_counts(texts: list[str | None]) -> pa.Array:
-    """Whitespace-separated tokens per text."""
-    return pa.array([0 if t is None else len(t.split()) for t in texts], pa.int32())
 
 
 # --------------------------------------------------------------------------- inputs
@@ -90,22 +103,20 @@ class Documents:
     """Keys and sketches of a set of documents (this run's, or the index's kept articles).
 
     ``keys`` has :data:`KEY_COLUMNS` (+ ``dup_cluster`` for indexed articles); ``sketch`` is
-    row-aligned with it (:func:`tasks.minhash.sketch_schema`): a table, or a reader over the
-    staged sketch files that reads one column at a time (:class:`IndexedArticles` of parts),
-    so that a big run never holds every signature at once.
+    row-aligned with it (:func:`~newsclean.tasks.stages.minhash.sketch_schema`): a table, or a
+    reader over the staged sketch files that reads one column at a time (a
+    :class:`SketchSource`), so that a big run never holds every signature at once.
     """
 
     keys: pa.Table
-    sketch: pa.Table | IndexedArticles
+    sketch: pa.Table | SketchSource
 
     def __len__(self) -> int:
         return self.keys.num_rows
 
-    def source(self) -> IndexedArticles:
-        from tasks.dedup_index import IndexedArticles
-
+    def source(self) -> SketchSource:
         if isinstance(self.sketch, pa.Table):
-            return IndexedArticles(table=self.sketch)
+            return TableSketches(self.sketch)
         return self.sketch
 
 
@@ -289,7 +300,7 @@ def _verify(
     return pairs[accept]
 
 
-def decide(new: Documents, old: IndexedArticles, config: NearDupConfig) -> Decision:
+def decide(new: Documents, old: SketchSource, config: NearDupConfig) -> Decision:
     """Cluster this run's documents with each other and with the indexed articles, and apply
     the keep policy to every cluster.
 
@@ -320,12 +331,8 @@ def decide(new: Documents, old: IndexedArticles, config: NearDupConfig) -> Decis
     # Signatures and figures only of the documents a pair touches: at 290k documents,
     # materialising everyone's (as Python lists, for the figures) took 1.8 GB (measured).
     touched_new = np.unique(touched[touched < n_new])
-    detail_columns = ["signature", "num_contexts", "num_values"]
     detail = pa.concat_tables(
-        [
-            new.source().take(touched_new).select(detail_columns),
-            old.take(old_needed).select(detail_columns),
-        ]
+        [new.source().take(touched_new, SKETCH_DETAIL), old.take(old_needed, SKETCH_DETAIL)]
     )
     sigs = minhash.signature_matrix(detail.column("signature"), config.permutations)
     row_of = np.full(n_new + len(old_needed), -1, dtype=np.int64)
@@ -442,143 +449,3 @@ def _cluster_ids(
 def duplicate_rows_schema() -> pa.Schema:
     """DUPLICATE_SCHEMA without the run columns the writer adds."""
     return pa.schema([f for f in DUPLICATE_SCHEMA if f.name not in {"run_id"}])
-
-
-# --------------------------------------------------------------------------- run job
-
-#: What the dedup job stages for the publish step (under the run's staging folder).
-DECISIONS = "decisions"  # per docs part, row-aligned: doc_id, action (keep|drop|skip), dup_cluster
-DUPLICATES = "duplicates.parquet"  # new duplicate rows (without run_id)
-SUPERSEDED = "superseded.parquet"  # published articles a better new copy replaces
-REPLACED = "replaced.parquet"  # doc_ids whose source record changed since publication
-
-
-_SEEN_SCHEMA = pa.schema(
-    [("doc_id", pa.string()), ("content_hash", pa.string()), ("source_file", pa.string())]
-)
-
-
-def published_seen(out_dir: Path, retracted_files: list[str] | None = None) -> pa.Table:
-    """``doc_id``/``content_hash``/``source_file`` of every document already published (kept
-    or dropped), minus the rows of files this run reprocesses (they are being taken back)."""
-    from tasks.write import published_parts, read_parquet
-
-    # Kept articles through the index: it holds their hash before learned boilerplate was
-    # removed, which is what a re-read of the same raw record hashes to.
-    parts = [
-        read_parquet(p, columns=_SEEN_SCHEMA.names).cast(_SEEN_SCHEMA)
-        for name in ("dedup_index", "duplicates")
-        for p in published_parts(out_dir, name)
-    ]
-    seen = pa.concat_tables(parts) if parts else _SEEN_SCHEMA.empty_table()
-    if retracted_files:
-        files = pa.array(sorted(retracted_files), pa.string())
-        seen = seen.filter(pc.invert(pc.is_in(seen["source_file"], value_set=files)))
-    return seen
-
-
-def _pair_keys(table: pa.Table) -> pa.Array:
-    return pc.binary_join_element_wise(
-        table.column("doc_id"), pc.fill_null(table.column("content_hash"), ""), "|"
-    )
-
-
-def run_dedup(
-    staging_dir: str,
-    out_dir: str,
-    config: NearDupConfig,
-    retracted_files: list[str] | None = None,
-) -> dict[str, int]:
-    """Worker job: decide exact and near duplicates of the run against each other and the
-    published dataset; stage the decision for the publish step; return counts.
-
-    A document already published unchanged (same doc_id and content hash) is skipped: a
-    re-run over the same input adds no rows. A document whose source record now holds another
-    text replaces its earlier version. Articles from ``retracted_files`` (raw files this run
-    reprocesses) are out of the index for the decision. Runs in a worker process so that the
-    key tables never grow the long-lived orchestrating process.
-    """
-    from tasks import dedup_index
-    from tasks.write import read_staged_table, staged_parts, write_parquet_atomic
-
-    staging, out = Path(staging_dir), Path(out_dir)
-    keys = read_staged_table(
-        staging, "docs", pa.schema([STAGED_SCHEMA.field(c) for c in KEY_COLUMNS])
-    )
-    sketch_ids = read_staged_table(staging, "sketch", pa.schema([STAGED_SCHEMA.field("doc_id")]))
-    if not keys.column("doc_id").equals(sketch_ids.column("doc_id")):
-        raise RuntimeError("staged sketches are not aligned with staged documents")
-    sketch = dedup_index.IndexedArticles(staged_parts(staging, "sketch"))
-    if not dedup_index.is_current(out, config):
-        dedup_index.rebuild_index(out, config, write_parquet_atomic)
-    seen = published_seen(out, retracted_files)
-    skip = np.asarray(pc.is_in(_pair_keys(keys), value_set=_pair_keys(seen)), dtype=bool)
-    unknown = seen.filter(pc.is_null(seen["content_hash"]))["doc_id"]  # schema-1 copies
-    if len(unknown):
-        skip |= np.asarray(pc.is_in(keys["doc_id"], value_set=unknown.combine_chunks()), dtype=bool)
-    changed = np.asarray(pc.is_in(keys.column("doc_id"), value_set=seen.column("doc_id")))
-    replaced = keys.column("doc_id").filter(pa.array(changed & ~skip))
-    excluded = replaced.combine_chunks()
-    if retracted_files:
-        excluded = pa.concat_arrays([excluded, _article_ids_of(out, retracted_files)])
-    index = dedup_index.IndexedArticles(dedup_index.index_parts(out), exclude=excluded)
-    todo = pa.array(~skip)
-    if skip.any():  # a re-run without a manifest: only the unpublished documents take part
-        schema = minhash.sketch_schema(config)
-        sketch = read_staged_table(staging, "sketch", schema).filter(todo)
-    decision = decide(Documents(keys.filter(todo), sketch), index, config)
-    _stage_decisions(staging, keys, skip, decision.clusters)
-
-    write_parquet_atomic(decision.duplicates, staging / DUPLICATES)
-    write_parquet_atomic(decision.superseded, staging / SUPERSEDED)
-    write_parquet_atomic(pa.table({"doc_id": replaced}), staging / REPLACED)
-    kinds = decision.duplicates.column("kind").to_pylist()
-    return {
-        "documents": keys.num_rows,
-        "already_published": int(skip.sum()),
-        "exact_duplicates": kinds.count("exact"),
-        "near_duplicates": kinds.count("near"),
-        "superseded": decision.superseded.num_rows,
-        "replaced": len(replaced),
-    }
-
-
-def _article_ids_of(out: Path, files: list[str]) -> pa.Array:
-    """doc_ids of the published articles that came from ``files``."""
-    from tasks.write import published_parts, read_parquet
-
-    wanted = pa.array(sorted(files), pa.string())
-    ids = [
-        t.filter(pc.is_in(t["source_file"], value_set=wanted))["doc_id"].combine_chunks()
-        for t in (
-            read_parquet(p, columns=["doc_id", "source_file"])
-            for p in published_parts(out, "articles")
-        )
-    ]
-    return pa.concat_arrays(ids).cast(pa.string()) if ids else pa.array([], pa.string())
-
-
-def _stage_decisions(staging: Path, keys: pa.Table, skip: np.ndarray, clusters: pa.Table) -> None:
-    """One decisions file per staged docs part, row-aligned with it, so that later steps
-    (learning, publishing) read a part's decisions beside the part instead of looking every
-    document up in a table of the whole run."""
-    from tasks.write import staged_parts, write_parquet_atomic
-
-    action = np.full(keys.num_rows, "skip", dtype=object)
-    cluster = np.full(keys.num_rows, None, dtype=object)
-    todo = np.flatnonzero(~skip)
-    kept = np.asarray(clusters.column("kept"), dtype=bool)
-    action[todo] = np.where(kept, "keep", "drop")
-    cluster[todo] = np.asarray(clusters.column("dup_cluster").to_pylist(), dtype=object)
-    start = 0
-    for part in staged_parts(staging, "docs"):
-        rows = pq.ParquetFile(part).metadata.num_rows
-        table = pa.table(
-            {
-                "doc_id": keys.column("doc_id").slice(start, rows),
-                "action": pa.array(action[start : start + rows].tolist(), pa.string()),
-                "dup_cluster": pa.array(cluster[start : start + rows].tolist(), pa.string()),
-            }
-        )
-        write_parquet_atomic(table, staging / DECISIONS / part.name)
-        start += rows

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import html
 import math
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: Characters of raw and clean text shown per example; the rest is cut with a note, because a
@@ -100,6 +99,7 @@ svg.chart line.grid { stroke: #e2e8f0; }
   font-size: 0.9rem; max-height: 640px; overflow: auto; }
 mark.removed { background: #fecaca; color: #7f1d1d; text-decoration: line-through;
   text-decoration-color: #b91c1c; border-radius: 2px; }
+mark.changed { background: #fef3c7; color: #78350f; border-radius: 2px; }
 .note { color: #92400e; font-size: 0.8rem; margin: 4px 0 0; }
 table { border-collapse: collapse; width: 100%; font-size: 0.85rem; margin-top: 12px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e2e8f0;
@@ -484,108 +484,51 @@ def _length_chart(lengths: object, width: float = 1060) -> str:
 # --------------------------------------------------------------------------- examples
 
 
-def removed_intervals(before: str, removed: Iterable[str]) -> list[tuple[int, int]]:
-    """Where the removed spans sit in the raw text: sorted, overlaps merged.
-
-    ``removed`` lists removals in order, so each entry marks one occurrence, searched from the
-    previous entry's match onwards (then from the start), never one already marked, and a
-    whole-line occurrence before an inline one. Marking every occurrence instead would paint a
-    removed "AP" credit line over each "AP" in the story.
-
-    Each span is searched exactly first; cleaning may have re-spaced it (a span logged after
-    whitespace collapsing, a caption re-wrapped), so when no exact occurrence is free, the
-    span's words are escaped and joined with ``\\s+``: literals and single quantifiers only,
-    linear to match, nothing nested to backtrack on.
-    """
-    chosen: list[tuple[int, int]] = []
-    cursor = 0
-    for span in removed:
-        if not isinstance(span, str) or not span.strip():
+def _intervals(value: object, length: int) -> list[tuple[int, int]]:
+    """``[[start, end], …]`` from a summary as sorted, clipped, non-overlapping intervals
+    (the summary is data from disk: anything malformed is skipped)."""
+    spans: list[tuple[int, int]] = []
+    for item in value if isinstance(value, list) else []:
+        if not (isinstance(item, list | tuple) and len(item) == 2):
             continue
-        hit = _free_match(before, _exact_matches(before, span), cursor, chosen)
-        if hit is None:
-            hit = _free_match(before, _spaced_matches(before, span), cursor, chosen)
-        if hit is not None:
-            chosen.append(hit)
-            cursor = hit[1]
+        lo, hi = _int(item[0]), _int(item[1])
+        lo, hi = max(0, min(lo, length)), max(0, min(hi, length))
+        if lo < hi:
+            spans.append((lo, hi))
     merged: list[tuple[int, int]] = []
-    for start, end in sorted(chosen):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         else:
-            merged.append((start, end))
+            merged.append((lo, hi))
     return merged
 
 
-def _exact_matches(text: str, span: str) -> Callable[[int], Iterator[tuple[int, int]]]:
-    """Occurrences of ``span`` in ``text`` from a start position, overlapping ones included."""
+def highlight_spans(
+    text: str, removed: object, changed: object = None, limit: int | None = None
+) -> str:
+    """``text``, escaped, with the ``removed`` spans in ``<mark class="removed">`` and the
+    ``changed`` ones (a word corrected, a space restored, a join) in ``<mark class="changed">``.
 
-    def matches(start: int) -> Iterator[tuple[int, int]]:
-        at = text.find(span, start)
-        while at != -1:
-            yield at, at + len(span)
-            at = text.find(span, at + 1)
-
-    return matches
-
-
-def _spaced_matches(text: str, span: str) -> Callable[[int], Iterator[tuple[int, int]]]:
-    """Occurrences of ``span`` with any whitespace run standing for any other."""
-    pattern = re.compile(r"\s+".join(re.escape(word) for word in span.split()))
-
-    def matches(start: int) -> Iterator[tuple[int, int]]:
-        return (m.span() for m in pattern.finditer(text, start))
-
-    return matches
-
-
-def _free_match(
-    text: str,
-    matches: Callable[[int], Iterator[tuple[int, int]]],
-    cursor: int,
-    chosen: Sequence[tuple[int, int]],
-) -> tuple[int, int] | None:
-    """The match to mark: from ``cursor`` (then from the start), not overlapping a chosen span,
-    preferring one that fills its whole line, since boilerplate is mostly whole lines."""
-    for start in (cursor, 0) if cursor else (0,):
-        first: tuple[int, int] | None = None
-        for lo, hi in matches(start):
-            if any(lo < c_hi and hi > c_lo for c_lo, c_hi in chosen):
-                continue
-            if _fills_line(text, lo, hi):
-                return lo, hi
-            first = first or (lo, hi)
-        if first is not None:
-            return first
-    return None
-
-
-def _fills_line(text: str, lo: int, hi: int) -> bool:
-    """Whether only spaces or tabs separate ``text[lo:hi]`` from its line's ends."""
-    while lo > 0 and text[lo - 1] in " \t":
-        lo -= 1
-    while hi < len(text) and text[hi] in " \t":
-        hi += 1
-    return (lo == 0 or text[lo - 1] in "\r\n") and (hi == len(text) or text[hi] in "\r\n")
-
-
-def highlight_removed(before: str, removed: Iterable[str], limit: int | None = None) -> str:
-    """The raw text, escaped, with every removed span in ``<mark class="removed">``.
-
-    Spans are located on the full text and then cut at ``limit``, so a span straddling the cut
-    is still marked up to it.
+    Spans are character offsets into ``text`` (from the edit rows, see report.placed_spans);
+    where a removed and a changed span overlap the removal wins. Everything is cut at
+    ``limit``, a span straddling the cut is marked up to it.
     """
-    end_at = len(before) if limit is None else min(limit, len(before))
+    end_at = len(text) if limit is None else min(limit, len(text))
+    gone = _intervals(removed, end_at)
+    marks = [(lo, hi, "removed") for lo, hi in gone]
+    for lo, hi in _intervals(changed, end_at):
+        if not any(lo < g_hi and hi > g_lo for g_lo, g_hi in gone):
+            marks.append((lo, hi, "changed"))
     out: list[str] = []
     pos = 0
-    for start, end in removed_intervals(before, removed):
-        if start >= end_at:
-            break
-        end = min(end, end_at)
-        out.append(_esc(before[pos:start]))
-        out.append(f'<mark class="removed">{_esc(before[start:end])}</mark>')
+    for start, end, kind in sorted(marks):
+        if start < pos:
+            continue
+        out.append(_esc(text[pos:start]))
+        out.append(f'<mark class="{kind}">{_esc(text[start:end])}</mark>')
         pos = end
-    out.append(_esc(before[pos:end_at]))
+    out.append(_esc(text[pos:end_at]))
     return "".join(out)
 
 
@@ -610,7 +553,8 @@ def _examples(summary: Mapping[str, Any]) -> str:
 def _example(number: int, example: Mapping[str, Any]) -> str:
     before = str(example.get("before") or "")
     after = str(example.get("after") or "")
-    removed = [s for s in (example.get("removed") or []) if isinstance(s, str)]
+    removed = _intervals(example.get("removed"), len(before))
+    marked = highlight_spans(before, removed, example.get("changed"), MAX_EXAMPLE_CHARS)
     title = example.get("title")
     meta = [
         f"doc <code>{_esc(example.get('doc_id') or '')}</code>",
@@ -624,9 +568,8 @@ def _example(number: int, example: Mapping[str, Any]) -> str:
             f"<h3>{_esc(title) if title else '<em>(untitled)</em>'}</h3>",
             f'<p class="meta">{" · ".join(meta)}</p>',
             '<div class="pair">',
-            "<div><h4>raw (removed spans marked)</h4>"
-            f'<div class="text before">{highlight_removed(before, removed, MAX_EXAMPLE_CHARS)}'
-            f"</div>{_cap_note(before)}</div>",
+            "<div><h4>raw, Unicode and whitespace repaired (removed and changed spans marked)"
+            f'</h4><div class="text before">{marked}</div>{_cap_note(before)}</div>',
             "<div><h4>clean</h4>"
             f'<div class="text after">{_esc(after[:MAX_EXAMPLE_CHARS])}</div>'
             f"{_cap_note(after)}</div>",

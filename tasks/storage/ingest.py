@@ -23,13 +23,14 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.schema import DOC_SCHEMA, QUARANTINE_SCHEMA
+from newsclean.tasks.schema import DOC_SCHEMA, QUARANTINE_SCHEMA
+from newsclean.tasks.settings import RUN
+from newsclean.tasks.urls import domain_of
 
 FORMATS = {
     ".txt": "txt",
@@ -45,11 +46,11 @@ IGNORED = re.compile(
     r"^(?:\..*|(?:LICEN[CS]E|COPYING|NOTICE|README)(?:\..*)?|.*\.md)$", re.IGNORECASE
 )
 
-DEFAULT_BATCH_SIZE = 1000
-DEFAULT_UNIT_BYTES = 32 * 1024 * 1024
-DEFAULT_MAX_DOC_BYTES = 16 * 1024 * 1024
+DEFAULT_BATCH_SIZE = RUN.batch_size
+DEFAULT_UNIT_BYTES = RUN.unit_bytes
+DEFAULT_MAX_DOC_BYTES = RUN.max_doc_bytes
 #: A .json file is parsed whole (JSON has no streaming boundary); beyond this, use JSONL.
-MAX_JSON_DOCUMENT_BYTES = 256 * 1024 * 1024
+MAX_JSON_DOCUMENT_BYTES = RUN.max_json_document_bytes
 
 #: Column aliases, first hit wins: how tables from different scrapers map onto newsclean fields.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -301,23 +302,6 @@ def make_doc_id(source_file: str, source_record: int) -> str:
     """Stable id: the same file and record give the same id in every run."""
     key = f"{source_file}\x1f{source_record}".encode()
     return hashlib.blake2b(key, digest_size=8).hexdigest()
-
-
-def domain_of(url: str | None, domain: str | None = None) -> str | None:
-    """Publisher host without ``www.``, from the domain field or else the URL."""
-    value = (domain or "").strip() or (url or "").strip()
-    if not value:
-        return None
-    if "://" not in value:
-        value = "http://" + value
-    try:
-        host = urlsplit(value).hostname
-    except ValueError:
-        return None
-    if not host:
-        return None
-    host = host.lower().rstrip(".")
-    return host[4:] if host.startswith("www.") else host
 
 
 def parse_authors(value: Any) -> list[str]:

@@ -6,15 +6,24 @@ The CLI table, the Prefect markdown artifact and ``runs/<run_id>.json`` all come
 
 from __future__ import annotations
 
-import os
+import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from newsclean.tasks.pipeline.report_html import render_html
+from newsclean.tasks.schema import DOC_SCHEMA
+from newsclean.tasks.stages.base import BatchContext
+from newsclean.tasks.stages.edits import Shifts
+from newsclean.tasks.stages.normalize import NormalizeStage
+from newsclean.tasks.storage.ingest import read_records
+from newsclean.tasks.storage.io import read_parquet, write_text_atomic
+from newsclean.tasks.storage.layout import published_parts, report_path
 
 
 def build_summary(
@@ -182,12 +191,14 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_examples(out_dir: str, raw_dir: str, run_id: str, n: int = EXAMPLES) -> list[dict]:
+def run_examples(
+    out_dir: str, raw_dir: str, run_id: str, stage_order: Sequence[str], n: int = EXAMPLES
+) -> list[dict]:
     """Before/after examples for the report: this run's kept articles with the most edits
-    that removed something, with their raw text re-read from the raw folder."""
-    from tasks.ingest import read_records
-    from tasks.write import published_parts, read_parquet
-
+    that removed something. The "before" text is the raw record after the ``normalize``
+    stage (re-run on the record re-read from the raw folder: the first text whose positions
+    every later edit refers to), and the removed spans are placed from the edits' offsets,
+    mapped back through the stages in between (``stage_order``), never searched for."""
     out = Path(out_dir)
 
     def this_run(table: str) -> list[Path]:
@@ -218,47 +229,97 @@ def run_examples(out_dir: str, raw_dir: str, run_id: str, n: int = EXAMPLES) -> 
         path = raw / row["source_file"]
         return path.is_file() and path.stat().st_size <= EXAMPLE_MAX_FILE_BYTES
 
-    candidates = sorted(articles.to_pylist(), key=lambda r: order[r["doc_id"]])
-    chosen = [r for r in candidates if cheap_to_reread(r)][:n]
-    chosen_ids = pa.array([r["doc_id"] for r in chosen], pa.string())
+    candidates = [r for r in sorted(articles.to_pylist(), key=lambda r: order[r["doc_id"]])]
+    candidates = [r for r in candidates if cheap_to_reread(r)][: 2 * n]
+    chosen_ids = pa.array([r["doc_id"] for r in candidates], pa.string())
     by_doc: dict[str, list[dict]] = {}
     for p in this_run("edits"):
         table = read_parquet(p)
         for row in table.filter(pc.is_in(table["doc_id"], value_set=chosen_ids)).to_pylist():
             by_doc.setdefault(row["doc_id"], []).append(row)
     wanted: dict[str, set[int]] = {}
-    for row in chosen:
+    for row in candidates:
         wanted.setdefault(row["source_file"], set()).add(row["source_record"])
     raw_rows = read_records(raw, wanted)
     examples = []
-    for row in chosen:
+    for row in candidates:
         source = raw_rows.get((row["source_file"], row["source_record"]))
         if source is None:
             continue
-        doc_edits = by_doc[row["doc_id"]]
-        examples.append(
-            {
-                "doc_id": row["doc_id"],
-                "title": row["title"],
-                "domain": row["domain"],
-                "before": (source.get("text") or "")[: 2 * _EXAMPLE_CHARS],
-                "after": (row["text"] or "")[: 2 * _EXAMPLE_CHARS],
-                "removed": [e["before"] for e in doc_edits if e["after"] == "" and e["before"]],
-                "edits": [
-                    {k: e[k] for k in ("stage", "rule", "before", "after")} for e in doc_edits
-                ],
-            }
-        )
+        example = _example(row, source, by_doc[row["doc_id"]], stage_order)
+        if example is not None:
+            examples.append(example)
+        if len(examples) == n:
+            break
     return examples
+
+
+def _example(row: dict, source: dict, edits: list[dict], stage_order: Sequence[str]) -> dict | None:
+    """One example, or None when its spans cannot be placed (an edit without a span after
+    ``normalize``: a rare repair inside a reflow join)."""
+    base = _normalized_text(source)
+    spans = placed_spans(edits, stage_order)
+    if spans is None:
+        return None
+    removed = [(lo, hi) for lo, hi, after in spans if after == ""]
+    changed = [(lo, hi) for lo, hi, after in spans if after != ""]
+    cut = 2 * _EXAMPLE_CHARS
+    return {
+        "doc_id": row["doc_id"],
+        "title": row["title"],
+        "domain": row["domain"],
+        "before": base[:cut],
+        "after": (row["text"] or "")[:cut],
+        "removed": [[lo, min(hi, cut)] for lo, hi in removed if lo < cut],
+        "changed": [[lo, min(hi, cut)] for lo, hi in changed if lo < cut],
+        "edits": [{k: e[k] for k in ("stage", "rule", "before", "after")} for e in edits],
+    }
+
+
+def _normalized_text(record: dict) -> str:
+    """The record's text as the stage after ``normalize`` received it."""
+    batch = pa.Table.from_pylist([record], schema=DOC_SCHEMA)
+    result = NormalizeStage().process(batch, BatchContext())
+    return result.table.column("text")[0].as_py() or ""
+
+
+def placed_spans(
+    edits: list[dict], stage_order: Sequence[str]
+) -> list[tuple[int, int, str]] | None:
+    """Every text edit after ``normalize`` as ``(start, end, after)`` in the coordinates of
+    normalize's output: each stage's rows are mapped back through the stages before it
+    (:class:`~newsclean.tasks.stages.edits.Shifts`). None if an edit there has no span."""
+    shifts = Shifts()
+    placed: list[tuple[int, int, str]] = []
+    rank = {name: i for i, name in enumerate(stage_order)}
+    text_edits = [e for e in edits if (e.get("field") or "text") == "text"]
+    for stage in sorted({e["stage"] for e in text_edits}, key=lambda s: rank.get(s, len(rank))):
+        if stage == "normalize":
+            continue
+        rows = sorted((e for e in text_edits if e["stage"] == stage), key=_span_key)
+        if any(e["start"] is None for e in rows):
+            return None
+        for e in rows:
+            placed.append((shifts.to_input(e["start"]), shifts.to_input(e["end"]), e["after"]))
+        for e in rows:
+            shifts.replaced(e["start"], e["end"], len(e["after"] or ""))
+        shifts.next_rule()
+    return sorted(placed)
+
+
+def _span_key(edit: dict) -> tuple[int, int]:
+    return (edit["start"] if edit["start"] is not None else -1, edit["end"] or -1)
+
+
+def reason_group(reason: str) -> str:
+    """A quarantine reason without its per-record detail ("bad JSON on line 3: …" → "bad
+    JSON on line"), so the report can count reasons."""
+    head = reason.split(":", 1)[0]
+    return re.sub(r"\s*\d+\s*", " ", head).strip()[:80] or "unknown"
 
 
 def write_html(out_dir: str, summary: dict[str, Any]) -> str:
     """``<out>/reports/<run_id>.html`` (atomic write); returns its path."""
-    from tasks.report_html import render_html
-
-    path = Path(out_dir) / "reports" / f"{summary['run_id']}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(render_html(summary), encoding="utf-8")
-    os.replace(temp, path)
+    path = report_path(Path(out_dir), summary["run_id"])
+    write_text_atomic(path, render_html(summary))
     return str(path)

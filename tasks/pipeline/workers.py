@@ -73,8 +73,8 @@ def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
     """Start every worker now, without re-importing the parent's ``__main__`` module.
 
     "spawn" children normally re-run the parent's main module; under
-    ``python -m flows.clean_corpus`` that imports Prefect into every worker (about 100 MB
-    each, measured). Workers only need ``tasks``, so the main module's spec and file are hidden
+    ``python -m newsclean.flows.clean_corpus`` that imports Prefect into every worker (100 MB
+    each, measured). Workers only need the pipeline, so the main module's spec and file are hidden
     while the processes start; the pool starts them on submit, so warm-up jobs start them all.
     """
     main = sys.modules["__main__"]

@@ -1,8 +1,8 @@
 """Typo stage: conservative, vocabulary-level typo correction with an audit trail.
 
 The corpus vocabulary must be known before any batch is corrected, so the flow counts words
-while cleaning (:func:`vocabulary_table`), sums them (:func:`merge_vocabularies`) and then runs
-this stage as a second pass over the staged batches (``pipeline.correct_unit_typos``).
+while cleaning (:func:`vocabulary_table`), sums them over the run (the ``merge-vocabulary``
+step) and then runs this stage as a second pass over the staged batches.
 
 Design, from measurements on news text (../shared/notes/typos-whitespace-ftfy.md):
 
@@ -12,9 +12,11 @@ Design, from measurements on news text (../shared/notes/typos-whitespace-ftfy.md
   word is only touched when every guard lets it through: no digits, URLs, handles, hashtags,
   domains, ALL-CAPS, MixedCase, contractions, hyphenated parts; capitalised words (names) only
   at a sentence start and only by the curated layers;
-* layers, each a rule id in the edits table: ``typo.curated/1`` (codespell's unambiguous list),
-  ``typo.edit-distance/1`` (symspellpy, distance 1, unknown words only),
-  ``typo.real-word/1`` (a short confusion list checked against bigram counts).
+* layers, each a rule in the edits table: ``typo.curated`` (codespell's unambiguous list),
+  ``typo.edit-distance`` (symspellpy, distance 1, unknown words only),
+  ``typo.real-word`` (a short confusion list checked against bigram counts).
+
+Each correction is one row with the word's exact span in the stage's input.
 """
 
 from __future__ import annotations
@@ -24,18 +26,20 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.metadata import version as package_version
 from importlib.resources import files
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.edits import EditLog, StageResult
-from tasks.rules import RulePack, load_pack
-from tasks.schema import replace_column
-from tasks.write import read_parquet, write_parquet_atomic
+from newsclean.tasks.rules import RulePack, pack
+from newsclean.tasks.schema import replace_column
+from newsclean.tasks.stages.base import BatchContext, RunInputs, Stage, register
+from newsclean.tasks.stages.edits import EditLog, StageResult
 
-STAGE = "typos"
+#: The bundled dictionaries the layers read (recorded by every run with their packages).
+SYMSPELL_DICTIONARY = "frequency_dictionary_en_82_765.txt"
+SYMSPELL_BIGRAMS = "frequency_bigramdictionary_en_243_342.txt"
 _CORE = re.compile(r"^([\"'“‘(\[]*)([A-Za-z]+)([^A-Za-z]*)$")
 _UNSAFE = re.compile(r"[0-9@#_/\\]|://|www\.|\.(?:com|org|net|gov|edu|co|uk|io)\b", re.IGNORECASE)
 #: Per-worker memo sizes: about 100 bytes an entry, so at most ~30 MB per cache.
@@ -75,9 +79,8 @@ _PREFIXES = (
 )
 
 
-@cache
 def typos_pack() -> RulePack:
-    return load_pack("typos")
+    return pack("typos")
 
 
 def word_frequencies() -> dict[str, int]:
@@ -106,10 +109,10 @@ def bigram_frequencies() -> dict[tuple[str, str], int]:
     """symspellpy's bundled bigram counts, only the pairs that contain a word of the
     confusion list: the real-word layer needs nothing else, and all 242,342 pairs would cost
     every worker about 40 MB."""
-    rule = next(r for r in typos_pack().rules if r.kind == "real-word")
+    rule = typos_pack().get("typo.real-word")
     words = {w for pair in rule.params["confusions"] for w in pair}
     pairs = {}
-    resource = files("symspellpy") / "frequency_bigramdictionary_en_243_342.txt"
+    resource = files("symspellpy") / SYMSPELL_BIGRAMS
     with resource.open("r", encoding="utf-8") as fh:  # streamed: the file is 5 MB
         for line in fh:
             first, second, count = line.split()
@@ -181,10 +184,9 @@ class Corrector:
     pack: RulePack = field(default_factory=typos_pack)
 
     def __post_init__(self) -> None:
-        rules = {r.kind: r for r in self.pack.rules}
-        self.curated_rule = rules["curated"]
-        self.edit_rule = rules["edit-distance"]
-        self.real_word_rule = rules["real-word"]
+        self.curated_rule = self.pack.get("typo.curated")
+        self.edit_rule = self.pack.get("typo.edit-distance")
+        self.real_word_rule = self.pack.get("typo.real-word")
         self.confusions = dict(self.real_word_rule.params["confusions"])
         self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
         self._decisions: dict[tuple[str, bool], tuple[str, str] | None] = {}
@@ -283,7 +285,7 @@ def _symspell(max_edit_distance: int):
     # prefix_length 5 instead of 7: same suggestions at distance 1, index 27 MB instead of
     # 67 MB per worker (measured).
     checker = SymSpell(max_dictionary_edit_distance=max_edit_distance, prefix_length=5)
-    path = files("symspellpy") / "frequency_dictionary_en_82_765.txt"
+    path = files("symspellpy") / SYMSPELL_DICTIONARY
     checker.load_dictionary(str(path), term_index=0, count_index=1)
     return checker
 
@@ -304,27 +306,6 @@ def corpus_vocabulary(texts: pa.Array | pa.ChunkedArray) -> Counter[str]:
     table = vocabulary_table(texts)
     pairs = zip(table.column("word").to_pylist(), table.column("count").to_pylist(), strict=True)
     return Counter(dict(pairs))
-
-
-def merge_vocabularies(parts: list[Path], out: Path, min_count: int, group: int = 16) -> int:
-    """Sum per-batch word counts into the run's vocabulary, keeping words seen ``min_count``
-    times or more (the only ones the corpus guard consults). Parts are folded in groups, so
-    memory holds the running vocabulary plus ``group`` batches, never every batch at once."""
-    total = pa.table({"word": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
-    for start in range(0, len(parts), group):
-        tables = [total, *(read_parquet(p) for p in parts[start : start + group])]
-        merged = pa.concat_tables(tables).group_by("word").aggregate([("count", "sum")])
-        total = merged.rename_columns(["word", "count"])
-    kept = total.filter(pc.greater_equal(total.column("count"), min_count))
-    write_parquet_atomic(kept, out)
-    return kept.num_rows
-
-
-def read_vocabulary(path: Path) -> dict[str, int]:
-    table = read_parquet(path)
-    return dict(
-        zip(table.column("word").to_pylist(), table.column("count").to_pylist(), strict=True)
-    )
 
 
 def _sentence_start(previous_chunk: str | None) -> bool:
@@ -366,13 +347,20 @@ def _needs_context(chunk: str, corrector: Corrector) -> bool:
 def correct_text(
     text: str, flagged: set[str], corrector: Corrector, doc_id: str, log: EditLog
 ) -> str:
-    """Rewrite the flagged chunks of one document; whitespace and punctuation stay as they are."""
+    """Rewrite the flagged chunks of one document; whitespace and punctuation stay as they are.
+    Each row's span is the word's place in ``text``."""
     parts = re.split(r"(\s+)", text)
     chunks = parts[0::2]
     changed = False
+    offset = -1  # start of chunk i in text, computed lazily up to the chunks that need it
+    position, counted = 0, 0
     for i, chunk in enumerate(chunks):
         if chunk not in flagged:
             continue
+        while counted < i:  # characters of chunks and separators before chunk i
+            position += len(parts[2 * counted]) + len(parts[2 * counted + 1])
+            counted += 1
+        offset = position
         parsed = Chunk.parse(chunk)
         assert parsed is not None
         new_paragraph = i == 0 or "\n" in parts[2 * i - 1]
@@ -389,7 +377,8 @@ def correct_text(
             )
             rule = corrector.real_word_rule.id
         if fix and fix != parsed.core:
-            log.add(doc_id, rule, parsed.core, fix)
+            start = offset + len(parsed.lead)
+            log.add(doc_id, rule, parsed.core, fix, start=start, end=start + len(parsed.core))
             chunks[i] = parsed.lead + fix + parsed.trail
             changed = True
     if not changed:
@@ -409,27 +398,57 @@ def correct_batch(
     type are rewritten. Pass a ``corrector`` to reuse its decisions across batches."""
     if corrector is None:
         corrector = Corrector(corpus_counts or {}, frozenset(w.lower() for w in never_change))
-    log = EditLog(STAGE)
-    texts_col = batch.column("text")
-    tokens = pc.utf8_split_whitespace(texts_col)
-    flat = pc.list_flatten(tokens)
-    flagged = flagged_chunks(pc.unique(flat).to_pylist(), corrector)
-    if not flagged:
-        return StageResult(batch, log.to_table())
-    contains = pc.is_in(flat, value_set=pa.array(sorted(flagged), pa.string()))
-    docs_to_fix = set(pc.filter(pc.list_parent_indices(tokens), contains).to_pylist())
-    del tokens, flat, contains
-    doc_ids = batch.column("doc_id").to_pylist()
-    texts = texts_col.to_pylist()
-    for i in sorted(docs_to_fix):
-        texts[i] = correct_text(texts[i], flagged, corrector, doc_ids[i], log)
-    return StageResult(replace_column(batch, "text", texts), log.to_table())
+    return TypoStage(corrector).process(batch, BatchContext())
 
 
-def read_word_list(path: Path) -> list[str]:
-    """A plain word-list file: one word per line, '#' comments and blank lines ignored."""
+@register
+class TypoStage(Stage):
+    """Conservative typo correction with the run's corpus vocabulary (``corrector`` input)."""
+
+    name = "typos"
+    version = 1
+    description = "curated misspellings, edit distance 1 on unknown words, real-word confusions"
+    reads = ("doc_id", "text")
+    writes = ("text",)
+
+    def __init__(self, corrector: Corrector) -> None:
+        self.corrector = corrector
+
+    @classmethod
+    def build(cls, inputs: RunInputs) -> TypoStage:
+        return cls(inputs["corrector"])
+
+    def resources(self) -> dict[str, str]:
+        return {
+            "rules:typos": self.corrector.pack.version,
+            "symspellpy": f"{package_version('symspellpy')} {SYMSPELL_DICTIONARY}",
+            "codespell": package_version("codespell"),
+            "pyspellchecker": package_version("pyspellchecker"),
+        }
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        corrector = self.corrector
+        log = EditLog(self.name)
+        texts_col = batch.column("text")
+        tokens = pc.utf8_split_whitespace(texts_col)
+        flat = pc.list_flatten(tokens)
+        flagged = flagged_chunks(pc.unique(flat).to_pylist(), corrector)
+        if not flagged:
+            return StageResult(batch, log.to_table())
+        contains = pc.is_in(flat, value_set=pa.array(sorted(flagged), pa.string()))
+        docs_to_fix = set(pc.filter(pc.list_parent_indices(tokens), contains).to_pylist())
+        del tokens, flat, contains
+        doc_ids = batch.column("doc_id").to_pylist()
+        texts = texts_col.to_pylist()
+        for i in sorted(docs_to_fix):
+            texts[i] = correct_text(texts[i], flagged, corrector, doc_ids[i], log)
+        return StageResult(replace_column(batch, "text", texts), log.to_table())
+
+
+def parse_word_list(text: str) -> list[str]:
+    """A plain word list: one word per line, '#' comments and blank lines ignored."""
     words = []
-    for line in path.read_text("utf-8").splitlines():
+    for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             words.append(line)

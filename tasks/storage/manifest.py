@@ -10,19 +10,23 @@ A changed file's earlier rows are superseded, not duplicated: all rows that came
 retracted and it is processed again. Because a dropped copy's lineage points at the article
 kept for it, retracting an article also retracts (and reprocesses) every file whose copies
 point at it — the *closure* of the changed files over the duplicates table. The manifest is
-replaced only in the same journaled commit as the data it lists (:mod:`tasks.write`).
+replaced only in the same journaled commit as the data it lists
+(:mod:`newsclean.tasks.storage.journal`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.ingest import discover, relative
+from newsclean.tasks.storage.ingest import discover, relative
+from newsclean.tasks.storage.io import read_parquet
+from newsclean.tasks.storage.layout import SCAN_ROWS, published_parts
 
 MANIFEST = "manifest.parquet"
 MANIFEST_SCHEMA = pa.schema(
@@ -63,8 +67,6 @@ def file_hash(path: Path) -> str:
 
 
 def read_manifest(out_dir: Path) -> pa.Table:
-    from tasks.write import read_parquet
-
     path = out_dir / MANIFEST
     return (
         read_parquet(path).cast(MANIFEST_SCHEMA) if path.exists() else MANIFEST_SCHEMA.empty_table()
@@ -115,8 +117,6 @@ def scan(raw_dir: Path, out_dir: Path, full: bool = False) -> Scan:
 def affected_files(out_dir: Path, changed: list[str], present: set[str]) -> set[str]:
     """The changed files plus every present file whose dropped copies point at an article
     from a file in the set (repeated until nothing is added)."""
-    from tasks.write import published_parts, read_parquet
-
     if not changed:
         return set()
     articles = [
@@ -167,12 +167,8 @@ def plan_incremental(raw_dir: str, out_dir: str, staging_dir: str, full: bool) -
     """Worker job: which raw files this run processes, and which earlier rows it takes back.
 
     Returns ``{"process": [...], "retract": [...], "files": counts}`` and stages this run's
-    manifest rows for the commit (:data:`tasks.write.SCAN_ROWS`).
+    manifest rows for the commit (:data:`~newsclean.tasks.storage.layout.SCAN_ROWS`).
     """
-    import json
-
-    from tasks.write import SCAN_ROWS
-
     raw, out = Path(raw_dir), Path(out_dir)
     found = scan(raw, out, full)
     present = {*found.new, *found.changed, *found.unchanged}

@@ -29,7 +29,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.rules import load_pack
+from newsclean.tasks.rules import pack
+from newsclean.tasks.stages.base import BatchContext, NewColumn, RunInputs, Stage, register
+from newsclean.tasks.stages.edits import StageResult, empty_edits
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _AVALANCHE = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
@@ -42,19 +44,20 @@ _token_cache: dict[str, int] = {}
 
 @dataclass(frozen=True)
 class NearDupConfig:
-    """Parameters of near-duplicate detection (``dedup.near-minhash`` in rules/dedup.toml)."""
+    """Parameters of near-duplicate detection: ``dedup.near-minhash`` and
+    ``dedup.keep-policy`` in rules/dedup.toml (:func:`default_config`; no defaults here)."""
 
-    rule_id: str = "dedup.near-minhash/1"
-    shingle_words: int = 5
-    permutations: int = 128
-    threshold: float = 0.8
-    band_rows: int = 0
-    candidate_recall: float = 0.99
-    max_bucket_pairs: int = 64
-    seed: int = 20261125
-    numbers_must_match: bool = True
-    number_context_words: int = 2
-    keep_policy: tuple[str, ...] = ("longest", "earliest_published", "earliest_source")
+    rule_id: str
+    shingle_words: int
+    permutations: int
+    threshold: float
+    band_rows: int
+    candidate_recall: float
+    max_bucket_pairs: int
+    seed: int
+    numbers_must_match: bool
+    number_context_words: int
+    keep_policy: tuple[str, ...]
 
     @property
     def rows(self) -> int:
@@ -84,11 +87,12 @@ class NearDupConfig:
 
 @cache
 def default_config() -> NearDupConfig:
-    pack = load_pack("dedup")
-    rule = pack.get("dedup.near-minhash/1")
+    """The near-dup settings of the shipped dedup pack (newest version of each rule)."""
+    dedup = pack("dedup")
+    rule = dedup.get("dedup.near-minhash")
     fields = NearDupConfig.__dataclass_fields__
     params = {k: v for k, v in rule.params.items() if k in fields}
-    policy = pack.get("dedup.keep-policy/1").params["order"]
+    policy = dedup.get("dedup.keep-policy").params["order"]
     return NearDupConfig(rule_id=rule.id, keep_policy=tuple(policy), **params)
 
 
@@ -418,3 +422,38 @@ def signature_matrix(column: pa.Array | pa.ChunkedArray, permutations: int) -> n
 def expected_error(similarity: float, permutations: int) -> float:
     """Standard deviation of the MinHash estimate at a given true similarity."""
     return math.sqrt(similarity * (1 - similarity) / permutations)
+
+
+@register
+class SketchStage(Stage):
+    """MinHash signature, LSH bands and number fingerprint of every document's final text:
+    staged for the run-wide dedup decision (``near_dup`` input), never published."""
+
+    name = "sketch"
+    version = 1
+    description = "MinHash over word shingles, LSH bands, number fingerprints"
+    reads = ("doc_id", "text")
+
+    def __init__(self, config: NearDupConfig) -> None:
+        self.config = config
+        schema = sketch_schema(config)
+        self.adds = tuple(
+            NewColumn(f.name, f.type, "MinHash sketch (staging only)", published=False)
+            for f in schema
+            if f.name != "doc_id"
+        )
+
+    @classmethod
+    def build(cls, inputs: RunInputs) -> SketchStage:
+        return cls(inputs.get("near_dup") or default_config())
+
+    def resources(self) -> dict[str, str]:
+        return {"rules:dedup": pack("dedup").version, "sketch": self.config.sketch_id}
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        sketch = sketch_batch(
+            batch.column("doc_id").combine_chunks(), batch.column("text"), self.config
+        )
+        for name in sketch.column_names[1:]:
+            batch = batch.append_column(sketch.schema.field(name), sketch.column(name))
+        return StageResult(batch, empty_edits())

@@ -1,10 +1,14 @@
 """Boilerplate stage: remove credits, captions, footers, share bars and ads, keeping a record.
 
-The rules are data (``tasks/rules/boilerplate.toml``). All patterns are combined into one
+The rules are data (``rules/boilerplate.toml``). All patterns are combined into one
 alternation tried once per paragraph (measured: 18 separate RE2 screens over the batch cost
 more than the whole Python pass). Rules match whole paragraphs, so a body sentence that merely
 mentions "Getty Images" or a source never matches; patterns are RE2-compatible (checked at
 load), so they have no look-arounds or back-references.
+
+Each removal is one row whose span is exactly what left the stage's input: the paragraph(s)
+and one blank-line separator (:func:`~newsclean.tasks.stages.edits.paragraph_spans`), or the
+leading part a ``span`` rule cut from a paragraph.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from tasks.edits import EditLog, StageResult
-from tasks.rules import Rule, RulePack, boilerplate_pack
-from tasks.schema import replace_column
+from newsclean.tasks.rules import Rule, RulePack, boilerplate_pack
+from newsclean.tasks.schema import replace_column
+from newsclean.tasks.stages.base import BatchContext, Stage, register
+from newsclean.tasks.stages.edits import EditLog, StageResult, paragraph_spans
 
-STAGE = "boilerplate"
 _SENTENCE_END = tuple('.!?"”’')
 _FOLD = re.compile(r"[\W_]+")
 
@@ -34,21 +38,55 @@ def _word_count(text: str) -> int:
 
 @dataclass
 class _Doc:
-    """One document's paragraphs while rules are applied to it."""
+    """One document's paragraphs while rules are applied to it, and its removals as
+    ``(rule id, first, last, lo, hi)`` rows in the coordinates of its original paragraphs
+    (``cut[i]``: characters a ``span`` rule took from the front of paragraph ``i``)."""
 
     doc_id: str
     paragraphs: list[str]
     removed: list[bool]
     captions: list[str] = field(default_factory=list)
     source_url: str | None = None
+    rows: list[tuple[str, int, int, int, int | None]] = field(default_factory=list)
+    cut: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lengths = [len(p) for p in self.paragraphs]
+        self.cut = [0] * len(self.paragraphs)
 
     def alive(self, i: int) -> bool:
         return 0 <= i < len(self.paragraphs) and not self.removed[i]
+
+    def remove(self, rule_id: str, first: int, last: int | None = None) -> None:
+        """Paragraphs ``first..last`` leave the text (what is left of them)."""
+        last = first if last is None else last
+        for i in range(first, last + 1):
+            self.removed[i] = True
+        self.rows.append((rule_id, first, last, self.cut[first], None))
+
+    def cut_front(self, rule_id: str, i: int, length: int) -> None:
+        """The first ``length`` characters of what is left of paragraph ``i`` go."""
+        lo = self.cut[i]
+        rest = self.paragraphs[i][length:]
+        if not rest:
+            self.removed[i] = True
+            self.rows.append((rule_id, i, i, lo, None))
+            return
+        self.paragraphs[i] = rest
+        self.cut[i] = lo + length
+        self.rows.append((rule_id, i, i, lo, lo + length))
 
     def text(self) -> str:
         return "\n\n".join(
             p for p, gone in zip(self.paragraphs, self.removed, strict=True) if not gone
         )
+
+    def log_rows(self, source: str, log: EditLog) -> None:
+        """One edit row per removal: ``before`` is what was removed, its span in ``source``
+        (the input text) also covers the blank line or spaces that went with it."""
+        spans = paragraph_spans(self.lengths, self.removed, [row[1:] for row in self.rows])
+        for (rule_id, *_), (start, end) in zip(self.rows, spans, strict=True):
+            log.add(self.doc_id, rule_id, source[start:end].strip(), "", start=start, end=end)
 
 
 def _matches(rule: Rule, paragraph: str) -> re.Match[str] | None:
@@ -82,11 +120,10 @@ def combined_pattern(rules: list[Rule]) -> re.Pattern[str]:
 class _Applier:
     """Applies the pack's pattern rules to a document's paragraphs, in pack order."""
 
-    def __init__(self, pack: RulePack, log: EditLog) -> None:
-        self.log = log
+    def __init__(self, pack: RulePack) -> None:
         self.caption_max_words = int(pack.settings.get("caption_max_words", 40))
         self.max_paragraph_chars = int(pack.settings.get("max_paragraph_chars", 3000))
-        self.rules = [r for r in pack.rules if r.kind != "headline"]
+        self.rules = [r for r in pack.active if r.kind != "headline"]
         self.spans = [r for r in self.rules if r.kind == "span"]
         self.branch_rules = [r for r in self.rules if not r.ends_with]
         self.combined = combined_pattern(self.branch_rules)
@@ -141,20 +178,17 @@ class _Applier:
                 getattr(self, "_" + rule.kind)(doc, i, rule, match)
 
     def _drop(self, doc: _Doc, i: int, rule: Rule, _match: re.Match[str]) -> None:
-        doc.removed[i] = True
-        self.log.add(doc.doc_id, rule.id, doc.paragraphs[i], "")
+        doc.remove(rule.id, i)
 
     def _credit(self, doc: _Doc, i: int, rule: Rule, _match: re.Match[str]) -> None:
         neighbour = {"next": i + 1, "previous": i - 1}.get(rule.caption, -1)
-        removed = [doc.paragraphs[i]]
         if doc.alive(neighbour):
             candidate = doc.paragraphs[neighbour]
             if not self._is_credit(candidate) and _is_caption(candidate, self.caption_max_words):
                 doc.captions.append(candidate)
-                doc.removed[neighbour] = True
-                removed = [*removed, candidate] if neighbour > i else [candidate, *removed]
-        doc.removed[i] = True
-        self.log.add(doc.doc_id, rule.id, "\n\n".join(removed), "")
+                doc.remove(rule.id, min(i, neighbour), max(i, neighbour))
+                return
+        doc.remove(rule.id, i)
 
     def _captioned(self, doc: _Doc, i: int, rule: Rule, match: re.Match[str]) -> None:
         caption = (match.group("caption") or "").strip()
@@ -167,15 +201,12 @@ class _Applier:
         self._drop(doc, i, rule, match)
 
     def _span(self, doc: _Doc, i: int, rule: Rule, match: re.Match[str]) -> None:
-        rest = doc.paragraphs[i][match.end() :].strip()
-        self.log.add(doc.doc_id, rule.id, match.group(0), "")
-        if rest:
-            doc.paragraphs[i] = rest
-        else:
-            doc.removed[i] = True
+        paragraph = doc.paragraphs[i]
+        rest = paragraph[match.end() :].lstrip()
+        doc.cut_front(rule.id, i, len(paragraph) - len(rest))
 
 
-def _repeated_headline(doc: _Doc, title: str | None, rule: Rule, log: EditLog) -> None:
+def _repeated_headline(doc: _Doc, title: str | None, rule: Rule) -> None:
     """Drop leading paragraphs that repeat the headline (scrapers often prepend it)."""
     if not title:
         return
@@ -187,40 +218,58 @@ def _repeated_headline(doc: _Doc, title: str | None, rule: Rule, log: EditLog) -
             continue
         if fold(paragraph) != folded_title:
             return
-        doc.removed[i] = True
-        log.add(doc.doc_id, rule.id, paragraph, "")
+        doc.remove(rule.id, i)
+
+
+@register
+class BoilerplateStage(Stage):
+    """Remove boilerplate paragraphs; captions move to ``captions``, Source URLs fill ``url``."""
+
+    name = "boilerplate"
+    version = 1
+    description = "credits and captions, source footers, tails, share bars, ads, promos"
+    reads = ("doc_id", "text", "title", "url", "domain", "captions")
+    writes = ("text", "url", "captions")
+
+    def __init__(self, pack: RulePack | None = None) -> None:
+        self.pack = pack or boilerplate_pack()
+        self.headline_rules = self.pack.by_kind("headline")
+        self.applier = _Applier(self.pack)
+
+    def resources(self) -> dict[str, str]:
+        return {"rules:boilerplate": self.pack.version}
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        log = EditLog(self.name)
+        doc_ids = batch.column("doc_id").to_pylist()
+        texts = batch.column("text").to_pylist()
+        titles = batch.column("title").to_pylist()
+        urls = batch.column("url").to_pylist()
+        domains = batch.column("domain").to_pylist()
+        captions = batch.column("captions").to_pylist()
+        for i, text in enumerate(texts):
+            if not text:
+                continue
+            paragraphs = text.split("\n\n")
+            doc = _Doc(doc_ids[i], paragraphs, [False] * len(paragraphs))
+            for rule in self.headline_rules:
+                _repeated_headline(doc, titles[i], rule)
+            self.applier.apply(doc, domains[i])
+            for rule in self.headline_rules:  # junk above a repeated headline is gone now
+                _repeated_headline(doc, titles[i], rule)
+            if not doc.rows:
+                continue
+            doc.log_rows(text, log)
+            texts[i] = doc.text()
+            captions[i] = [*(captions[i] or []), *doc.captions]
+            if doc.source_url and not urls[i]:
+                urls[i] = doc.source_url
+        table = replace_column(batch, "text", texts)
+        table = replace_column(table, "url", urls)
+        table = replace_column(table, "captions", captions)
+        return StageResult(table, log.to_table())
 
 
 def strip_boilerplate(batch: pa.Table, pack: RulePack | None = None) -> StageResult:
-    """Remove boilerplate paragraphs; captions move to ``captions``, Source URLs fill ``url``."""
-    pack = pack or boilerplate_pack()
-    log = EditLog(STAGE)
-    headline_rules = pack.by_kind("headline")
-    applier = _Applier(pack, log)
-    doc_ids = batch.column("doc_id").to_pylist()
-    texts = batch.column("text").to_pylist()
-    titles = batch.column("title").to_pylist()
-    urls = batch.column("url").to_pylist()
-    domains = batch.column("domain").to_pylist()
-    captions = batch.column("captions").to_pylist()
-    for i, text in enumerate(texts):
-        if not text:
-            continue
-        paragraphs = text.split("\n\n")
-        doc = _Doc(doc_ids[i], paragraphs, [False] * len(paragraphs))
-        edits_before = len(log)
-        for rule in headline_rules:
-            _repeated_headline(doc, titles[i], rule, log)
-        applier.apply(doc, domains[i])
-        for rule in headline_rules:  # junk above a repeated headline is gone now
-            _repeated_headline(doc, titles[i], rule, log)
-        if len(log) == edits_before:
-            continue
-        texts[i] = doc.text()
-        captions[i] = [*(captions[i] or []), *doc.captions]
-        if doc.source_url and not urls[i]:
-            urls[i] = doc.source_url
-    table = replace_column(batch, "text", texts)
-    table = replace_column(table, "url", urls)
-    table = replace_column(table, "captions", captions)
-    return StageResult(table, log.to_table())
+    """:class:`BoilerplateStage` over one batch (tests, tools)."""
+    return BoilerplateStage(pack).process(batch, BatchContext())

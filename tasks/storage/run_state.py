@@ -5,10 +5,11 @@
   refuses with a message naming the holder. The kernel drops the lock when a process dies
   (SIGKILL included), so a crashed run never blocks the next one.
 * **Crash recovery.** A run stages its work under ``<out>/_staging/<run_id>/`` (hidden from
-  Parquet readers) and publishes through a journal (:func:`tasks.write.commit`). The next run,
-  under the lock, first finishes a journal left by a run killed while publishing (roll
-  forward: every file it names was complete before the journal was written), then removes
-  stale staging folders and hidden temp files of killed runs.
+  Parquet readers) and publishes through a journal (:mod:`newsclean.tasks.storage.journal`).
+  The next run, under the lock, first finishes a journal left by a run killed while
+  publishing (roll forward: every file it names was complete before the journal was
+  written), then removes stale staging folders and hidden temp files of killed runs, then
+  migrates files of an older schema (:mod:`newsclean.tasks.storage.migrate`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from tasks import write
+from newsclean.tasks.storage import journal, migrate
+from newsclean.tasks.storage.io import write_text_atomic
+from newsclean.tasks.storage.layout import STAGING, remove_staging, run_summary_path
 
 LOCK_FILE = ".newsclean.lock"
 _held: dict[str, TextIO] = {}
@@ -85,8 +88,9 @@ def start_run(raw_dir: str, out_dir: str, lock_wait: float = 0.0) -> RunContext:
     holder = {"run_id": run_id, "pid": os.getpid(), "started": now.isoformat()}
     lock = acquire_lock(out, holder, lock_wait)
     try:
-        write.recover(out)
-        staging_root = out / write.STAGING
+        journal.recover(out)
+        migrate.migrate(out)
+        staging_root = out / STAGING
         if staging_root.exists():
             shutil.rmtree(staging_root)  # left by a killed run: never published, safe to drop
         staging = staging_root / run_id
@@ -99,8 +103,10 @@ def start_run(raw_dir: str, out_dir: str, lock_wait: float = 0.0) -> RunContext:
 
 
 def finish_run(run: RunContext, summary: dict[str, Any]) -> None:
-    write.write_run_summary(Path(run.out_dir), run.run_id, summary)
-    write.remove_staging(Path(run.staging_dir).parent)
+    """Write ``runs/<run_id>.json`` (the run's figures and versions) and drop its staging."""
+    text = json.dumps(summary, indent=2, sort_keys=True, default=str)
+    write_text_atomic(run_summary_path(Path(run.out_dir), run.run_id), text)
+    remove_staging(Path(run.staging_dir).parent)
 
 
 def release(run: RunContext) -> None:

@@ -1,0 +1,114 @@
+"""The chain: every step of a run, in order, declared once as data.
+
+The Prefect flow (:mod:`newsclean.flows.clean_corpus`), the in-process runner that tests and
+benches use (:func:`newsclean.tasks.pipeline.steps.run_inline`) and the docs all walk this
+declaration; nothing else lists the steps. There are two kinds of step:
+
+* a :class:`UnitPass` applies a list of stages to every batch of every work unit, in the
+  worker pool (Prefect maps it over the units); ``source`` says what it reads (the raw files,
+  or the staged documents of an earlier pass), ``output`` what it stages (the documents and
+  their edits again, or only the columns its stages add, beside them);
+* a :class:`RunStep` works on the whole run at once (compare the raw folder with the manifest,
+  sum the vocabulary, decide duplicates, learn boilerplate, publish, report); ``publish``
+  applies stages too, to the kept articles only.
+
+A step with ``when`` runs only when that run parameter is true. To add a stage, write it
+(:mod:`newsclean.tasks.stages.base`) and name it in a pass below, or, for one run, override a
+pass's stage list with the ``stages`` run parameter (``{"clean-unit": [...]}``): a reference is
+a registered name (``normalize``), an exact version (``normalize/1``) or an importable class
+(``package.module:Class``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class UnitPass:
+    name: str
+    stages: tuple[str, ...]
+    source: str  # "raw" | "docs"
+    output: str  # "docs" | "sketch"
+    when: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RunStep:
+    name: str
+    when: str | None = None
+    stages: tuple[str, ...] = ()
+    description: str = ""
+
+
+Step = UnitPass | RunStep
+
+
+@dataclass(frozen=True)
+class Chain:
+    steps: tuple[Step, ...]
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"no step {name!r} in the chain ({', '.join(self.names)})")
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+    def with_stages(self, overrides: Mapping[str, Sequence[str]]) -> Chain:
+        """This chain with some steps' stage lists replaced (a run's ``stages`` parameter)."""
+        for name in overrides:
+            self.step(name)  # unknown step names fail here, before the run starts
+        steps = tuple(
+            replace(s, stages=tuple(overrides[s.name])) if s.name in overrides else s
+            for s in self.steps
+        )
+        return Chain(steps)
+
+
+CHAIN = Chain(
+    (
+        RunStep("scan-raw", description="raw files new or changed since the manifest"),
+        RunStep("plan-units", description="the files to process, split into work units"),
+        UnitPass(
+            "clean-unit",
+            ("normalize", "spacing", "boilerplate", "reflow", "drop-empty", "derive"),
+            source="raw",
+            output="docs",
+            description="ingest and clean each batch; count words for the typo pass",
+        ),
+        RunStep("merge-vocabulary", when="typos", description="the run's corpus word counts"),
+        UnitPass(
+            "correct-typos",
+            ("typos", "derive"),
+            source="docs",
+            output="docs",
+            when="typos",
+            description="typo correction with the run's vocabulary",
+        ),
+        UnitPass(
+            "sketch-unit",
+            ("sketch", "line-hashes"),
+            source="docs",
+            output="sketch",
+            description="MinHash sketches and short-line hashes of the final texts",
+        ),
+        RunStep("dedup", description="exact and near duplicates, against the dataset too"),
+        RunStep(
+            "learn-boilerplate",
+            when="learn_boilerplate",
+            description="lines each publisher repeats across stories",
+        ),
+        RunStep(
+            "publish",
+            stages=("learned-boilerplate", "derive"),
+            description="kept articles cleaned of learned lines; one journaled commit",
+        ),
+        RunStep("report", description="runs/<id>.json and reports/<id>.html"),
+    )
+)

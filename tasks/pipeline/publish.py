@@ -1,0 +1,307 @@
+"""The ``publish`` step: the run's new rows become part of the dataset in one commit.
+
+Each work unit becomes one articles, one edits and one dedup-index file, written in the worker
+pool (:func:`publish_unit`): per staged part, the dedup decision picks the kept articles, the
+publish stages (learned-boilerplate removal, then the derived columns) run over them through
+the runner, and the index rows are taken from the staged text (before learned lines went, as a
+re-read of the raw record would hash). One more worker job (:func:`finish_publish`) writes the
+run's duplicates and quarantine rows, the rewrites of earlier files that lose rows, the learned
+model and the new manifest, and commits everything through the journal. The orchestrating
+process never holds table data; a reader sees every new file whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from newsclean.tasks.pipeline import report, workers
+from newsclean.tasks.pipeline.index_build import index_rows, schema_of
+from newsclean.tasks.pipeline.learn_job import read_learned_set, removal_examples, with_examples
+from newsclean.tasks.pipeline.runner import Runner, StageStats
+from newsclean.tasks.pipeline.units import RunInputs, build_stages
+from newsclean.tasks.schema import (
+    DEDUP_KEY_COLUMNS,
+    DUPLICATE_SCHEMA,
+    EDIT_SCHEMA,
+    QUARANTINE_SCHEMA,
+    TIMESTAMP,
+)
+from newsclean.tasks.stages.minhash import NearDupConfig
+from newsclean.tasks.storage import boilerplate_model as model_files
+from newsclean.tasks.storage import manifest
+from newsclean.tasks.storage.ingest import unsupported_quarantine
+from newsclean.tasks.storage.io import (
+    ParquetStreams,
+    file_metadata,
+    read_parquet,
+    temp_path,
+    write_parquet_atomic,
+    write_stream,
+)
+from newsclean.tasks.storage.journal import commit
+from newsclean.tasks.storage.layout import (
+    DUPLICATES,
+    INDEX_DIR,
+    REPLACED,
+    SCAN_ROWS,
+    STAGED_MODEL,
+    STAGED_PUBLISHERS,
+    SUPERSEDED,
+    TABLES,
+    final_name,
+    parts_by_unit,
+    sibling,
+    staged_parts,
+)
+from newsclean.tasks.storage.retract import Retraction, ensure_readable, new_quarantine
+
+#: Tables written one file per work unit.
+UNIT_TABLES = ("articles", "edits", INDEX_DIR)
+
+
+@dataclass
+class PartDecision:
+    """The dedup decision for one staged part, row-aligned with it (the dedup step stages
+    one decisions file per docs part, in the same order)."""
+
+    keep: pa.Array
+    dup_cluster: pa.Array
+    skipped: pa.Array
+
+    @classmethod
+    def of(cls, docs: pa.Table, decisions: pa.Table) -> PartDecision:
+        if not docs.column("doc_id").equals(decisions.column("doc_id")):
+            raise RuntimeError("staged decisions are not aligned with their documents")
+        action = decisions.column("action").combine_chunks()
+        return cls(
+            keep=pc.fill_null(pc.equal(action, "keep"), False),
+            dup_cluster=decisions.column("dup_cluster").combine_chunks(),
+            skipped=decisions.column("doc_id").filter(pc.equal(action, "skip")).combine_chunks(),
+        )
+
+
+def article_rows(docs: pa.Table, schema: pa.Schema, run_id: str, ingested_at: Any) -> pa.Table:
+    """Kept documents (with ``dup_cluster``) plus the run columns, in the articles schema."""
+    n = docs.num_rows
+    docs = docs.append_column("run_id", pa.array([run_id] * n, pa.string()))
+    docs = docs.append_column("ingested_at", pa.array([ingested_at] * n, TIMESTAMP))
+    return docs.select(schema.names).cast(schema)
+
+
+def new_edits(edits: pa.Table, decision: PartDecision) -> pa.Table:
+    """Edits of the documents this run publishes (kept or dropped), not of the ones skipped
+    as already published: their edits are in the dataset since the run that published them."""
+    if len(decision.skipped) == 0:
+        return edits
+    return edits.filter(pc.invert(pc.is_in(edits.column("doc_id"), value_set=decision.skipped)))
+
+
+@dataclass(frozen=True)
+class PublishJob:
+    """What every unit's publish job needs (small and picklable)."""
+
+    staging_dir: str
+    run_id: str
+    ingested_at: Any
+    config: NearDupConfig
+    stages: tuple[str, ...]
+    articles: pa.Schema
+    metadata: dict[str, str]
+
+
+def _publish_runner(job: PublishJob, schema: pa.Schema) -> Runner:
+    """The publish stages, built with the learned set this run applies."""
+    learned_set = read_learned_set(Path(job.staging_dir))
+    stages = build_stages(job.stages, RunInputs(near_dup=job.config), {"learned": learned_set})
+    return Runner(stages, schema)
+
+
+def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) -> dict[str, Any]:
+    """Worker job: one work unit's staged parts → one articles, one edits and one dedup-index
+    file (hidden temp names; the caller commits them once every unit is done), part by part.
+    Returns the rows written and the report's figures (edits per rule, domains, lengths)."""
+    figures = report.UnitFigures()
+    by_rule: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    stats: dict[str, StageStats] = {}
+    streams = ParquetStreams(
+        {
+            "articles": (Path(temps["articles"]), job.articles),
+            "edits": (Path(temps["edits"]), EDIT_SCHEMA),
+            INDEX_DIR: (Path(temps[INDEX_DIR]), schema_of(job.config)),
+        },
+        job.metadata,
+    )
+    runner: Runner | None = None
+    try:
+        for part in map(Path, docs_parts):
+            docs = read_parquet(part)
+            decision = PartDecision.of(docs, read_parquet(sibling(part, "decisions")))
+            sketch = read_parquet(sibling(part, "sketch"))
+            kept = docs.append_column("dup_cluster", decision.dup_cluster).filter(decision.keep)
+            kept = kept.append_column("lines", sketch["lines"].filter(decision.keep))
+            runner = runner or _publish_runner(job, kept.schema.remove_metadata())
+            cleaned = runner.run(kept)
+            for name, more in cleaned.stats.items():
+                stats.setdefault(name, StageStats()).add(more)
+            edits = [new_edits(read_parquet(sibling(part, "edits")), decision), cleaned.edits]
+            examples.update(
+                {k: v for k, v in removal_examples(cleaned.edits).items() if k not in examples}
+            )
+            articles = article_rows(cleaned.docs, job.articles, job.run_id, job.ingested_at)
+            figures.add(docs, articles)
+            streams.write("articles", articles)
+            keys = docs.select([*DEDUP_KEY_COLUMNS, "domain"]).append_column(
+                "dup_cluster", decision.dup_cluster
+            )
+            keys, kept_sketch = keys.filter(decision.keep), sketch.filter(decision.keep)
+            streams.write(INDEX_DIR, index_rows(keys, kept_sketch, job.config, job.run_id))
+            for table in edits:
+                by_rule.update(table.column("rule").to_pylist())
+                streams.write("edits", table)
+            del docs, kept, cleaned, edits, sketch
+            pa.default_memory_pool().release_unused()
+    finally:
+        rows = streams.close()
+    return {
+        "articles": rows["articles"],
+        "edits": rows["edits"],
+        "edits_by_rule": dict(by_rule),
+        **figures.to_dict(),
+        "learned_examples": examples,
+        "stages": {name: s.to_dict() for name, s in stats.items()},
+    }
+
+
+def publish_run(
+    out_dir: Path,
+    staging_dir: Path,
+    job: PublishJob,
+    unsupported: list[str],
+    n_workers: int = 1,
+    retract_files: list[str] | None = None,
+    failed_files: list[str] | None = None,
+) -> dict[str, Any]:
+    """Add the run's new rows to the dataset in ``out_dir`` and apply its supersessions
+    (see the module doc); returns the rows written and the report's figures."""
+    jobs, moves = [], []
+    docs = parts_by_unit(staging_dir, "docs")
+    for index, unit in enumerate(sorted(docs)):
+        finals = {name: final_name(out_dir, name, job.run_id, index) for name in UNIT_TABLES}
+        temps = {name: str(temp_path(final)) for name, final in finals.items()}
+        moves += [(temps[name], str(finals[name])) for name in UNIT_TABLES]
+        jobs.append((job, docs[unit], temps))
+    for name in (*TABLES, INDEX_DIR):
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+    results = workers.run_many(n_workers, publish_unit, jobs)
+    examples: dict[str, str] = {}
+    stats: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for key, text in result.pop("learned_examples").items():
+            examples.setdefault(key, text)
+        for name, more in result.pop("stages").items():
+            into = StageStats(**stats.get(name, {}))
+            into.add(StageStats(**more))
+            stats[name] = into.to_dict()
+    counts = workers.run(
+        n_workers,
+        finish_publish,
+        str(out_dir),
+        job,
+        unsupported,
+        moves,
+        retract_files,
+        failed_files,
+        examples,
+    )
+    return {
+        "articles": sum(r["articles"] for r in results),
+        "edits": sum(r["edits"] for r in results),
+        **report.merge_unit_figures(results),
+        **counts,
+        "stages": stats,
+    }
+
+
+def finish_publish(
+    out_dir: str,
+    job: PublishJob,
+    unsupported: list[str],
+    moves: list[tuple[str, str]],
+    retract_files: list[str] | None = None,
+    failed_files: list[str] | None = None,
+    learned_examples: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Worker job: write the run's duplicates and new quarantine rows, the rewrites of earlier
+    files that lose rows, the learned-boilerplate model and the new manifest — all as hidden
+    temp files — then commit them with the units' files in one journaled step."""
+    out, staging = Path(out_dir), Path(job.staging_dir)
+    files = set(retract_files or [])
+    staged_quarantine = [read_parquet(p) for p in staged_parts(staging, "quarantine")]
+    quarantine = new_quarantine(
+        out, [*staged_quarantine, unsupported_quarantine(unsupported)], files
+    )
+    duplicates = read_parquet(staging / DUPLICATES)
+    duplicates = duplicates.append_column(
+        "run_id", pa.array([job.run_id] * duplicates.num_rows, pa.string())
+    )
+    counts: dict[str, Any] = {}
+    renames = [(Path(temp), Path(final)) for temp, final in moves]
+    for name, table, schema in (
+        ("quarantine", quarantine, QUARANTINE_SCHEMA),
+        ("duplicates", duplicates, DUPLICATE_SCHEMA),
+    ):
+        final = final_name(out, name, job.run_id, 0)
+        counts[name] = write_stream([table], schema, temp_path(final), job.metadata)
+        renames.append((temp_path(final), final))
+    retraction = Retraction(
+        superseded=read_parquet(staging / SUPERSEDED),
+        replaced=read_parquet(staging / REPLACED).column("doc_id").combine_chunks(),
+        files=files,
+    )
+    rewrites, deletes = retraction.prepare(out)
+    renames += rewrites
+    renames += _model_temps(out, staging, learned_examples or {})
+    rows = json.loads((staging / SCAN_ROWS).read_text()) if (staging / SCAN_ROWS).exists() else []
+    merged = manifest.merged_manifest(out, rows, job.run_id, set(failed_files or []))
+    manifest_path = out / manifest.MANIFEST
+    write_parquet_atomic(merged, temp_path(manifest_path), rename=False)
+    renames.append((temp_path(manifest_path), manifest_path))
+    commit(out, job.run_id, [(t, f) for t, f in renames if t.exists()], deletes)
+    ensure_readable(out, job.run_id, job.articles)
+    reasons = Counter(report.reason_group(r) for r in quarantine["reason"].to_pylist())
+    counts["quarantine_reasons"] = dict(reasons.most_common())
+    counts.update(
+        superseded=retraction.superseded.num_rows,
+        replaced=len(retraction.replaced),
+        retracted_rows=retraction.removed_rows,
+    )
+    return counts
+
+
+def _model_temps(out: Path, staging: Path, examples: dict[str, str]) -> list[tuple[Path, Path]]:
+    """The learned-boilerplate model and publisher counts of this run, as temp files to
+    commit with the data (the model then never runs ahead of the articles it cleaned)."""
+    staged = staging / STAGED_MODEL
+    if not staged.exists():
+        return []
+    model_files.ensure_list_files(out)
+    folder = out / model_files.MODEL_DIR
+    meta = file_metadata(staged)
+    model = with_examples(read_parquet(staged), examples)
+    pairs = []
+    for table, name in (
+        (model, model_files.MODEL),
+        (read_parquet(staging / STAGED_PUBLISHERS), model_files.PUBLISHERS),
+    ):
+        final = folder / name
+        write_parquet_atomic(table, temp_path(final), meta, rename=False)
+        pairs.append((temp_path(final), final))
+    return pairs

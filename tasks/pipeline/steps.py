@@ -1,0 +1,387 @@
+"""The steps of a run as plain functions, and the one driver that walks the chain.
+
+Every :class:`~newsclean.tasks.pipeline.chain.RunStep` has a job here, ``state -> state``,
+looked up by the step's name in :data:`RUN_STEPS`; every
+:class:`~newsclean.tasks.pipeline.chain.UnitPass` runs :func:`unit_pass` once per work unit.
+:func:`drive` walks the chain for both ways of running it: the Prefect flow hands it Prefect
+tasks as executors (:mod:`newsclean.flows.clean_corpus`), :func:`run_inline` plain calls (tests,
+benches, tools). The order of the steps is the chain's, and only the chain's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from newsclean.tasks.pipeline import dedup_job, learn_job, progress, report, workers
+from newsclean.tasks.pipeline.chain import Chain, UnitPass
+from newsclean.tasks.pipeline.publish import PublishJob, publish_run
+from newsclean.tasks.pipeline.runner import ContractError, check_stages, merge_stats
+from newsclean.tasks.pipeline.state import RunParams, RunState
+from newsclean.tasks.pipeline.units import (
+    PassJob,
+    RunInputs,
+    build_stages,
+    merge_vocabularies,
+    quarantine_failed_unit,
+    run_unit,
+)
+from newsclean.tasks.rules import PACKS, pack
+from newsclean.tasks.schema import (
+    ARTICLE_SCHEMA,
+    DOC_SCHEMA,
+    RUN_FIELDS,
+    SCHEMA_VERSION,
+    STAGED_SCHEMA,
+    with_extension,
+)
+from newsclean.tasks.stages.learned import LINE_COLUMNS, LearnedSet, default_config
+from newsclean.tasks.storage import ingest, manifest, run_state
+from newsclean.tasks.storage.io import run_metadata
+from newsclean.tasks.storage.layout import VOCABULARY, staged_parts
+
+# --------------------------------------------------------------------------- start and end
+
+
+def begin(params: RunParams) -> RunState:
+    """Check the chain's declarations, then take the output folder (writer lock, recovery
+    of a killed run, migrations, a fresh staging folder)."""
+    chain = params.chain()
+    config = params.near_dup()
+    validate_chain(chain, params, config)
+    run = run_state.start_run(params.raw_dir, params.out_dir, params.lock_wait)
+    return RunState(params, run, config, chain, params.n_workers())
+
+
+def end(state: RunState) -> None:
+    workers.shutdown()
+    run_state.release(state.run)
+
+
+def validate_chain(chain: Chain, params: RunParams, config: Any) -> pa.Schema:
+    """Every stage's declared reads, writes and adds checked against the schema the steps
+    before it produce, before any work starts; returns the articles schema."""
+    inputs = RunInputs(near_dup=config)
+    schema = DOC_SCHEMA
+    for step in chain.steps:
+        if not params.enabled(step) or not step.stages:
+            continue
+        stages = build_stages(step.stages, inputs)
+        if isinstance(step, UnitPass) and step.output == "docs":
+            schema = check_stages(stages, schema)
+        elif isinstance(step, UnitPass):
+            check_stages(stages, schema)
+        else:  # publish: kept articles with their cluster and staged line hashes
+            extra = [RUN_FIELDS[0], LINE_COLUMNS[0].field()]
+            check_stages(stages, pa.schema([*schema, *extra]))
+    missing = [f.name for f in STAGED_SCHEMA if f.name not in schema.names]
+    if missing:
+        raise ContractError(f"the chain never produces the staged columns {missing}")
+    return articles_schema(chain, params)
+
+
+def articles_schema(chain: Chain, params: RunParams) -> pa.Schema:
+    """The published articles' columns: the fixed ones, then every column a stage of the
+    chain adds as ``published`` (in chain order)."""
+    inputs = RunInputs(near_dup=params.near_dup())
+    extension = [
+        column.field()
+        for step in chain.steps
+        if params.enabled(step)
+        for stage in build_stages(step.stages, inputs)
+        for column in stage.adds
+        if column.published and column.name not in STAGED_SCHEMA.names
+    ]
+    return with_extension(ARTICLE_SCHEMA, extension)
+
+
+def run_versions(state: RunState, learned_version: int) -> dict[str, Any]:
+    """Everything a run's output depends on, as recorded in ``runs/<id>.json`` and in the
+    metadata of every file it writes: stages, their resources, rule packs, the learned model."""
+    inputs = RunInputs(near_dup=state.config)
+    loaded = {"learned": LearnedSet(np.empty(0, dtype=np.uint64), learned_version)}
+    chain: dict[str, list[str]] = {}
+    resources: dict[str, str] = {}
+    for step in state.chain.steps:
+        if state.params.enabled(step) and step.stages:
+            stages = build_stages(step.stages, inputs, loaded)
+            chain[step.name] = [s.id for s in stages]
+            for stage in stages:
+                resources.update(stage.resources())
+    try:
+        newsclean_version = package_version("newsclean")
+    except PackageNotFoundError:  # a source tree that was never installed
+        newsclean_version = "unknown"
+    return {
+        "newsclean": newsclean_version,
+        "schema": SCHEMA_VERSION,
+        "chain": chain,
+        "resources": dict(sorted(resources.items())),
+        "rule_packs": {name: pack(name).versions() for name in PACKS},
+        "models": {"learned-boilerplate": learned_version},
+        "sketch": state.config.sketch_id,
+    }
+
+
+# --------------------------------------------------------------------------- run steps
+
+
+def scan_raw(state: RunState) -> RunState:
+    """Compare the raw folder with the manifest: the files to process and to take back."""
+    scan = workers.run(
+        state.n_workers,
+        manifest.plan_incremental,
+        state.run.raw_dir,
+        state.run.out_dir,
+        state.run.staging_dir,
+        state.params.full,
+    )
+    return state.updated(scan=scan)
+
+
+def plan_units(state: RunState) -> RunState:
+    """Split the raw files to process into work units."""
+    params = state.params
+    plan = ingest.plan_units(
+        Path(state.run.raw_dir), params.batch_size, params.unit_bytes, set(state.scan["process"])
+    )
+    progress.publish("planned", total_bytes=plan.total_bytes, units=len(plan.units))
+    return state.updated(
+        plan={
+            "units": [u.to_dict() for u in plan.units],
+            "ignored": plan.ignored,
+            "unsupported": plan.unsupported,
+            "total_bytes": plan.total_bytes,
+        }
+    )
+
+
+def merge_vocabulary(state: RunState) -> RunState:
+    """Sum the per-batch word counts into the run's corpus vocabulary (a worker job)."""
+    staging = Path(state.run.staging_dir)
+    path = staging / VOCABULARY
+    rule = pack("typos").get("typo.edit-distance")
+    words = workers.run(
+        state.n_workers,
+        merge_vocabularies,
+        staged_parts(staging, "vocab"),
+        path,
+        int(rule.params["corpus_keep_count"]),
+    )
+    return state.updated(vocabulary=str(path), vocabulary_words=words)
+
+
+def dedup(state: RunState) -> RunState:
+    """Exact and near duplicates within the run and against the published dataset."""
+    counts = workers.run(
+        state.n_workers,
+        dedup_job.run_dedup,
+        state.run.staging_dir,
+        state.run.out_dir,
+        state.config,
+        state.scan["retract"],
+    )
+    return state.updated(dedup=counts)
+
+
+def learn_boilerplate(state: RunState) -> RunState:
+    """Count every story's lines per publisher; stage the learned set and the next model."""
+    info = workers.run(
+        state.n_workers,
+        learn_job.learn,
+        state.run.staging_dir,
+        state.run.out_dir,
+        state.run.run_id,
+        default_config(),
+        state.scan["retract"],
+    )
+    return state.updated(learned=info)
+
+
+def publish(state: RunState) -> RunState:
+    """Commit the run: its new rows, the rows it takes back, the manifest (one journal)."""
+    workers.shutdown()  # the decision's and the learner's buffers stay out of publishing
+    step = state.chain.step("publish")
+    versions = run_versions(state, int(state.learned.get("version", 0)))
+    job = PublishJob(
+        staging_dir=state.run.staging_dir,
+        run_id=state.run.run_id,
+        ingested_at=state.run.ingested_at,
+        config=state.config,
+        stages=step.stages,
+        articles=articles_schema(state.chain, state.params),
+        metadata=run_metadata(state.run.run_id, versions),
+    )
+    published = publish_run(
+        Path(state.run.out_dir),
+        Path(state.run.staging_dir),
+        job,
+        state.plan["unsupported"],
+        state.n_workers,
+        state.scan["retract"],
+        state.failed_files(),
+    )
+    return state.updated(published=published, versions=versions)
+
+
+def write_report(state: RunState) -> RunState:
+    """The run's summary (``runs/<id>.json``) and HTML report (``reports/<id>.html``)."""
+    summary = report.build_summary(
+        state.run.run_id,
+        state.run.raw_dir,
+        state.run.out_dir,
+        state.units,
+        state.published,
+        state.plan["ignored"],
+        time.time() - state.started,
+        state.dedup,
+    )
+    stages: dict[str, dict[str, Any]] = {}
+    for unit in state.units:
+        merge_stats(stages, unit.get("stages", {}))
+    merge_stats(stages, state.published.get("stages", {}))
+    summary.update(
+        files=state.scan["files"],
+        boilerplate=state.learned,
+        versions=state.versions,
+        stages=stages,
+    )
+    order = [name for step in state.chain.steps for name in step.stages]
+    summary["examples"] = workers.run(
+        state.n_workers,
+        report.run_examples,
+        state.run.out_dir,
+        state.run.raw_dir,
+        state.run.run_id,
+        order,
+    )
+    summary["report_html"] = report.write_html(state.run.out_dir, summary)
+    run_state.finish_run(state.run, summary)
+    return state.updated(summary=summary)
+
+
+#: The job of every run step, by the step's name in the chain.
+RUN_STEPS: dict[str, Callable[[RunState], RunState]] = {
+    "scan-raw": scan_raw,
+    "plan-units": plan_units,
+    "merge-vocabulary": merge_vocabulary,
+    "dedup": dedup,
+    "learn-boilerplate": learn_boilerplate,
+    "publish": publish,
+    "report": write_report,
+}
+
+
+# --------------------------------------------------------------------------- unit passes
+
+
+def pass_job(state: RunState, step: UnitPass) -> PassJob:
+    """What a worker needs to run ``step`` over one unit."""
+    params = state.params
+    inputs = RunInputs(
+        near_dup=state.config,
+        vocabulary=state.vocabulary if params.typos else None,
+        keep_words=params.keep_word_list(),
+    )
+    return PassJob(
+        step=step.name,
+        stages=step.stages,
+        source=step.source,
+        output=step.output,
+        raw_dir=state.run.raw_dir,
+        staging_dir=state.run.staging_dir,
+        inputs=inputs,
+        batch_size=params.batch_size,
+        max_doc_bytes=params.max_doc_bytes,
+        count_vocabulary=step.source == "raw" and params.typos,
+        slice_rows=500 if step.name == "correct-typos" else 0,
+    )
+
+
+def unit_pass(state: RunState, job: PassJob, unit: ingest.WorkUnit) -> dict[str, Any]:
+    """One pass over one unit, in the worker pool; returns its summary."""
+    summary = workers.run(state.n_workers, run_unit, job, unit)
+    progress.publish("unit_done", step=job.step, bytes=unit.size, docs=summary.docs_in)
+    return summary.to_dict()
+
+
+def quarantine_unit(state: RunState, unit: ingest.WorkUnit, error: str) -> int:
+    """A unit that failed after its retries: drop what it staged, quarantine its files."""
+    return quarantine_failed_unit(state.run.staging_dir, unit.index, list(unit.files), error)
+
+
+def settle_pass(
+    state: RunState,
+    outcomes: list[tuple[ingest.WorkUnit, dict[str, Any] | BaseException]],
+    quarantine: Callable[[RunState, ingest.WorkUnit, str], int],
+) -> RunState:
+    """Collect a pass's unit summaries; a unit that failed (after its retries) is quarantined
+    file by file and left out of the rest of the run (and of the manifest: the next run
+    tries it again)."""
+    units, failed = list(state.units), dict(state.failed)
+    for unit, outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            failed[unit.index] = list(unit.files)
+            quarantine(state, unit, repr(outcome))
+        else:
+            units.append(outcome)
+    return state.updated(units=units, failed=failed)
+
+
+UnitExecutor = Callable[
+    [RunState, UnitPass, list[ingest.WorkUnit]],
+    list[tuple[ingest.WorkUnit, dict[str, Any] | BaseException]],
+]
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+def drive(
+    params: RunParams,
+    run_step: Callable[[str, RunState], RunState],
+    run_units: UnitExecutor,
+    quarantine: Callable[[RunState, ingest.WorkUnit, str], int] = quarantine_unit,
+) -> RunState:
+    """Walk the chain: each enabled step in order, run steps through ``run_step``, unit passes
+    through ``run_units`` (which returns each unit's summary or the error it failed with).
+    Fresh worker processes after each unit pass and the vocabulary step, so one phase's
+    memory (cleaning buffers, typo dictionaries) never stacks on another's."""
+    state = begin(params)
+    try:
+        for step in state.chain.steps:
+            if not params.enabled(step):
+                continue
+            if isinstance(step, UnitPass):
+                outcomes = run_units(state, step, state.work_units())
+                state = settle_pass(state, outcomes, quarantine)
+                if step.source == "raw" or step.output == "docs":
+                    workers.shutdown()
+            else:
+                state = run_step(step.name, state)
+                if step.name == "merge-vocabulary":
+                    workers.shutdown()
+    finally:
+        end(state)
+    return state
+
+
+def _inline_units(
+    state: RunState, step: UnitPass, units: list[ingest.WorkUnit]
+) -> list[tuple[ingest.WorkUnit, dict[str, Any] | BaseException]]:
+    job = pass_job(state, step)
+    return [(unit, unit_pass(state, job, unit)) for unit in units]
+
+
+def run_inline(params: RunParams | None = None, **overrides: Any) -> RunState:
+    """One run without Prefect, in this process (plus the worker pool ``workers`` asks for):
+    the same steps in the same order as the flow. A failing unit raises (no retries here)."""
+    params = params or RunParams(**overrides)
+    return drive(params, lambda name, s: RUN_STEPS[name](s), _inline_units)

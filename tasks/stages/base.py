@@ -1,0 +1,135 @@
+"""The stage contract: what every stage declares, and the registry the chain names stages from.
+
+A stage is a small class over a batch of documents (a pyarrow Table, one row per document),
+as in datatrove's pipeline steps; like NeMo Curator's stages it declares what it reads, writes
+and loads, so the runner (:mod:`newsclean.tasks.pipeline.runner`) can check a chain before it
+runs and time and count every stage for free. Stages are pure: no files, no Prefect, no
+globals beyond caches of what they load; the same batch gives the same result.
+
+A stage declares:
+
+* ``name`` and ``version``: ``version`` goes up whenever the stage's output for the same
+  input changes (its rules have versions of their own); a chain names ``name`` for the newest
+  registered version or ``name/N`` for an exact one, so older versions stay runnable, as
+  dolma's versioned taggers do;
+* ``reads`` and ``writes``: the existing columns it looks at and the ones it may change
+  (the runner fails loudly when a stage changes any other column);
+* ``adds``: the new columns it creates, with their Arrow types; ``published`` ones reach
+  ``articles/``, others stay in the run's staging (the MinHash sketch);
+* :meth:`resources`: what it loads (rule packs, dictionaries, models) and their versions, which
+  every run records;
+* :meth:`process`: the work, returning a :class:`~newsclean.tasks.stages.edits.StageResult`.
+
+Run-wide inputs a stage needs (the run's vocabulary, the learned boilerplate set, the near-dup
+settings) are handed to :meth:`Stage.build` by the orchestration layer, which loads them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from newsclean.tasks.stages.edits import StageResult
+
+
+@dataclass(frozen=True)
+class NewColumn:
+    """A column a stage adds to the batch."""
+
+    name: str
+    type: pa.DataType
+    description: str
+    published: bool = True
+
+    def field(self) -> pa.Field:
+        return pa.field(self.name, self.type)
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What the runner tells a stage besides the batch: ``changed`` marks the rows whose
+    ``text`` an earlier stage of the same pass changed (``None``: unknown, treat all rows as
+    changed), so that derived columns are computed once per changed document."""
+
+    changed: np.ndarray | None = None
+
+
+#: Run-wide inputs given to :meth:`Stage.build` by the orchestration layer. Known keys:
+#: ``near_dup`` (NearDupConfig), ``corrector`` (typos.Corrector), ``learned``
+#: (learned.LearnedSet or None).
+RunInputs = Mapping[str, Any]
+
+
+class Stage:
+    """Base class of every stage; subclasses set the class attributes and :meth:`process`."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    description: ClassVar[str] = ""
+    reads: ClassVar[tuple[str, ...]] = ()
+    writes: ClassVar[tuple[str, ...]] = ()
+    adds: tuple[NewColumn, ...] = ()
+    #: A filter stage returns ``keep``; the runner drops the other rows to quarantine.
+    filters: ClassVar[bool] = False
+
+    @classmethod
+    def build(cls, inputs: RunInputs) -> Stage:
+        """The stage, ready for a run (override when it needs a run-wide input)."""
+        return cls()
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}/{self.version}"
+
+    def resources(self) -> dict[str, str]:
+        """What this stage loads, ``{resource: version}``; recorded by every run."""
+        return {}
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, dict[int, type[Stage]]] = {}
+
+
+def register(cls: type[Stage]) -> type[Stage]:
+    """Class decorator: make a stage available to chains by its name."""
+    versions = _REGISTRY.setdefault(cls.name, {})
+    if cls.version in versions and versions[cls.version] is not cls:
+        raise ValueError(f"stage {cls.name}/{cls.version} is registered twice")
+    versions[cls.version] = cls
+    return cls
+
+
+def resolve(reference: str) -> type[Stage]:
+    """The stage class a chain entry names: ``name`` (newest version), ``name/N`` (that
+    version) or ``package.module:Class`` (a stage outside newsclean, imported by path, which
+    also works in worker processes)."""
+    if ":" in reference:
+        module, _, qualname = reference.partition(":")
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+        if not (isinstance(found, type) and issubclass(found, Stage)):
+            raise TypeError(f"{reference} is not a Stage class")
+        return found
+    name, _, version = reference.partition("/")
+    versions = _REGISTRY.get(name)
+    if not versions:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"no stage named {name!r} (known: {known})")
+    if version:
+        if int(version) not in versions:
+            raise KeyError(f"stage {name!r} has no version {version} ({sorted(versions)})")
+        return versions[int(version)]
+    return versions[max(versions)]
+
+
+def registered() -> dict[str, list[int]]:
+    """Every registered stage name and its versions (for docs and the CLI)."""
+    return {name: sorted(versions) for name, versions in sorted(_REGISTRY.items())}

@@ -1,0 +1,146 @@
+"""Derive stage: the columns computed from the final text, and a stage that drops empty ones.
+
+``content_hash`` (what exact dedup compares), ``word_count`` and ``text_chars`` follow the
+text, so a chain runs this stage at the end of every pass whose stages change ``text``; it
+recomputes only the rows the runner reports changed. A record without a domain gets the host
+of a URL that boilerplate removal found ("Source: URL").
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from newsclean.tasks.schema import STAGED_SCHEMA, replace_column
+from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, register
+from newsclean.tasks.stages.edits import StageResult, empty_edits
+from newsclean.tasks.urls import domain_of
+
+# Everything ASCII that is not a lower-case letter or digit is deleted before hashing, and so is
+# the Unicode punctuation scrapers vary most (curly quotes, dashes, ellipses, guillemets).
+_ASCII_NOISE = bytes(b for b in range(128) if not (48 <= b <= 57 or 97 <= b <= 122))
+_UNICODE_NOISE = (
+    "\u2018\u2019\u201a\u201b\u201c\u201d\u201e"  # quotes
+    "\u2013\u2014\u2015\u2026\u00ab\u00bb\u00a0\u2022\u00b7"  # dashes, ellipsis, bullets
+)
+
+
+def fold_for_hash(text: str) -> bytes:
+    """Case, whitespace and punctuation folded UTF-8 bytes of ``text``.
+
+    ``str.lower`` is Unicode-aware; ``bytes.translate`` deletes ASCII noise at memory speed,
+    several times faster than a Unicode-class regex over the batch (measured: 56 MB/s).
+    """
+    text = text.lower()
+    for mark in _UNICODE_NOISE:
+        if mark in text:
+            text = text.replace(mark, "")
+    return text.encode("utf-8", "surrogatepass").translate(None, _ASCII_NOISE)
+
+
+def content_hash(text: str) -> str:
+    """128-bit BLAKE2b hex digest of the folded text."""
+    return hashlib.blake2b(fold_for_hash(text), digest_size=16).hexdigest()
+
+
+def content_hashes(texts: list[str | None]) -> pa.Array:
+    return pa.array([None if t is None else content_hash(t) for t in texts], pa.string())
+
+
+def word_counts(texts: list[str | None]) -> pa.Array:
+    """Whitespace-separated tokens per text."""
+    return pa.array([0 if t is None else len(t.split()) for t in texts], pa.int32())
+
+
+def _column(name: str, description: str, published: bool = True) -> NewColumn:
+    return NewColumn(name, STAGED_SCHEMA.field(name).type, description, published)
+
+
+DERIVED = (
+    _column("content_hash", "BLAKE2b-128 of the text, case, whitespace and punctuation folded"),
+    _column("word_count", "whitespace-separated tokens in text"),
+    _column("text_chars", "characters in text (the keep policy's length)", published=False),
+)
+
+
+@register
+class DeriveStage(Stage):
+    """``content_hash``, ``word_count``, ``text_chars`` of the text; ``domain`` from ``url``."""
+
+    name = "derive"
+    version = 1
+    description = "content hash, word and character counts; domain from a found URL"
+    reads = ("text", "url", "domain")
+    writes = ("domain",)
+    adds = DERIVED
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        names = [c.name for c in DERIVED]
+        present = all(name in batch.column_names for name in names)
+        rows = np.arange(batch.num_rows)
+        if present and context.changed is not None:
+            rows = np.flatnonzero(context.changed)
+        table = _fill_domains(batch)
+        if present and len(rows) == 0:
+            return StageResult(table, empty_edits())
+        texts = table.column("text")
+        subset = texts.take(pa.array(rows)).to_pylist() if len(rows) < len(texts) else None
+        values = subset if subset is not None else texts.to_pylist()
+        derived = {
+            "content_hash": content_hashes(values),
+            "word_count": word_counts(values),
+            "text_chars": pc.cast(pc.utf8_length(pa.array(values, pa.string())), pa.int64()),
+        }
+        for name in names:
+            if subset is None:
+                column = derived[name]
+            else:  # only the changed rows: the rest keep their values
+                column = _spliced(table.column(name), rows, derived[name])
+            table = _set(table, name, column)
+        return StageResult(table, empty_edits())
+
+
+def _fill_domains(batch: pa.Table) -> pa.Table:
+    domains = batch.column("domain")
+    missing = np.flatnonzero(np.asarray(pc.is_null(domains), dtype=bool))
+    if len(missing) == 0:
+        return batch
+    values = domains.to_pylist()
+    urls = batch.column("url").to_pylist()
+    for i in missing.tolist():
+        values[i] = domain_of(urls[i])
+    return replace_column(batch, "domain", values)
+
+
+def _spliced(column: pa.ChunkedArray, rows: np.ndarray, values: pa.Array) -> pa.Array:
+    """``column`` with ``rows`` (ascending) replaced by ``values``, in Arrow."""
+    mask = np.zeros(len(column), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(column.combine_chunks(), pa.array(mask), values.cast(column.type))
+
+
+def _set(table: pa.Table, name: str, column: pa.Array) -> pa.Table:
+    field = STAGED_SCHEMA.field(name)
+    if name in table.column_names:
+        return table.set_column(table.schema.get_field_index(name), field, column)
+    return table.append_column(field, column)
+
+
+@register
+class DropEmptyStage(Stage):
+    """Documents that cleaning left without text (all boilerplate) go to quarantine."""
+
+    name = "drop-empty"
+    version = 1
+    description = "documents left without text go to quarantine"
+    reads = ("text",)
+    filters = True
+    reason = "no text left after boilerplate removal (see edits)"
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        empty = pc.fill_null(pc.equal(pc.utf8_length(batch.column("text")), 0), True)
+        keep = ~np.asarray(empty, dtype=bool)
+        return StageResult(batch, empty_edits(), keep=keep, reason=self.reason)

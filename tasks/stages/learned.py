@@ -1,0 +1,355 @@
+"""Learned boilerplate: the lines a publisher prints in many different stories.
+
+Rule packs (:mod:`~newsclean.tasks.stages.boilerplate`) catch junk someone has seen before;
+every publisher also has its own — a masthead, an author bio, a tip line, "Related coverage" —
+and the strongest signal is repetition *within one publisher across distinct stories*. This
+layer beside the rules:
+
+1. **hashes** every short paragraph of every document's final text (:class:`LineHashStage`,
+   staged beside the sketch and kept in the dedup index), folded — case, digits, whitespace;
+2. **counts**, per publisher (``domain``; documents without one form a pool), the distinct
+   stories printing each line (one per dedup cluster, so a syndicated story counts once), with
+   vectorized Arrow group-bys (:func:`count_stories`);
+3. **learns** a line when its publisher printed it in at least ``min_stories`` stories (plus
+   one per ``words_per_extra_story`` words: long lines need more evidence) and in at least
+   ``min_share`` of its stories (:func:`learned_mask`); allow-listed lines never, deny-listed
+   always;
+4. **removes** learned lines from the publisher's kept articles (:class:`LearnedBoilerplateStage`),
+   each removal an edit of rule ``learned.repeated-line`` with the ``publisher`` and the
+   ``model_version``; a document is never emptied by it.
+
+The model (the counts and the learned set) and its version live in the dataset
+(:mod:`newsclean.tasks.storage.boilerplate_model`); the version goes up by one whenever the
+set of learned lines changes, and every run records the version it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from newsclean.tasks.rules import pack
+from newsclean.tasks.schema import ANY_PUBLISHER, NO_PUBLISHER, replace_column
+from newsclean.tasks.stages.base import BatchContext, NewColumn, RunInputs, Stage, register
+from newsclean.tasks.stages.edits import EditLog, StageResult, empty_edits, paragraph_spans
+from newsclean.tasks.stages.minhash import combine, hash64, hash_strings
+
+POOL = NO_PUBLISHER
+ANY = ANY_PUBLISHER
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """The thresholds of ``learned.repeated-line`` in rules/learned.toml (no defaults here)."""
+
+    rule_id: str
+    min_stories: int
+    min_share: float
+    words_per_extra_story: int
+    max_words: int
+
+    def needed(self, words: np.ndarray) -> np.ndarray:
+        """Stories a line of ``words`` words needs before it is learned."""
+        return self.min_stories + words // self.words_per_extra_story
+
+
+@cache
+def default_config() -> LearnConfig:
+    rule = pack("learned").get("learned.repeated-line")
+    fields = LearnConfig.__dataclass_fields__
+    params = {k: v for k, v in rule.params.items() if k in fields}
+    return LearnConfig(rule_id=rule.id, max_words=rule.max_words, **params)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def fold(lines: pa.Array) -> pa.Array:
+    """Case, digits and whitespace folded: "© 2017 The Harbor" and "© 2018  the harbor" are
+    one line."""
+    folded = pc.utf8_lower(lines)
+    folded = pc.replace_substring_regex(folded, r"[0-9]+", "0")
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(folded, r"\s+", " "))
+
+
+def line_key(publisher_hash: np.ndarray, line_hash: np.ndarray) -> np.ndarray:
+    """One 64-bit key per (publisher, line)."""
+    return combine([publisher_hash, line_hash])
+
+
+@dataclass
+class Paragraphs:
+    """Every paragraph of a batch, flattened: ``doc[i]`` is the row it belongs to."""
+
+    doc: np.ndarray
+    text: pa.Array
+    words: np.ndarray
+    line_hash: np.ndarray
+    publisher: pa.Array
+    publisher_hash: np.ndarray
+
+
+def paragraphs(docs: pa.Table) -> Paragraphs:
+    lists = pc.split_pattern(pc.fill_null(docs["text"], ""), "\n\n")
+    doc = np.asarray(pc.list_parent_indices(lists), dtype=np.int64)
+    text = pc.list_flatten(lists)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    words = np.asarray(pc.count_substring(pc.utf8_trim_whitespace(text), " "), dtype=np.int64) + 1
+    publishers = pc.fill_null(docs["domain"], POOL).combine_chunks()
+    publisher = publishers.take(pa.array(doc)) if len(doc) else pa.array([], pa.string())
+    return Paragraphs(
+        doc, text, words, hash_strings(fold(text)), publisher, hash_strings(publisher)
+    )
+
+
+def line_lists(docs: pa.Table, config: LearnConfig | None = None) -> tuple[pa.Array, pa.Array]:
+    """Per document, the hashes and word counts of its short paragraphs: what the model is
+    counted from (stored in the dedup index, so counts follow the dataset exactly)."""
+    config = config or default_config()
+    paras = paragraphs(docs)
+    nonempty = np.asarray(pc.greater(pc.utf8_length(paras.text), 0), dtype=bool)
+    short = (paras.words <= config.max_words) & nonempty
+    offsets = np.concatenate(
+        [[0], np.cumsum(np.bincount(paras.doc[short], minlength=docs.num_rows))]
+    )
+    offsets = pa.array(offsets.astype(np.int32))
+    lines = pa.ListArray.from_arrays(offsets, pa.array(paras.line_hash[short], pa.uint64()))
+    words = pa.ListArray.from_arrays(offsets, pa.array(paras.words[short].astype(np.int32)))
+    return lines, words
+
+
+def _codes(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list]:
+    """Small integer codes of a string column, in sorted value order (run ids sort by time)."""
+    distinct = sorted(set(pc.unique(values).to_pylist()) - {None})
+    lookup = pa.array(distinct, pa.string())
+    codes = pc.index_in(values, value_set=lookup)
+    return np.asarray(codes.fill_null(-1), dtype=np.int32), distinct
+
+
+def count_stories(articles: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Per (publisher, line): distinct stories printing it (articles are one per story), the
+    line's words and the first and last run that published it; and stories per publisher.
+
+    Arrow group-bys over the exploded line hashes, with publishers and runs as small integer
+    codes: at 275k articles (2.2M lines) the exploded table is a few integer columns, not
+    millions of repeated strings.
+    """
+    publisher_code, publishers = _codes(articles["publisher"])
+    run_code, runs = _codes(articles["run_id"])
+    parent = np.asarray(pc.list_parent_indices(articles["lines"]), dtype=np.int64)
+    exploded = pa.table(
+        {
+            "publisher": pa.array(publisher_code[parent]),
+            "line_hash": pc.list_flatten(articles["lines"]),
+            "words": pc.list_flatten(articles["line_words"]),
+            "story": pa.array(parent),
+            "run": pa.array(run_code[parent]),
+        }
+    )
+    # A line printed twice in one story counts once: distinct (story, line) first.
+    per_story = exploded.group_by(["story", "publisher", "line_hash"]).aggregate(
+        [("words", "min"), ("run", "min")]
+    )
+    counts = per_story.group_by(["publisher", "line_hash"]).aggregate(
+        [("story", "count"), ("words_min", "min"), ("run_min", "min"), ("run_min", "max")]
+    )
+    names = pa.array(publishers, pa.string())
+    run_names = pa.array(runs, pa.string())
+    counts = pa.table(
+        {
+            "publisher": names.take(counts["publisher"]),
+            "line_hash": counts["line_hash"],
+            "stories": counts["story_count"],
+            "words": counts["words_min_min"],
+            "first_seen": run_names.take(counts["run_min_min"]),
+            "last_seen": run_names.take(counts["run_min_max"]),
+        }
+    )
+    per_publisher = pa.table({"publisher": pa.array(publisher_code)}).group_by("publisher")
+    per_publisher = per_publisher.aggregate([("publisher", "count")])
+    return counts, pa.table(
+        {
+            "publisher": names.take(per_publisher["publisher"]),
+            "stories": per_publisher["publisher_count"],
+        }
+    )
+
+
+def list_keys(entries: list[tuple[str, str]]) -> np.ndarray:
+    """The (publisher, line) keys of allow/deny entries."""
+    if not entries:
+        return np.empty(0, dtype=np.uint64)
+    publishers = pa.array([p for p, _ in entries], pa.string())
+    lines = fold(pa.array([t for _, t in entries], pa.string()))
+    return line_key(hash_strings(publishers), hash_strings(lines))
+
+
+def model_keys(model: pa.Table) -> np.ndarray:
+    """The (publisher, line) key of every row of a model table."""
+    return line_key(
+        hash_strings(model["publisher"].combine_chunks()),
+        np.asarray(model["line_hash"], dtype=np.uint64),
+    )
+
+
+def learned_mask(
+    model: pa.Table, publishers: pa.Table, config: LearnConfig, allow: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(keys, learned, share)`` per model row: a line is learned when it meets the
+    thresholds and is not on the allow list."""
+    at = pc.index_in(model["publisher"], value_set=publishers["publisher"].combine_chunks())
+    total = np.asarray(publishers["stories"].take(at).fill_null(0), dtype=np.float64)
+    stories = np.asarray(model["stories"], dtype=np.int64)
+    words = np.asarray(model["words"].fill_null(0), dtype=np.int64)
+    share = np.divide(stories, total, out=np.zeros(len(stories)), where=total > 0)
+    keys = model_keys(model)
+    mask = (stories >= config.needed(words)) & (share >= config.min_share) & ~np.isin(keys, allow)
+    return keys, mask, share
+
+
+def learned(
+    model: pa.Table, publishers: pa.Table, config: LearnConfig, allow: np.ndarray
+) -> pa.Table:
+    """The model's learned lines, with their share of the publisher's stories."""
+    _, mask, share = learned_mask(model, publishers, config, allow)
+    return model.filter(pa.array(mask)).append_column("share", pa.array(share[mask]))
+
+
+# --------------------------------------------------------------------------- stages
+
+
+LINE_COLUMNS = (
+    NewColumn("lines", pa.list_(pa.uint64()), "hashes of the short paragraphs", False),
+    NewColumn("line_words", pa.list_(pa.int32()), "their word counts", False),
+)
+
+
+@register
+class LineHashStage(Stage):
+    """The hashes and word counts of every document's short paragraphs, from its final text:
+    what the learner counts (staged beside the sketch, then kept in the dedup index)."""
+
+    name = "line-hashes"
+    version = 1
+    description = "hashes of short paragraphs, for the boilerplate learner"
+    reads = ("text", "domain")
+    adds = LINE_COLUMNS
+
+    def __init__(self, config: LearnConfig | None = None) -> None:
+        self.config = config or default_config()
+
+    def resources(self) -> dict[str, str]:
+        return {"rules:learned": pack("learned").version}
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        lines, words = line_lists(batch, self.config)
+        batch = batch.append_column(LINE_COLUMNS[0].field(), lines)
+        return StageResult(batch.append_column(LINE_COLUMNS[1].field(), words), empty_edits())
+
+
+@dataclass
+class LearnedSet:
+    """The keys of the learned (and deny-listed) lines, and the model version they are."""
+
+    keys: np.ndarray
+    version: int
+
+    def candidates(self, docs: pa.Table, lines: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """Rows whose staged short-line hashes (``lines``, row-aligned) hit the set: only
+        those need their text looked at."""
+        if len(self.keys) == 0 or docs.num_rows == 0:
+            return np.zeros(docs.num_rows, dtype=bool)
+        parent = np.asarray(pc.list_parent_indices(lines), dtype=np.int64)
+        flat = np.asarray(pc.list_flatten(lines), dtype=np.uint64)
+        publishers = hash_strings(pc.fill_null(docs["domain"], POOL).combine_chunks())
+        keys = line_key(publishers[parent], flat)
+        anywhere = line_key(np.full(len(flat), hash64(ANY), dtype=np.uint64), flat)
+        hit = np.isin(keys, self.keys) | np.isin(anywhere, self.keys)
+        return np.bincount(parent[hit], minlength=docs.num_rows) > 0
+
+
+@register
+class LearnedBoilerplateStage(Stage):
+    """Learned lines removed from kept articles (``learned`` input: a :class:`LearnedSet`)."""
+
+    name = "learned-boilerplate"
+    version = 1
+    description = "lines a publisher repeats across distinct stories are removed"
+    reads = ("doc_id", "text", "domain", "lines")
+    writes = ("text",)
+
+    def __init__(self, learned: LearnedSet | None, config: LearnConfig | None = None) -> None:
+        self.learned = learned
+        self.config = config or default_config()
+
+    @classmethod
+    def build(cls, inputs: RunInputs) -> LearnedBoilerplateStage:
+        return cls(inputs.get("learned"))
+
+    def resources(self) -> dict[str, str]:
+        version = self.learned.version if self.learned is not None else 0
+        return {"rules:learned": pack("learned").version, "model:learned-boilerplate": str(version)}
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        learned = self.learned
+        if learned is None or len(learned.keys) == 0 or batch.num_rows == 0:
+            return StageResult(batch, empty_edits())
+        rows = np.flatnonzero(learned.candidates(batch, batch["lines"]))
+        if len(rows) == 0:
+            return StageResult(batch, empty_edits())
+        subset = batch.take(pa.array(rows)) if len(rows) < batch.num_rows else batch
+        texts, edits = self._remove(subset)
+        if texts is None:
+            return StageResult(batch, edits)
+        if len(rows) == batch.num_rows:
+            return StageResult(replace_column(batch, "text", texts), edits)
+        mask = np.zeros(batch.num_rows, dtype=bool)
+        mask[rows] = True
+        column = pc.replace_with_mask(
+            batch["text"].combine_chunks(), pa.array(mask), pa.array(texts, pa.string())
+        )
+        index = batch.schema.get_field_index("text")
+        return StageResult(batch.set_column(index, batch.schema.field(index), column), edits)
+
+    def _remove(self, docs: pa.Table) -> tuple[list[str] | None, pa.Table]:
+        """The candidate rows' new texts (None: nothing removed) and the removal rows."""
+        learned = self.learned
+        assert learned is not None
+        log = EditLog(self.name)
+        paras = paragraphs(docs)
+        keys = line_key(paras.publisher_hash, paras.line_hash)
+        any_publisher = line_key(np.full(len(keys), hash64(ANY), dtype=np.uint64), paras.line_hash)
+        hit = np.isin(keys, learned.keys) | np.isin(any_publisher, learned.keys)
+        if not hit.any():
+            return None, log.to_table()
+        texts = docs["text"].to_pylist()
+        ids = docs["doc_id"].to_pylist()
+        para_text = paras.text.to_pylist()
+        publishers = paras.publisher.to_pylist()
+        by_doc = np.split(np.arange(len(paras.doc)), np.flatnonzero(np.diff(paras.doc)) + 1)
+        for rows in by_doc:
+            if not hit[rows].any() or hit[rows].all():  # never empty a document
+                continue
+            doc = int(paras.doc[rows[0]])
+            lengths = [len(para_text[r]) for r in rows]
+            removed = hit[rows].tolist()
+            blocks = [(k, k, 0, None) for k in np.flatnonzero(hit[rows]).tolist()]
+            spans = paragraph_spans(lengths, removed, blocks)
+            for row, (start, end) in zip(rows[hit[rows]].tolist(), spans, strict=True):
+                log.add(
+                    ids[doc],
+                    self.config.rule_id,
+                    para_text[row],
+                    "",
+                    publisher=publishers[row] or None,
+                    start=start,
+                    end=end,
+                    model_version=learned.version,
+                )
+            texts[doc] = "\n\n".join(para_text[r] for r in rows[~hit[rows]])
+        return texts, log.to_table()

@@ -1,0 +1,87 @@
+"""Schema migrations: files written by an older newsclean are brought to the current schema
+in place, by the next run, under the writer lock (before it reads anything).
+
+* schema 1 ``duplicates`` (before near-dup dedup) lacked ``dup_cluster``, ``content_hash`` and
+  ``run_id``: the cluster is the kept copy's id, the run comes from the file's metadata, the
+  hash is unknown (null: such a copy counts as published whatever its text);
+* schema 2 ``edits`` lacked ``publisher`` (null: only learned rules set it);
+* schema 3 ``edits`` lacked ``field``, ``start``, ``end`` and ``model_version``: the span is
+  unknown (null), and a learned removal's rule ``learned.repeated-line/N`` named the model
+  version N; it becomes the rule's real id (``/1``, the only version of its thresholds then)
+  with ``model_version = N``.
+
+Each rewrite keeps the file's metadata (its run id) and goes through a temp file and a rename.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from newsclean.tasks.schema import DUPLICATE_SCHEMA, EDIT_SCHEMA
+from newsclean.tasks.storage.io import (
+    RUN_ID_KEY,
+    SCHEMA_VERSION_KEY,
+    file_metadata,
+    read_parquet,
+    write_parquet_atomic,
+)
+from newsclean.tasks.storage.layout import published_parts
+
+#: Before schema 4, learned removals were ``learned.repeated-line/<model version>``.
+_LEARNED_RULE = "learned.repeated-line"
+_LEARNED_RULE_AT_SCHEMA_3 = "learned.repeated-line/1"
+
+
+def migrate(out: Path) -> int:
+    """Bring every published file to the current schema; returns the files rewritten."""
+    rewritten = 0
+    for path in published_parts(out, "duplicates"):
+        if "content_hash" not in pq.read_schema(path).names:
+            _rewrite(path, _duplicates_from_schema_1(path))
+            rewritten += 1
+    for path in published_parts(out, "edits"):
+        names = pq.read_schema(path).names
+        if "publisher" not in names or "model_version" not in names:
+            _rewrite(path, _edits_from_schema_3(read_parquet(path)))
+            rewritten += 1
+    return rewritten
+
+
+def _rewrite(path: Path, table: pa.Table) -> None:
+    meta = file_metadata(path)
+    meta.pop(SCHEMA_VERSION_KEY, None)  # the current one is written
+    write_parquet_atomic(table, path, meta)
+
+
+def _duplicates_from_schema_1(path: Path) -> pa.Table:
+    data = read_parquet(path)
+    run_id = file_metadata(path).get(RUN_ID_KEY) or None
+    n = data.num_rows
+    data = data.append_column("dup_cluster", data["kept_doc_id"])
+    data = data.append_column("content_hash", pa.nulls(n, pa.string()))
+    data = data.append_column("run_id", pa.array([run_id] * n, pa.string()))
+    return data.select(DUPLICATE_SCHEMA.names).cast(DUPLICATE_SCHEMA)
+
+
+def _edits_from_schema_3(data: pa.Table) -> pa.Table:
+    n = data.num_rows
+    if "publisher" not in data.column_names:  # schema 2
+        data = data.append_column("publisher", pa.nulls(n, pa.string()))
+    rules = data["rule"]
+    learned = pc.starts_with(rules, _LEARNED_RULE + "/")
+    digits = pc.if_else(
+        learned,
+        pc.utf8_slice_codeunits(rules, len(_LEARNED_RULE) + 1),
+        pa.scalar(None, pa.string()),
+    )
+    model_version = pc.cast(digits, pa.int32())
+    rules = pc.if_else(learned, pa.scalar(_LEARNED_RULE_AT_SCHEMA_3), rules)
+    data = data.set_column(data.schema.get_field_index("rule"), "rule", rules)
+    for name in ("field", "start", "end"):
+        data = data.append_column(name, pa.nulls(n, EDIT_SCHEMA.field(name).type))
+    data = data.append_column("model_version", model_version)
+    return data.select(EDIT_SCHEMA.names).cast(EDIT_SCHEMA)
