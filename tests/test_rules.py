@@ -3,6 +3,7 @@ and the loader rejects malformed packs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,84 @@ def test_loader_rejects_lookaround_patterns(tmp_path: Path) -> None:
     )
     with pytest.raises(RuleError, match="RE2"):
         load_pack("custom", d)
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def test_rules_are_looked_up_by_name_and_the_newest_version_is_active(tmp_path: Path) -> None:
+    body = (
+        '[[rule]]\nid = "promo.plug/1"\nkind = "drop"\npattern = "old plug"\n'
+        '[[rule]]\nid = "promo.plug/2"\nkind = "drop"\npattern = "new plug"\n'
+        '[[rule]]\nid = "promo.other/1"\nkind = "drop"\npattern = "x"\n'
+    )
+    custom = load_pack("custom", _write_pack(tmp_path, body))
+    assert custom.get("promo.plug").id == "promo.plug/2"
+    assert custom.get("promo.plug/1").pattern == "old plug"  # exact ids still resolve
+    assert [r.id for r in custom.active] == ["promo.plug/2", "promo.other/1"]
+    assert [r.id for r in custom.by_kind("drop")] == ["promo.plug/2", "promo.other/1"]
+    with pytest.raises(KeyError, match=r"no rule named 'promo\.none'"):
+        custom.get("promo.none")
+
+
+def test_a_dedup_rule_renamed_to_a_new_version_is_used(tmp_path: Path) -> None:
+    """The dedup pack's header tells users to bump ``/N`` when a sketch setting changes:
+    that must just work (it raised KeyError when code asked for ``/1``)."""
+    from newsclean.tasks.rules import RULES_DIR, pack
+    from newsclean.tasks.stages import minhash
+
+    text = (RULES_DIR / "dedup.toml").read_text()
+    text = text.replace('"dedup.near-minhash/1"', '"dedup.near-minhash/2"')
+    text = text.replace("shingle_words = 5", "shingle_words = 4")
+    (tmp_path / "dedup.toml").write_text(text)
+    config = minhash.config_from_pack(load_pack("dedup", tmp_path))
+    shipped = minhash.config_from_pack(pack("dedup"))
+    assert config.rule_id == "dedup.near-minhash/2" and config.shingle_words == 4
+    assert config.sketch_id != shipped.sketch_id  # so the index is rebuilt
+
+
+def test_every_rule_id_is_pinned_to_its_behaviour() -> None:
+    from newsclean.tasks.rules import fingerprint
+
+    changed, new = fingerprint.differences(fingerprint.current(), fingerprint.pinned())
+    assert changed == [], f"rules changed without a new version: {changed}"
+    assert new == [], (
+        f"rules not pinned yet (python -m newsclean.tasks.rules.fingerprint --add): {new}"
+    )
+
+
+def test_a_changed_pattern_or_code_changes_the_fingerprint(tmp_path: Path) -> None:
+    from newsclean.tasks.rules import RULES_DIR, fingerprint
+
+    original = (RULES_DIR / "boilerplate.toml").read_text()
+    pinned = fingerprint.pinned()
+
+    def fingerprint_with(text: str) -> str:
+        (tmp_path / "boilerplate.toml").write_text(text)
+        custom = load_pack("boilerplate", tmp_path)
+        return fingerprint.fingerprint(custom.get("caption.credit-line/1"), custom)
+
+    assert fingerprint_with(original) == pinned["caption.credit-line/1"]
+    docs_only = original.replace(
+        "A paragraph that is only an image credit", "Only an image credit"
+    ).replace('examples.keep = ["Getty Images said', 'examples.keep = ["Getty Images noted')
+    assert fingerprint_with(docs_only) == pinned["caption.credit-line/1"]  # docs never count
+    new_pattern = original.replace("|rex features|rex|", "|rex features|rex|dpa|", 1)
+    assert fingerprint_with(new_pattern) != pinned["caption.credit-line/1"]
+    other_code = original.replace(
+        '"newsclean.tasks.stages.boilerplate:_is_caption",',
+        '"newsclean.tasks.stages.boilerplate:_word_count",',
+    )
+    assert fingerprint_with(other_code) != pinned["caption.credit-line/1"]
+
+
+def test_fingerprint_tool_refuses_to_repin_a_changed_rule(tmp_path: Path, monkeypatch) -> None:
+    from newsclean.tasks.rules import fingerprint
+
+    pins = fingerprint.pinned()
+    stale = {**pins, "caption.credit-line/1": "0" * 20}
+    monkeypatch.setattr(fingerprint, "PINS", tmp_path / "pins.json")
+    (tmp_path / "pins.json").write_text(json.dumps(stale))
+    monkeypatch.setattr(fingerprint, "pinned", lambda: stale)
+    assert fingerprint.main(["--add"]) == 1
+    assert json.loads((tmp_path / "pins.json").read_text()) == stale  # nothing re-pinned

@@ -4,7 +4,8 @@ Stages never touch files, never import Prefect and never import the storage laye
 only the data contract (:mod:`newsclean.tasks.schema`) and the rule packs
 (:mod:`newsclean.tasks.rules`). Each declares its name, version, the columns it reads, writes
 and adds and the resources it loads (:mod:`newsclean.tasks.stages.base`); importing this
-package registers every shipped stage, so a chain can name it.
+package imports every module in it, which registers every shipped stage, so a chain can name
+it.
 
 Batch stages, in the shipped chain's order: ``normalize``, ``spacing``, ``boilerplate``,
 ``reflow``, ``drop-empty``, ``derive``, ``typos``, ``sketch``, ``line-hashes``,
@@ -12,16 +13,9 @@ Batch stages, in the shipped chain's order: ``normalize``, ``spacing``, ``boiler
 counting (:mod:`.learned`) are pure functions of the same layer.
 """
 
-from newsclean.tasks.stages import (  # noqa: F401  (each module registers its stages)
-    boilerplate,
-    derive,
-    learned,
-    minhash,
-    normalize,
-    reflow,
-    spacing,
-    typos,
-)
+import importlib
+import pkgutil
+
 from newsclean.tasks.stages.base import (
     BatchContext,
     NewColumn,
@@ -32,6 +26,11 @@ from newsclean.tasks.stages.base import (
     resolve,
 )
 from newsclean.tasks.stages.edits import EditLog, StageResult
+
+# Every module of this package registers its stages on import: a new stage is a new module
+# here (and its name in the chain), nothing else to edit.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "BatchContext",

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsclean.tasks.rules import pack
+from newsclean.tasks.rules import RulePack, pack
 from newsclean.tasks.schema import ANY_PUBLISHER, NO_PUBLISHER, replace_column
 from newsclean.tasks.stages.base import BatchContext, NewColumn, RunInputs, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult, empty_edits, paragraph_spans
@@ -59,7 +59,12 @@ class LearnConfig:
 
 @cache
 def default_config() -> LearnConfig:
-    rule = pack("learned").get("learned.repeated-line")
+    return config_from_pack(pack("learned"))
+
+
+def config_from_pack(rules: RulePack) -> LearnConfig:
+    """The thresholds of a learned pack's newest ``learned.repeated-line``."""
+    rule = rules.get("learned.repeated-line")
     fields = LearnConfig.__dataclass_fields__
     params = {k: v for k, v in rule.params.items() if k in fields}
     return LearnConfig(rule_id=rule.id, max_words=rule.max_words, **params)

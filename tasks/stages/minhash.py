@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsclean.tasks.rules import pack
+from newsclean.tasks.rules import RulePack, pack
 from newsclean.tasks.stages.base import BatchContext, NewColumn, RunInputs, Stage, register
 from newsclean.tasks.stages.edits import StageResult, empty_edits
 
@@ -87,8 +87,13 @@ class NearDupConfig:
 
 @cache
 def default_config() -> NearDupConfig:
-    """The near-dup settings of the shipped dedup pack (newest version of each rule)."""
-    dedup = pack("dedup")
+    """The near-dup settings of the shipped dedup pack."""
+    return config_from_pack(pack("dedup"))
+
+
+def config_from_pack(dedup: RulePack) -> NearDupConfig:
+    """The near-dup settings of a dedup pack: its newest ``dedup.near-minhash`` and
+    ``dedup.keep-policy``, whatever their versions."""
     rule = dedup.get("dedup.near-minhash")
     fields = NearDupConfig.__dataclass_fields__
     params = {k: v for k, v in rule.params.items() if k in fields}

@@ -1,0 +1,216 @@
+"""The stage contract: a stage declares what it reads, writes and adds, the runner holds it to
+that, and a new stage reaches the output through the chain declaration alone.
+
+``ShoutingHeadlines`` is the example of docs/architecture.md ("adding a stage"), verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from newsclean.tasks.pipeline.chain import CHAIN
+from newsclean.tasks.pipeline.runner import ContractError, Runner, check_stages
+from newsclean.tasks.pipeline.state import RunParams
+from newsclean.tasks.pipeline.steps import run_inline, validate_chain
+from newsclean.tasks.schema import DOC_SCHEMA
+from newsclean.tasks.stages import BatchContext, EditLog, NewColumn, Stage, StageResult
+from newsclean.tasks.stages.base import register, registered, resolve
+from newsclean.tasks.stages.normalize import NormalizeStage
+from tests.helpers import make_batch
+
+
+# --------------------------------------------------------------------------- the docs' example
+class ShoutingHeadlines(Stage):
+    """ALL-CAPS headlines in title case; the new column says which ones were."""
+
+    name = "shouting-headlines"
+    version = 1
+    reads = ("doc_id", "title")
+    writes = ("title",)
+    adds = (NewColumn("title_was_shouting", pa.bool_(), "the headline was in capitals"),)
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        log = EditLog(self.name)
+        titles = batch.column("title").to_pylist()
+        shouting = [bool(t) and t.isupper() and len(t) > 12 for t in titles]
+        for i, doc_id in enumerate(batch.column("doc_id").to_pylist()):
+            if shouting[i]:
+                fixed = titles[i].title()
+                span = {"field": "title", "start": 0, "end": len(titles[i])}
+                log.add(doc_id, "headline.shouting/1", titles[i], fixed, **span)
+                titles[i] = fixed
+        index = batch.schema.get_field_index("title")
+        batch = batch.set_column(index, "title", pa.array(titles, pa.string()))
+        return StageResult(
+            batch.append_column("title_was_shouting", pa.array(shouting)), log.to_table()
+        )
+
+
+# --------------------------------------------------------------------------- end of example
+
+
+def _write_feed(raw: Path) -> None:
+    raw.mkdir(parents=True)
+    rows = [
+        {"title": "MINISTER RESIGNS OVER EXPENSES", "text": "The minister resigned on Monday."},
+        {"title": "Markets rise in Asia", "text": "Shares rose in Tokyo and Hong Kong."},
+    ]
+    (raw / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+def _chain_with_example() -> dict[str, list[str]]:
+    clean = list(CHAIN.step("clean-unit").stages)
+    clean.insert(clean.index("derive"), f"{__name__}:ShoutingHeadlines")
+    return {"clean-unit": clean}
+
+
+@pytest.mark.process
+def test_a_stage_added_to_the_chain_reaches_articles_and_edits(tmp_path: Path) -> None:
+    """Registered through the chain declaration alone (a ``module:Class`` reference, which
+    the worker processes import too), its column and edits are in the published output."""
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    _write_feed(raw)
+    state = run_inline(
+        raw_dir=str(raw), out_dir=str(out), typos=False, workers=2, stages=_chain_with_example()
+    )
+    articles = pd.read_parquet(out / "articles").set_index("source_record")
+    assert articles.loc[0, "title"] == "Minister Resigns Over Expenses"
+    assert list(articles["title_was_shouting"]) == [True, False]
+    assert list(articles.columns)[-1] == "title_was_shouting"  # after the fixed columns
+    edits = pd.read_parquet(out / "edits")
+    row = edits[edits["stage"] == "shouting-headlines"].iloc[0]
+    assert (row["rule"], row["field"], row["start"], row["end"]) == (
+        "headline.shouting/1",
+        "title",
+        0,
+        len("MINISTER RESIGNS OVER EXPENSES"),
+    )
+    assert articles.loc[0, "n_edits"] == (edits["doc_id"] == row["doc_id"]).sum()
+    assert state.summary["stages"]["shouting-headlines"]["edits"] == 1
+    chain = state.summary["versions"]["chain"]["clean-unit"]
+    assert "shouting-headlines/1" in chain
+
+
+def test_stage_references_resolve_by_name_version_or_path() -> None:
+    assert resolve("normalize") is NormalizeStage
+    assert resolve("normalize/1") is NormalizeStage
+    assert resolve(f"{__name__}:ShoutingHeadlines") is ShoutingHeadlines
+    with pytest.raises(KeyError, match=r"known: .*boilerplate"):
+        resolve("normalise")
+    with pytest.raises(KeyError, match="no version 9"):
+        resolve("normalize/9")
+    assert set(registered()) >= {"normalize", "spacing", "boilerplate", "typos", "sketch"}
+
+
+def test_an_older_stage_version_stays_runnable() -> None:
+    class OldNormalize(NormalizeStage):
+        version = 0
+
+    register(OldNormalize)
+    assert resolve("normalize") is NormalizeStage  # the newest
+    assert resolve("normalize/0") is OldNormalize
+
+
+class _Writes(Stage):
+    name, version = "t-writes", 1
+    reads = ("doc_id", "text")
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        return StageResult(
+            batch.append_column("secret", pa.array([1] * batch.num_rows)),
+            EditLog(self.name).to_table(),
+        )
+
+
+class _Changes(Stage):
+    name, version = "t-changes", 1
+    reads = ("doc_id", "title")
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        index = batch.schema.get_field_index("title")
+        titles = pa.array(["x"] * batch.num_rows, pa.string())
+        return StageResult(batch.set_column(index, "title", titles), EditLog(self.name).to_table())
+
+
+class _Silent(Stage):
+    name, version = "t-silent", 1
+    reads = ("doc_id", "text")
+    writes = ("text",)
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        index = batch.schema.get_field_index("text")
+        texts = pa.array([t.upper() for t in batch.column("text").to_pylist()])
+        return StageResult(batch.set_column(index, "text", texts), EditLog(self.name).to_table())
+
+
+class _ReadsNothingThere(Stage):
+    name, version = "t-reads", 1
+    reads = ("doc_id", "sentiment")
+
+
+@pytest.mark.parametrize(
+    ("stage", "message"),
+    [
+        (_Writes(), "wrote columns it does not declare: \\['secret'\\]"),
+        (_Changes(), "changed column 'title'"),
+        (_Silent(), "changed the text of .* without an edit row"),
+    ],
+)
+def test_a_stage_breaking_its_declaration_fails_loudly(stage: Stage, message: str) -> None:
+    with pytest.raises(ContractError, match=message):
+        Runner([stage], DOC_SCHEMA).run(make_batch("Some text.", titles=["A title"]))
+
+
+def test_declarations_are_checked_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(ContractError, match="t-reads/1 reads or writes \\['sentiment'\\]"):
+        check_stages([_ReadsNothingThere()], DOC_SCHEMA)
+    params = RunParams(
+        raw_dir=str(tmp_path),
+        out_dir=str(tmp_path / "clean"),
+        stages={"clean-unit": ("normalize", f"{__name__}:_ReadsNothingThere")},
+    )
+    with pytest.raises(ContractError):
+        validate_chain(params.chain(), params, params.near_dup())
+    with pytest.raises(ContractError):
+        run_inline(params)
+    assert not (tmp_path / "clean").exists()  # refused before the output folder was touched
+    with pytest.raises(KeyError, match="no step 'clean'"):
+        RunParams(stages={"clean": ("normalize",)}).chain()
+
+
+def test_the_shipped_chain_is_valid_and_publishes_the_fixed_columns() -> None:
+    params = RunParams()
+    schema = validate_chain(params.chain(), params, params.near_dup())
+    from newsclean.tasks.schema import ARTICLE_SCHEMA
+
+    assert schema.equals(ARTICLE_SCHEMA)
+
+
+def test_runner_counts_every_stage_and_drops_empty_documents_to_quarantine() -> None:
+    from tests.helpers import clean_batch
+
+    out = clean_batch(make_batch("GETTY", "A real sentence that stays.", titles=["t", "u"]))
+    assert out.docs.num_rows == 1 and out.quarantine.num_rows == 1
+    assert out.quarantine.column("reason")[0].as_py().startswith("no text left")
+    stats = out.stats
+    assert list(stats) == list(CHAIN.step("clean-unit").stages)
+    assert stats["boilerplate"].edits == 1 and stats["boilerplate"].changed == 1
+    assert stats["drop-empty"].dropped == 1 and stats["derive"].docs == 1
+    assert out.docs.column("n_edits").to_pylist() == [0]
+
+
+def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
+    """What a pass stages has exactly the columns its declarations produce."""
+    from tests.helpers import clean_batch
+
+    out = clean_batch(make_batch("One sentence.", titles=["t"]))
+    pq.write_table(out.docs, tmp_path / "docs.parquet")
+    names = pq.read_schema(tmp_path / "docs.parquet").names
+    assert names[: len(DOC_SCHEMA)] == DOC_SCHEMA.names
+    assert names[len(DOC_SCHEMA) :] == ["n_edits", "content_hash", "word_count", "text_chars"]
