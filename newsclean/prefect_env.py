@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from inspect import isawaitable
 from pathlib import Path
 
 DEFAULTS = {
@@ -69,15 +70,13 @@ def api_for_worker_processes() -> Iterator[str]:
 def _drain_to_api() -> None:
     """Send queued logs and events before the server goes: otherwise they are retried against
     a stopped server at exit (a 75 s hang, measured), as prefect_test_harness also avoids."""
-    import inspect
-
-    from prefect.events.worker import EventsWorker
+    from prefect.events.worker import EventsWorker  # lazy: see api_for_worker_processes
     from prefect.logging.handlers import APILogWorker
     from prefect.utilities.asyncutils import run_coro_as_sync
 
     async def drain() -> None:
         for result in (APILogWorker.instance().drain(), EventsWorker.drain_all()):
-            if inspect.isawaitable(result):
+            if isawaitable(result):
                 await result
 
     with suppress(RuntimeError):  # a worker that never started has nothing to drain

@@ -27,3 +27,23 @@ def demo_raw(tmp_path: Path) -> Path:
     target = tmp_path / "raw"
     shutil.copytree(RAW, target)
     return target
+
+
+#: Every test says what it needs, so that `pytest -m unit` is the fast set (seconds) and CI,
+#: running everything, still runs each test once.
+KINDS = ("unit", "process", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wrong = [
+        f"{item.nodeid}: {kinds or 'none'}"
+        for item in items
+        if len(kinds := [k for k in KINDS if item.get_closest_marker(k)]) != 1
+    ]
+    if wrong:
+        raise pytest.UsageError(
+            "each test needs exactly one of the markers "
+            + ", ".join(KINDS)
+            + ":\n"
+            + "\n".join(wrong)
+        )

@@ -28,6 +28,8 @@ from newsclean.tasks.storage.dedup_index import IndexedArticles
 from newsclean.tasks.storage.io import write_parquet_atomic
 from tests.helpers import FAKENEWS, clean_texts
 
+pytestmark = pytest.mark.unit
+
 STORY = (
     "NATO Secretary General Jens Stoltenberg said the alliance will remain “as long as necessary”."
 )

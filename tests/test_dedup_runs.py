@@ -14,6 +14,9 @@ from newsclean.tasks.stages import minhash
 from tests.helpers import run_steps
 from tests.test_dedup import BASE, OTHER, article, near_copies, paragraphs
 
+pytestmark = pytest.mark.unit
+
+
 CONFIG = minhash.default_config()
 
 

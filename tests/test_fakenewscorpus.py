@@ -14,6 +14,9 @@ from newsclean.tasks.stages.dedup import Documents, TableSketches, decide
 from newsclean.tasks.storage.ingest import plan_units, read_unit
 from tests.helpers import FAKENEWS, clean_batch
 
+pytestmark = pytest.mark.unit
+
+
 # Genuine body paragraphs that mention the words boilerplate rules look for (Facebook,
 # Twitter, Reuters, source, headline, photograph, share, credit, click...): all must survive
 # byte for byte.

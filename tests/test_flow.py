@@ -37,6 +37,8 @@ def raw_with_bad_input(demo_raw: Path) -> Path:
     return demo_raw
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_path: Path) -> None:
     from newsclean.flows.clean_corpus import clean_corpus
 
@@ -113,6 +115,8 @@ def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_pa
     assert after_rerun == before_rerun
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_cli_run(prefect_harness: None, demo_raw: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -147,6 +151,7 @@ def test_cli_run(prefect_harness: None, demo_raw: Path, tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["show", "0000000000000000", "--out", str(out)]).exit_code == 2
 
 
+@pytest.mark.unit
 def test_cli_missing_raw_folder(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -157,6 +162,8 @@ def test_cli_missing_raw_folder(tmp_path: Path) -> None:
     assert "does not exist" in " ".join(result.output.split())
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_flow_on_a_dask_local_cluster(
     prefect_harness: None, demo_raw: Path, tmp_path: Path
 ) -> None:
@@ -174,6 +181,7 @@ def test_flow_on_a_dask_local_cluster(
     assert sorted(pd.read_parquet(out / "dedup_index")["doc_id"]) == sorted(articles["doc_id"])
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "option",
     [["--keep-policy", "newest"], ["--threshold", "1.5"], ["--runner", "ray"]],
@@ -187,6 +195,8 @@ def test_cli_rejects_bad_dedup_options(option: list[str], demo_raw: Path) -> Non
     assert result.exit_code == 2, result.output
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_flow_retries_a_transient_error_and_quarantines_a_failing_file(
     prefect_harness: None, demo_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -226,6 +236,8 @@ def test_flow_retries_a_transient_error_and_quarantines_a_failing_file(
     assert len(pd.read_parquet(out / "articles")) == 240
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_cli_refuses_while_another_run_writes(
     prefect_harness: None, demo_raw: Path, tmp_path: Path
 ) -> None:

@@ -54,6 +54,7 @@ def assert_same_dataset(left: Path, right: Path) -> None:
         pd.testing.assert_frame_equal(a[name], b[name], check_like=True, obj=name)
 
 
+@pytest.mark.unit
 def test_second_run_processes_only_the_new_files(tmp_path: Path) -> None:
     raw, out = tmp_path / "raw", tmp_path / "clean"
     first_files = fakenews_slices(raw, 3)
@@ -88,6 +89,7 @@ def test_second_run_processes_only_the_new_files(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.unit
 def test_touched_file_is_not_reprocessed_and_full_reprocesses(tmp_path: Path) -> None:
     raw, out = tmp_path / "raw", tmp_path / "clean"
     paths = fakenews_slices(raw, 2, rows=40)
@@ -103,6 +105,7 @@ def test_touched_file_is_not_reprocessed_and_full_reprocesses(tmp_path: Path) ->
         pd.testing.assert_frame_equal(before[name], after[name], check_like=True, obj=name)
 
 
+@pytest.mark.unit
 def test_changed_file_supersedes_its_rows_and_their_lineage(tmp_path: Path) -> None:
     raw, out = tmp_path / "raw", tmp_path / "clean"
     corpus = pd.read_csv(FAKENEWS).head(40)
@@ -118,6 +121,7 @@ def test_changed_file_supersedes_its_rows_and_their_lineage(tmp_path: Path) -> N
     assert_same_dataset(out, reference)
 
 
+@pytest.mark.unit
 def test_second_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     raw, out = tmp_path / "raw", tmp_path / "clean"
     fakenews_slices(raw, 1, rows=5)
@@ -167,6 +171,8 @@ def _staged(out: Path) -> bool:
     return any(out.glob("_staging/*/docs/*.parquet"))
 
 
+@pytest.mark.process
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", [_staged, _temp_files])
 def test_sigkill_then_rerun_gives_the_dataset_of_one_clean_run(
     tmp_path: Path, moment: callable
@@ -194,6 +200,7 @@ def test_sigkill_then_rerun_gives_the_dataset_of_one_clean_run(
     assert_same_dataset(out, reference)
 
 
+@pytest.mark.unit
 def test_journal_left_by_a_killed_commit_is_rolled_forward(tmp_path: Path, monkeypatch) -> None:
     raw = tmp_path / "raw"
     fakenews_slices(raw, 2, rows=30)
@@ -219,6 +226,8 @@ def test_journal_left_by_a_killed_commit_is_rolled_forward(tmp_path: Path, monke
     assert_same_dataset(out, reference)
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_two_concurrent_runs_do_not_interleave(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     fakenews_slices(raw, 4)
@@ -245,6 +254,7 @@ def test_two_concurrent_runs_do_not_interleave(tmp_path: Path) -> None:
     assert_same_dataset(out, reference)
 
 
+@pytest.mark.unit
 def test_dataset_of_schema_1_is_migrated_and_not_duplicated(tmp_path: Path) -> None:
     """A dataset written before near-dup dedup (no index, no manifest, duplicates without
     hash/cluster/run columns) is brought up to date; re-running adds nothing."""
@@ -268,3 +278,38 @@ def test_dataset_of_schema_1_is_migrated_and_not_duplicated(tmp_path: Path) -> N
     assert sorted(pd.read_parquet(out / "dedup_index")["doc_id"]) == sorted(
         articles_before["doc_id"]
     )
+
+
+@pytest.mark.unit
+def test_edits_of_schema_3_are_migrated_in_place(tmp_path: Path) -> None:
+    """Edits written before offsets existed (schema 3) gain ``field``/``start``/``end``/
+    ``model_version`` (unknown: null), and a learned removal's old id, whose ``/N`` was the
+    model version, becomes the rule's real id with the model version beside it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    raw.mkdir()
+    (raw / "news_sample.csv").write_bytes(FAKENEWS.read_bytes())
+    run_steps(raw, out)
+    before = pd.read_parquet(out / "edits")
+    for path in (out / "edits").glob("*.parquet"):
+        table = pq.read_table(path)
+        learned = pc.equal(table["rule"], "learned.repeated-line/1")
+        rules = pc.if_else(learned, pa.scalar("learned.repeated-line/7"), table["rule"])
+        table = table.set_column(table.schema.get_field_index("rule"), "rule", rules)
+        old = table.drop_columns(["field", "start", "end", "model_version"])
+        meta = {**old.schema.metadata, b"newsclean.schema_version": b"3"}
+        pq.write_table(old.replace_schema_metadata(meta), path)
+    again = run_steps(raw, out)
+    assert again["documents"] == 0 and again["edits"] == 0  # nothing new, nothing doubled
+    after = pd.read_parquet(out / "edits")
+    assert len(after) == len(before)
+    learned = after[after["stage"] == "learned-boilerplate"]
+    assert len(learned) > 0 and set(learned["rule"]) == {"learned.repeated-line/1"}
+    assert set(learned["model_version"]) == {7}
+    assert after["start"].isna().all() and after["field"].isna().all()
+    assert after[after["stage"] != "learned-boilerplate"]["model_version"].isna().all()
+    for path in (out / "edits").glob("*.parquet"):
+        assert pq.read_schema(path).metadata[b"newsclean.schema_version"] == b"4"

@@ -37,6 +37,8 @@ from newsclean.tasks.storage.ingest import (
     unsupported_quarantine,
 )
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "data" / "raw"
 REFERENCE = RAW / "samples" / "000_4c60d5582bf9f543.txt"
@@ -44,6 +46,7 @@ FAKENEWS = RAW / "fakenewscorpus" / "news_sample.csv"
 REFERENCE_TITLE = (
     "NATO set to ANGER Putin by extending Russian border troops 'for as long as necessary'"
 )
+
 REFERENCE_BODY_START = "NATO risks angering Russia"
 
 

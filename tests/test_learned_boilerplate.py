@@ -18,6 +18,8 @@ from newsclean.tasks.storage.boilerplate_model import ensure_list_files
 from tests.helpers import FAKENEWS, run_steps
 from tests.test_fakenewscorpus import MUST_SURVIVE
 
+pytestmark = pytest.mark.unit
+
 FOOTER = "The Harbor Ledger is an independent newsroom on the coast since 1998."
 BIO = (
     "Maria Lopez covers city hall for the Ledger and has reported from the council chamber, "

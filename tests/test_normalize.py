@@ -10,6 +10,8 @@ from newsclean.tasks.stages.normalize import normalize_batch
 from newsclean.tasks.stages.spacing import SpacingStage
 from tests.helpers import clean_one, make_batch
 
+pytestmark = pytest.mark.unit
+
 
 def _rules(row: dict) -> list[str]:
     return [e["rule"] for e in row["edits"]]

@@ -66,6 +66,8 @@ TITLES = st.one_of(
 
 # derandomize: CI must not fail on a draw nobody can reproduce; 24,000 random examples were
 # run by hand while developing (see docs/testing.md for the command).
+@pytest.mark.unit
+@pytest.mark.slow
 @settings(
     max_examples=500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -80,6 +82,7 @@ def test_clean_never_raises_and_is_idempotent(text: str, title: str | None) -> N
     assert second["edits"] == []
 
 
+@pytest.mark.unit
 @settings(max_examples=50, deadline=None)
 @given(st.sampled_from(JUNK), st.integers(min_value=1000, max_value=20000))
 def test_adversarial_repetition_does_not_hang(piece: str, repeat: int) -> None:
@@ -99,6 +102,7 @@ def test_adversarial_repetition_does_not_hang(piece: str, repeat: int) -> None:
     ],
     ids=["glued", "url-breaks", "long-url", "dots", "long-word", "getty-run"],
 )
+@pytest.mark.unit
 def test_giant_adversarial_documents_complete(text: str) -> None:
     """Each repair is linear in the text: these finish in about a second instead of hanging."""
     row = clean_one(text)

@@ -8,6 +8,8 @@ import pytest
 from newsclean.tasks.storage.ingest import BatchBuilder, decode_bytes, parse_txt
 from tests.helpers import REFERENCE, clean_batch, clean_one
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def row() -> dict:

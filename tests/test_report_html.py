@@ -258,6 +258,7 @@ class Page(HTMLParser):
 # --------------------------------------------------------------------------- pure tests
 
 
+@pytest.mark.unit
 def test_untrusted_text_is_escaped_everywhere() -> None:
     summary = realistic_summary()
     summary["run_id"] = f"run{XSS}"
@@ -285,6 +286,7 @@ def test_untrusted_text_is_escaped_everywhere() -> None:
     assert page.charts["domains"]["bars"][0]["data-label"] == '"><img src=x onerror=alert(1)>'
 
 
+@pytest.mark.unit
 def test_page_is_self_contained() -> None:
     page_html = render_html(realistic_summary())
     page = Page(page_html)
@@ -297,11 +299,13 @@ def test_page_is_self_contained() -> None:
     assert "default-src 'none'" in csp[0]
 
 
+@pytest.mark.unit
 def test_span_is_highlighted_from_its_offsets() -> None:
     marked = highlight_spans("Story.\n\nGETTY\n\nMore <b>.", [[8, 13]])
     assert marked == 'Story.\n\n<mark class="removed">GETTY</mark>\n\nMore &lt;b&gt;.'
 
 
+@pytest.mark.unit
 def test_marks_follow_offsets_never_the_text() -> None:
     # A removed "AP" credit line marks that line, not every "AP" in the story.
     text = "AP\n\nThe AP reported the vote.\n\nAP"
@@ -310,6 +314,7 @@ def test_marks_follow_offsets_never_the_text() -> None:
     assert highlight_spans(text, [[31, 33]]).endswith('<mark class="removed">AP</mark>')
 
 
+@pytest.mark.unit
 def test_removed_wins_over_changed_and_bad_spans_are_skipped() -> None:
     text = "one two three four"
     marked = highlight_spans(text, [[4, 13], [4, 7]], [[8, 13], [14, 18]])
@@ -321,6 +326,7 @@ def test_removed_wins_over_changed_and_bad_spans_are_skipped() -> None:
     assert highlight_spans("plain <text>", []) == "plain &lt;text&gt;"
 
 
+@pytest.mark.unit
 def test_every_chart_is_present_and_accessible() -> None:
     page = Page(render_html(realistic_summary()))
     assert set(page.charts) == CHARTS
@@ -339,6 +345,7 @@ def test_every_chart_is_present_and_accessible() -> None:
     assert {"before (raw)", "after (clean)"} <= set(page.charts["lengths"]["texts"])
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("chart", ["domains", "rules", "duplicates", "quarantine"])
 def test_bar_widths_are_proportional(chart: str) -> None:
     bars = Page(render_html(realistic_summary())).charts[chart]["bars"]
@@ -352,6 +359,7 @@ def test_bar_widths_are_proportional(chart: str) -> None:
         assert widths[label] == pytest.approx(full * value / top, abs=0.11), label
 
 
+@pytest.mark.unit
 def test_bar_values_follow_the_summary() -> None:
     summary = realistic_summary()
     charts = Page(render_html(summary)).charts
@@ -363,6 +371,7 @@ def test_bar_values_follow_the_summary() -> None:
     assert duplicates == [1_200, 380, 70, 15]
 
 
+@pytest.mark.unit
 def test_length_histogram_has_both_series_to_scale() -> None:
     summary = realistic_summary()
     bars = Page(render_html(summary)).charts["lengths"]["bars"]
@@ -381,6 +390,7 @@ def test_length_histogram_has_both_series_to_scale() -> None:
         assert height == pytest.approx(value * scale, rel=0.02, abs=0.11)
 
 
+@pytest.mark.unit
 def test_headline_figures() -> None:
     page = Page(render_html(realistic_summary()))
     text = re.sub(r"\s+", " ", page.text)
@@ -391,6 +401,7 @@ def test_headline_figures() -> None:
     assert "14 new, 2 changed, 230 unchanged" in text
 
 
+@pytest.mark.unit
 def test_example_shows_raw_with_marks_clean_text_and_edits() -> None:
     page_html = render_html(realistic_summary())
     page = Page(page_html)
@@ -406,6 +417,7 @@ def test_example_shows_raw_with_marks_clean_text_and_edits() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_long_texts_are_capped_with_a_note() -> None:
     summary = realistic_summary()
     filler = "The minister said the talks would resume next week. " * 400  # ~21,000 chars
@@ -421,6 +433,7 @@ def test_long_texts_are_capped_with_a_note() -> None:
     assert len(page.text) < 15_000
 
 
+@pytest.mark.unit
 def test_empty_summary_renders_nothing_this_run() -> None:
     page = Page(render_html(empty_summary()))
     assert set(page.charts) == CHARTS
@@ -438,6 +451,7 @@ def test_empty_summary_renders_nothing_this_run() -> None:
     assert "—" in text  # MB/s and docs/s unknown
 
 
+@pytest.mark.unit
 def test_summary_from_build_summary_renders() -> None:
     """An older runs/<run_id>.json (no charts keys) still renders instead of crashing."""
     units = [{"unit": "a.csv", "bytes_in": 2_000_000, "docs_in": 10}]
@@ -448,6 +462,7 @@ def test_summary_from_build_summary_renders() -> None:
     assert [int(b["data-value"]) for b in page.charts["duplicates"]["bars"]] == [1, 0, 0, 0]
 
 
+@pytest.mark.unit
 def test_mismatched_histogram_lists_do_not_crash() -> None:
     summary = realistic_summary()
     summary["lengths"] = {"edges": [0, 100, 200, 400], "before": [5, 7], "after": [1, 2, 3, 4]}
@@ -455,6 +470,7 @@ def test_mismatched_histogram_lists_do_not_crash() -> None:
     assert sorted(int(b["data-value"]) for b in bars) == [0, 1, 2, 3, 5, 7]
 
 
+@pytest.mark.unit
 def test_output_is_deterministic() -> None:
     summary = realistic_summary()
     first = render_html(summary)
@@ -574,6 +590,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.browser
 def test_chromium_screenshot_shows_the_charts(report_file: Path, tmp_path: Path) -> None:
     png = tmp_path / "report.png"
     result = run_chromium(
@@ -599,6 +616,7 @@ def test_chromium_screenshot_shows_the_charts(report_file: Path, tmp_path: Path)
         assert pixels > 1_000, f"{what}: only {pixels} pixels of {hex_colour}"
 
 
+@pytest.mark.browser
 def test_chromium_dom_has_charts_and_marks_and_no_console_errors(
     report_file: Path, tmp_path: Path
 ) -> None:
@@ -613,6 +631,7 @@ def test_chromium_dom_has_charts_and_marks_and_no_console_errors(
     assert "<script" not in dom  # the browser built no script element from article text
 
 
+@pytest.mark.browser
 def test_console_check_catches_a_broken_page(report_file: Path, tmp_path: Path) -> None:
     """The "no console errors" assertions above are only worth something if a broken page
     trips them: an inline script and an external image must both be reported (and blocked)."""

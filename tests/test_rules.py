@@ -14,6 +14,9 @@ from newsclean.tasks.stages.edits import EditLog
 from newsclean.tasks.stages.reflow import ReflowParams, reflow_text
 from newsclean.tasks.stages.spacing import insert_spaces, rejoin_urls
 
+pytestmark = pytest.mark.unit
+
+
 BOILERPLATE = [r for r in boilerplate_pack().rules if r.kind != "headline"]
 SPACE_RULES = normalize_pack().by_kind("insert-space")
 PATTERN_RULES = [r for r in normalize_pack().rules if r.kind != "builtin"]

@@ -14,8 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.helpers import FAKENEWS, REFERENCE
+
+pytestmark = [pytest.mark.process, pytest.mark.slow]
 
 
 def _free_port() -> int:

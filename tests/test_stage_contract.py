@@ -97,6 +97,7 @@ def test_a_stage_added_to_the_chain_reaches_articles_and_edits(tmp_path: Path) -
     assert "shouting-headlines/1" in chain
 
 
+@pytest.mark.unit
 def test_stage_references_resolve_by_name_version_or_path() -> None:
     assert resolve("normalize") is NormalizeStage
     assert resolve("normalize/1") is NormalizeStage
@@ -108,6 +109,7 @@ def test_stage_references_resolve_by_name_version_or_path() -> None:
     assert set(registered()) >= {"normalize", "spacing", "boilerplate", "typos", "sketch"}
 
 
+@pytest.mark.unit
 def test_an_older_stage_version_stays_runnable() -> None:
     class OldNormalize(NormalizeStage):
         version = 0
@@ -154,6 +156,7 @@ class _ReadsNothingThere(Stage):
     reads = ("doc_id", "sentiment")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("stage", "message"),
     [
@@ -167,6 +170,7 @@ def test_a_stage_breaking_its_declaration_fails_loudly(stage: Stage, message: st
         Runner([stage], DOC_SCHEMA).run(make_batch("Some text.", titles=["A title"]))
 
 
+@pytest.mark.unit
 def test_declarations_are_checked_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="t-reads/1 reads or writes \\['sentiment'\\]"):
         check_stages([_ReadsNothingThere()], DOC_SCHEMA)
@@ -184,6 +188,7 @@ def test_declarations_are_checked_before_any_work(tmp_path: Path) -> None:
         RunParams(stages={"clean": ("normalize",)}).chain()
 
 
+@pytest.mark.unit
 def test_the_shipped_chain_is_valid_and_publishes_the_fixed_columns() -> None:
     params = RunParams()
     schema = validate_chain(params.chain(), params, params.near_dup())
@@ -192,6 +197,7 @@ def test_the_shipped_chain_is_valid_and_publishes_the_fixed_columns() -> None:
     assert schema.equals(ARTICLE_SCHEMA)
 
 
+@pytest.mark.unit
 def test_runner_counts_every_stage_and_drops_empty_documents_to_quarantine() -> None:
     from tests.helpers import clean_batch
 
@@ -205,6 +211,7 @@ def test_runner_counts_every_stage_and_drops_empty_documents_to_quarantine() -> 
     assert out.docs.column("n_edits").to_pylist() == [0]
 
 
+@pytest.mark.unit
 def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
     """What a pass stages has exactly the columns its declarations produce."""
     from tests.helpers import clean_batch

@@ -14,6 +14,8 @@ from newsclean.tasks.stages.typos import corpus_vocabulary, correct_batch, parse
 from newsclean.tasks.storage.ingest import decode_bytes, parse_txt
 from tests.helpers import REFERENCE, clean_batch, make_batch
 
+pytestmark = pytest.mark.unit
+
 
 def _correct(*texts: str, **kw) -> tuple[list[str], list[dict]]:
     result = correct_batch(make_batch(*texts), **kw)

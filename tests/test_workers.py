@@ -10,6 +10,8 @@ import pytest
 
 from newsclean.tasks.pipeline import workers
 
+pytestmark = pytest.mark.process
+
 
 def _square(x: int) -> int:
     return x * x

@@ -275,7 +275,7 @@ def finish_publish(
     write_parquet_atomic(merged, temp_path(manifest_path), rename=False)
     renames.append((temp_path(manifest_path), manifest_path))
     commit(out, job.run_id, [(t, f) for t, f in renames if t.exists()], deletes)
-    ensure_readable(out, job.run_id, job.articles)
+    ensure_readable(out, job.run_id, job.articles, job.metadata)
     reasons = Counter(report.reason_group(r) for r in quarantine["reason"].to_pylist())
     counts["quarantine_reasons"] = dict(reasons.most_common())
     counts.update(

@@ -95,7 +95,7 @@ def extra_known_words() -> frozenset[str]:
     symspellpy's list leans British and lacks rumor, color, skeptical, so without this the
     edit-distance layer would "correct" American spellings. Used only as known words, so the
     package's JSON is read directly instead of building a SpellChecker (less memory)."""
-    import gzip
+    import gzip  # (kept here: this function's code is pinned by typo.edit-distance/1)
     import json
 
     resource = files("spellchecker") / "resources" / "en.json.gz"
@@ -218,7 +218,7 @@ class Corrector:
         return self.corpus_counts.get(candidate, 0) < seen * override_ratio
 
     def _edit_distance(self, word: str) -> str | None:
-        from symspellpy import Verbosity
+        from symspellpy import Verbosity  # lazy: symspellpy loads only where typos run
 
         params = self.edit_rule.params
         if len(word) < int(params["min_length"]) or self._morphology_known(word):
@@ -280,7 +280,7 @@ class Corrector:
 
 @cache
 def _symspell(max_edit_distance: int):
-    from symspellpy import SymSpell
+    from symspellpy import SymSpell  # lazy: symspellpy loads only where typos run
 
     # prefix_length 5 instead of 7: same suggestions at distance 1, index 27 MB instead of
     # 67 MB per worker (measured).

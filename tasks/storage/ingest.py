@@ -342,7 +342,7 @@ def _parse_date_text(text: str) -> datetime | None:
         pass
     if text.lower() in _RELATIVE_DATES:  # pandas would read these as the current time
         return None
-    import pandas as pd
+    import pandas as pd  # lazy: ~45 MB per worker, only for the rare free-form date
 
     try:
         ts = pd.Timestamp(text)

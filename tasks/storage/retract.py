@@ -130,7 +130,9 @@ def new_quarantine(out: Path, tables: list[pa.Table], retracted_files: set[str])
     return table.filter(pc.invert(pc.is_in(key(table), value_set=key(seen).combine_chunks())))
 
 
-def ensure_readable(out: Path, run_id: str, articles: pa.Schema = ARTICLE_SCHEMA) -> None:
+def ensure_readable(
+    out: Path, run_id: str, articles: pa.Schema = ARTICLE_SCHEMA, metadata: dict | None = None
+) -> None:
     """An empty file in a table folder that has none, so that ``pd.read_parquet(folder)``
     and DuckDB globs work on every table from the first run on (even with no rows)."""
     schemas = {
@@ -141,4 +143,5 @@ def ensure_readable(out: Path, run_id: str, articles: pa.Schema = ARTICLE_SCHEMA
     }
     for name, schema in schemas.items():
         if not published_parts(out, name):
-            write_parquet_atomic(schema.empty_table(), final_name(out, name, run_id, 0))
+            empty = schema.empty_table()
+            write_parquet_atomic(empty, final_name(out, name, run_id, 0), metadata)

@@ -1,0 +1,75 @@
+"""What analysts read does not move under a refactor: on the shipped demo data the articles,
+duplicates and quarantine tables equal those of the previous release (0.1.0, 99fb8d0), column
+by column, except for columns added since; and every file and run records the versions of
+every stage, rule pack and model it used.
+
+The previous release's output is frozen in ``tests/data/release-0.1.0-demo.json``, written by
+that release's own flow (how: ``tests/release_snapshot.py``), so this test needs no old
+checkout and cannot drift with the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from newsclean.tasks.pipeline.chain import CHAIN
+from newsclean.tasks.rules import PACKS
+from newsclean.tasks.schema import SCHEMA_VERSION
+from tests.helpers import RAW, run_steps
+from tests.release_snapshot import snapshot
+
+pytestmark = [pytest.mark.unit, pytest.mark.slow]
+
+
+PREVIOUS = Path(__file__).parent / "data" / "release-0.1.0-demo.json"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("parity")
+    shutil.copytree(RAW, root / "raw")
+    result = run_steps(root / "raw", root / "clean", typos=True)  # the flow's defaults
+    return root / "clean", result
+
+
+def test_demo_tables_equal_the_previous_release(demo_run: tuple[Path, dict]) -> None:
+    out, _ = demo_run
+    previous = json.loads(PREVIOUS.read_text())
+    now = snapshot(out)
+    assert now["quarantine"] == previous["quarantine"]
+    for table in ("articles", "duplicates"):
+        assert sorted(now[table]) == sorted(previous[table]), f"{table}: other documents"
+        differing = {
+            (doc_id, column)
+            for doc_id, columns in previous[table].items()
+            for column, digest in columns.items()
+            if now[table][doc_id].get(column) != digest
+        }
+        assert differing == set(), f"{table}: {sorted(differing)[:10]}"
+    assert len(previous["articles"]) == 240 and len(previous["duplicates"]) == 11
+
+
+def test_every_file_and_run_records_what_it_was_made_with(demo_run: tuple[Path, dict]) -> None:
+    out, result = demo_run
+    versions = result["summary"]["versions"]
+    assert versions["schema"] == SCHEMA_VERSION
+    clean = versions["chain"]["clean-unit"]
+    assert clean == [f"{name}/1" for name in CHAIN.step("clean-unit").stages]
+    assert set(versions["rule_packs"]) == set(PACKS)
+    assert "caption.credit-line/1" in versions["rule_packs"]["boilerplate"]["rules"]
+    assert versions["models"] == {"learned-boilerplate": 1}
+    assert versions["resources"]["model:learned-boilerplate"] == "1"
+    assert {"rules:boilerplate", "ftfy", "symspellpy", "sketch"} <= set(versions["resources"])
+    run_file = json.loads((out / "runs" / f"{result['run_id']}.json").read_text())
+    assert run_file["versions"] == versions
+    assert set(run_file["stages"]) >= {"normalize", "typos", "sketch", "learned-boilerplate"}
+    for table in ("articles", "edits", "duplicates", "quarantine", "dedup_index"):
+        for path in (out / table).glob("part-*.parquet"):
+            meta = pq.read_schema(path).metadata
+            assert meta[b"newsclean.schema_version"] == SCHEMA_VERSION.encode()
+            assert json.loads(meta[b"newsclean.versions"]) == versions, path
