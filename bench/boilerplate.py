@@ -1,7 +1,7 @@
 """Learned-boilerplate benchmark: does newsclean remove each publisher's own repeated lines,
 and only those?
 
-Why: the learned layer (rule ids ``learned.repeated-line/N``, stage ``boilerplate``) removes
+Why: the learned layer (rule ``learned.repeated-line``, stage ``learned-boilerplate``) removes
 a short paragraph once it recurs in enough distinct stories of one publisher. Its two ways
 to fail are invisible without ground truth: missing a publisher's masthead or author bio
 (recall), and learning a *story's* paragraphs because the story was syndicated or
@@ -62,8 +62,10 @@ sys.path.insert(0, str(BENCH_DIR))
 from procmem import measure  # noqa: E402  (bench/ is run as scripts)
 
 LEARNED_PREFIX = "learned.repeated-line/"
-STAGE = "boilerplate"
-SNIPPET_CHARS = 2000  # tasks.edits.SNIPPET_CHARS: longer before/after are cut with "…"
+STAGES = ["boilerplate", "learned-boilerplate"]  # the rule packs' removals and the learned
+SNIPPET_CHARS = (
+    2000  # newsclean.tasks.stages.edits.SNIPPET_CHARS: longer before/after are cut with "…"
+)
 NO_DOMAIN = "(no domain)"
 SUPPORT_BUCKETS = ((1, 2), (3, 4), (5, 9), (10, 49), (50, 10**9))
 N_EXAMPLES = 12
@@ -135,7 +137,7 @@ def load_outputs(clean: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     edits = pd.read_parquet(
         clean / "edits",
         columns=["doc_id", "stage", "rule", "before"],
-        filters=[("stage", "==", STAGE)],
+        filters=[("stage", "in", STAGES)],
     )
     dup_dir = clean / "duplicates"
     duplicates = (

@@ -60,8 +60,8 @@ SWEEP = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
 
 def inner(raw: Path, work: Path, workers: int) -> None:
     """The measured run (in its own process): sketch in a pool, then decide in a worker."""
-    from tasks import minhash
-    from tasks import workers as pool
+    from newsclean.tasks.pipeline import workers as pool
+    from newsclean.tasks.stages import minhash
 
     config = minhash.default_config()
     work.mkdir(parents=True, exist_ok=True)
@@ -137,10 +137,8 @@ def score(truth: pd.DataFrame, kept_of: dict[str, str]) -> dict[str, Any]:
 
 def sweep(work: Path, truth: pd.DataFrame) -> list[dict[str, Any]]:
     """Recall and precision against the threshold, from the same signatures re-banded."""
-    from tasks.dedup import Documents, decide
-    from tasks.dedup_index import IndexedArticles
-
-    from tasks import minhash
+    from newsclean.tasks.stages import minhash
+    from newsclean.tasks.stages.dedup import Documents, TableSketches, decide
 
     keys = pa.concat_tables(pq.read_table(p) for p in sorted(work.glob("*.keys.parquet")))
     sketch = pa.concat_tables(pq.read_table(p) for p in sorted(work.glob("*.sketch.parquet")))
@@ -157,7 +155,7 @@ def sweep(work: Path, truth: pd.DataFrame) -> list[dict[str, Any]]:
         columns.update({n: sketch.column(n) for n in ("num_contexts", "num_values")})
         rebanded = pa.table(columns, schema=minhash.sketch_schema(config))
         started = time.perf_counter()
-        decision = decide(Documents(keys, rebanded), IndexedArticles(), config)
+        decision = decide(Documents(keys, rebanded), TableSketches.empty(config), config)
         seconds = time.perf_counter() - started
         found = score(truth, clusters_from_pairs(decision.duplicates.to_pandas()))
         rows.append(

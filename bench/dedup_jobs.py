@@ -15,9 +15,8 @@ import pyarrow.parquet as pq
 
 def sketch_file(path: str, out_dir: str, config: Any, rows: int = 1000) -> int:
     """Worker job: keys and MinHash sketches of one JSONL file, as the flow stages them."""
-    from tasks.dedup import content_hashes
-
-    from tasks import minhash
+    from newsclean.tasks.stages import minhash
+    from newsclean.tasks.stages.derive import content_hashes
 
     table = pj.read_json(path).select(["id", "content"])
     ids = table.column("id").combine_chunks()
@@ -44,12 +43,11 @@ def sketch_file(path: str, out_dir: str, config: Any, rows: int = 1000) -> int:
 
 def decide_all(work: str, config: Any) -> dict[str, Any]:
     """Worker job: the dedup decision over every sketched file (empty index)."""
-    from tasks.dedup import Documents, decide
-    from tasks.dedup_index import IndexedArticles
+    from newsclean.tasks.stages.dedup import Documents, TableSketches, decide
 
     folder = Path(work)
     keys = pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.keys.parquet")))
     sketch = pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.sketch.parquet")))
-    decision = decide(Documents(keys, sketch), IndexedArticles(), config)
+    decision = decide(Documents(keys, sketch), TableSketches.empty(config), config)
     pq.write_table(decision.duplicates, folder / "duplicates.parquet")
     return {"documents": keys.num_rows, "dropped": decision.duplicates.num_rows}

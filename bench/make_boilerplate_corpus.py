@@ -211,7 +211,7 @@ class Publisher:
 
 def _rule_checker() -> Callable[[str], str | None]:
     """A function telling which existing boilerplate rule (if any) would remove a line."""
-    from tasks.rules import boilerplate_pack
+    from newsclean.tasks.rules import boilerplate_pack
 
     rules = [r for r in boilerplate_pack().rules if r.kind != "headline" and r.pattern]
 

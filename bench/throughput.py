@@ -26,10 +26,16 @@ their ``truth.json`` matches; outputs are deleted after each run unless ``--keep
 Both tools read a corpus that is most likely in the page cache (just generated, or
 read by the previous run), so disk speed is not part of the figures.
 
+``--vs-tree DIR`` runs the same corpora through another checkout of newsclean (an older
+release, ``git worktree add /tmp/old <commit>``) with this interpreter, as the tool
+``baseline``: the same dependencies, only newsclean's code differs. With ``--repeat N`` every
+tool runs N times per corpus, the tools alternating (A B A B), and the table shows medians.
+
 Usage::
 
     /work/venv/bin/python bench/throughput.py --mb 100 --vs-datatrove
     /work/venv/bin/python bench/throughput.py --sizes 100,1000      # is peak RSS flat?
+    /work/venv/bin/python bench/throughput.py --sizes 100,1000 --vs-tree /tmp/old --repeat 2
 """
 
 from __future__ import annotations
@@ -59,9 +65,10 @@ MB = 1_000_000  # decimal, as in make_corpus.py and the flow summary
 # Same module source and entry point as ``python -m flows.clean_corpus RAW OUT``, but
 # with the worker count and batch size the CLI flags set (the module's main() has no
 # flags). Used only when one of them is given, so the default run is the plain command.
+FLOW_MODULE = "newsclean.flows.clean_corpus"
 FLOW_SNIPPET = (
     "import sys\n"
-    "from flows.clean_corpus import clean_corpus\n"
+    "from newsclean.flows.clean_corpus import clean_corpus\n"
     "kw = {'batch_size': int(sys.argv[4])} if int(sys.argv[4]) > 0 else {}\n"
     "s = clean_corpus(raw_dir=sys.argv[1], out_dir=sys.argv[2], "
     "workers_count=int(sys.argv[3]), typos=sys.argv[5] == 'on', **kw)\n"
@@ -86,7 +93,9 @@ class Measured:
     log_path: Path
 
 
-def run_measured(cmd: list[str], log_path: Path, cwd: Path = REPO_DIR) -> Measured:
+def run_measured(
+    cmd: list[str], log_path: Path, cwd: Path = REPO_DIR, env: dict[str, str] | None = None
+) -> Measured:
     """Run ``cmd`` to completion, timing it and sampling its process tree's memory.
 
     stderr goes to ``log_path`` (Prefect and datatrove log there); stdout is returned
@@ -98,7 +107,13 @@ def run_measured(cmd: list[str], log_path: Path, cwd: Path = REPO_DIR) -> Measur
         err.flush()
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True, encoding="utf-8"
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            encoding="utf-8",
         )
         sampler = TreeMemorySampler(proc.pid)
         sampler.start()
@@ -215,17 +230,26 @@ def run_newsclean(
     python: str,
     log_dir: Path,
     typos: bool = True,
+    tree: Path | None = None,
+    tool: str = "newsclean",
 ) -> ToolRun:
-    """Run the clean-corpus flow in a subprocess of ``python`` and collect its figures."""
+    """Run the clean-corpus flow in a subprocess of ``python`` and collect its figures;
+    with ``tree``, the flow of that other checkout (its folder first on the path)."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # one run per folder: runs/ and duplicates/ stay unambiguous
+    module, snippet, cwd, env = FLOW_MODULE, FLOW_SNIPPET, REPO_DIR, None
+    if tree is not None:
+        cwd, env = tree, {**os.environ, "PYTHONPATH": str(tree)}
+        if not (tree / "newsclean" / "flows").exists():  # before newsclean.flows existed
+            module = "flows.clean_corpus"
+            snippet = FLOW_SNIPPET.replace("newsclean.flows.clean_corpus", module)
     if workers == 0 and batch_size is None and typos:
-        cmd = [python, "-m", "flows.clean_corpus", str(raw_dir), str(out_dir)]
+        cmd = [python, "-m", module, str(raw_dir), str(out_dir)]
     else:
-        cmd = [python, "-c", FLOW_SNIPPET, str(raw_dir), str(out_dir), str(workers)]
+        cmd = [python, "-c", snippet, str(raw_dir), str(out_dir), str(workers)]
         cmd += [str(batch_size or 0), "on" if typos else "off"]
     mb = truth["text_bytes"] / MB
-    m = run_measured(cmd, log_dir / f"newsclean-{mb:g}mb.log")
+    m = run_measured(cmd, log_dir / f"{tool}-{mb:g}mb.log", cwd=cwd, env=env)
     summary: dict[str, Any] = {}
     runs = sorted((out_dir / "runs").glob("*.json")) if m.returncode == 0 else []
     if runs:
@@ -234,7 +258,7 @@ def run_newsclean(
     if summary:
         extra["exact_dups_found"] = count_exact_duplicates(out_dir)
     return ToolRun(
-        "newsclean",
+        tool,
         mb,
         truth["n_docs"],
         m,
@@ -284,7 +308,7 @@ def describe(run: ToolRun, truth: dict[str, Any]) -> list[str]:
     if m.returncode != 0:
         lines.append(f"  FAILED: exit code {m.returncode}; log: {m.log_path}")
         return lines
-    inner = "flow (summary seconds)" if run.tool == "newsclean" else "executor.run()"
+    inner = "executor.run()" if run.tool == "datatrove" else "flow (summary seconds)"
     lines += [
         f"  wall (whole command)     {m.wall_s:8.1f} s  {_rate(run.mb, m.wall_s, '7.2f')} MB/s"
         f"  {_rate(run.docs, m.wall_s, '9,.0f')} docs/s",
@@ -303,7 +327,7 @@ def describe(run: ToolRun, truth: dict[str, Any]) -> list[str]:
         f"{name} {_mb(rss)}" for name, rss in sorted(m.at_peak, key=lambda x: -x[1])
     )
     lines.append(f"  RSS MB per process at the peak: {by_role}")
-    if run.tool == "newsclean":
+    if run.tool in ("newsclean", "baseline"):
         s = run.extra.get("summary", {})
         if not s:
             lines.append(f"  no runs/*.json summary found; log: {m.log_path}")
@@ -329,8 +353,29 @@ def describe(run: ToolRun, truth: dict[str, Any]) -> list[str]:
     return lines
 
 
+def median_runs(runs: list[ToolRun]) -> list[ToolRun]:
+    """One run per tool and size: the one with the median wall time (of the repeats)."""
+    out = []
+    for key in dict.fromkeys((r.mb, r.tool) for r in runs):
+        group = sorted((r for r in runs if (r.mb, r.tool) == key), key=lambda r: r.measured.wall_s)
+        out.append(group[(len(group) - 1) // 2])
+    return out
+
+
+def _ratio_row(label: str, a: ToolRun, b: ToolRun) -> str:
+    """Speed of ``a`` relative to ``b`` (>1: ``a`` is faster) and memory ``a``/``b``."""
+    speed_wall = b.measured.wall_s / a.measured.wall_s  # MB/s ratio = inverse time ratio
+    speed_inner = b.inner_s / a.inner_s  # type: ignore[operator]
+    return (
+        f"{label:<20} {'':>6} {'':>7} {speed_wall:6.2f}x {speed_wall:7.2f}x "
+        f"{'':>7} {speed_inner:6.2f}x {speed_inner:7.2f}x "
+        f"{a.measured.peak_rss / b.measured.peak_rss:6.2f}x "
+        f"{a.measured.peak_pss / max(b.measured.peak_pss, 1):6.2f}x"
+    )
+
+
 def table(runs: list[ToolRun]) -> list[str]:
-    """Side-by-side table; with both tools on a size, a newsclean/datatrove ratio row."""
+    """Side-by-side table; with two tools on a size, ratio rows (newsclean first)."""
     head = (
         f"{'tool':<20} {'MB':>6} {'wall s':>7} {'MB/s':>7} {'docs/s':>8} "
         f"{'inner s':>7} {'MB/s':>7} {'docs/s':>8} {'RSS MB':>7} {'PSS MB':>7}"
@@ -351,16 +396,11 @@ def table(runs: list[ToolRun]) -> list[str]:
                 f"{_rate(r.docs, m.wall_s, '8,.0f')} {inner} {_rate(r.mb, r.inner_s, '7.2f')} "
                 f"{_rate(r.docs, r.inner_s, '8,.0f')} {_mb(m.peak_rss):>7} {_mb(m.peak_pss):>7}"
             )
-        nc, dt = group.get("newsclean"), group.get("datatrove")
-        if nc and dt and nc.ok and dt.ok:
-            a, b = nc.measured, dt.measured
-            speed_wall = b.wall_s / a.wall_s  # MB/s ratio = inverse time ratio, same MB
-            speed_inner = dt.inner_s / nc.inner_s  # type: ignore[operator]
-            out.append(
-                f"{'ratio nc/dt':<20} {'':>6} {'':>7} {speed_wall:6.2f}x {speed_wall:7.2f}x "
-                f"{'':>7} {speed_inner:6.2f}x {speed_inner:7.2f}x "
-                f"{a.peak_rss / b.peak_rss:6.2f}x {a.peak_pss / max(b.peak_pss, 1):6.2f}x"
-            )
+        nc = group.get("newsclean")
+        for other, label in (("datatrove", "ratio nc/dt"), ("baseline", "ratio nc/baseline")):
+            b = group.get(other)
+            if nc and b and nc.ok and b.ok:
+                out.append(_ratio_row(label, nc, b))
     return out
 
 
@@ -409,6 +449,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--file-mb", type=float, default=25.0, help="MB of text per corpus file")
     ap.add_argument("--vs-datatrove", action="store_true", help="also run the datatrove baseline")
+    ap.add_argument(
+        "--vs-tree", type=Path, default=None, help="also run another newsclean checkout"
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool and size (medians)")
     ap.add_argument("--datatrove-python", default=str(DEFAULT_DT_PYTHON))
     ap.add_argument(
         "--python", default=sys.executable, help="interpreter for newsclean (default: this one)"
@@ -445,36 +489,54 @@ def main(argv: list[str] | None = None) -> int:
             f"{truth['n_exact_dup_copies']:,} exact copies planted",
             flush=True,
         )
-        pair = [
-            run_newsclean(
-                raw,
-                work / "out-newsclean",
-                truth,
-                args.workers,
-                args.batch_size,
-                args.python,
-                work / "logs",
-                typos=not args.no_typos,
-            )
-        ]
-        if args.vs_datatrove:
-            pair.append(
-                run_datatrove(
-                    raw, work / "out-datatrove", truth, args.datatrove_python, work / "logs"
+        for _ in range(args.repeat):
+            pair = [
+                run_newsclean(
+                    raw,
+                    work / "out-newsclean",
+                    truth,
+                    args.workers,
+                    args.batch_size,
+                    args.python,
+                    work / "logs",
+                    typos=not args.no_typos,
                 )
-            )
-        for run in pair:
-            print("\n".join(describe(run, truth)), flush=True)
-        if not args.keep:
-            for name in ("out-newsclean", "out-datatrove"):
-                shutil.rmtree(work / name, ignore_errors=True)
-        runs += pair
+            ]
+            if args.vs_tree:
+                pair.append(
+                    run_newsclean(
+                        raw,
+                        work / "out-baseline",
+                        truth,
+                        args.workers,
+                        args.batch_size,
+                        args.python,
+                        work / "logs",
+                        typos=not args.no_typos,
+                        tree=args.vs_tree.resolve(),
+                        tool="baseline",
+                    )
+                )
+            if args.vs_datatrove:
+                pair.append(
+                    run_datatrove(
+                        raw, work / "out-datatrove", truth, args.datatrove_python, work / "logs"
+                    )
+                )
+            for run in pair:
+                print("\n".join(describe(run, truth)), flush=True)
+            if not args.keep:
+                for name in ("out-newsclean", "out-baseline", "out-datatrove"):
+                    shutil.rmtree(work / name, ignore_errors=True)
+            runs += pair
     print(
         "\nMB = decimal MB of document text; wall = whole command incl. interpreter and"
         " Prefect start-up;\ninner = the tool's own timer; RSS/PSS = peak sums over the"
         " process tree\n(RSS sampled every 50 ms, PSS every 250 ms)."
     )
-    print("\n".join(table(runs)))
+    if args.repeat > 1:
+        print(f"(medians of {args.repeat} runs per tool and size, by wall time)")
+    print("\n".join(table(median_runs(runs))))
     return 0 if all(r.ok for r in runs) else 1
 
 

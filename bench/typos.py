@@ -1,4 +1,4 @@
-"""Quality and speed bench of the typo stage (``tasks.typos.correct_batch``), issue #3.
+"""Quality and speed bench of the typo stage (``newsclean.tasks.stages.typos``), issue #3.
 
 Why: the stage is tuned for precision first (docs/typos.md sets the bars: precision ≥ 0.95,
 recall ≥ 0.80 on common misspellings, ≤ 1 false change per 10k clean tokens). Unit tests
@@ -79,7 +79,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-from tasks.typos import (
+
+from newsclean.tasks.stages.typos import (
     corpus_vocabulary,
     correct_batch,
     curated_corrections,
