@@ -26,7 +26,7 @@ from rich.table import Table
 
 from newsclean.tasks.pipeline.learn_job import list_learned
 from newsclean.tasks.pipeline.report import headline_rows
-from newsclean.tasks.settings import RUN
+from newsclean.tasks.settings import RUN, SERVE
 from newsclean.tasks.stages.dedup import KEEP_CRITERIA
 from newsclean.tasks.stages.learned import default_config as learned_config
 from newsclean.tasks.stages.minhash import default_config
@@ -303,8 +303,10 @@ def serve(
     interval: Annotated[
         float | None, typer.Option(help="Run every SECONDS instead of a cron schedule.")
     ] = None,
-    port: Annotated[int, typer.Option(help="Port of the local Prefect server it starts.")] = 4200,
-    name: Annotated[str, typer.Option(help="Deployment name.")] = "newsclean-scheduled",
+    port: Annotated[
+        int, typer.Option(help="Port of the local Prefect server it starts.")
+    ] = SERVE.port,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = SERVE.deployment,
     typos: Annotated[bool, typer.Option("--typos/--no-typos")] = RUN.typos,
 ) -> None:
     """Serve the flow on a schedule; each run cleans only the new and changed raw files.

@@ -22,10 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from newsclean.tasks.settings import RUN
+from newsclean.tasks.settings import RUN, SERVE
 
-DEFAULT_PORT = 4200
-START_TIMEOUT = 120.0
+START_TIMEOUT = SERVE.server_start_timeout
 
 
 def _healthy(url: str) -> bool:
@@ -42,7 +41,7 @@ def _port_free(port: int) -> bool:
 
 
 @contextmanager
-def standing_server(port: int = DEFAULT_PORT, log: Path | None = None) -> Iterator[str]:
+def standing_server(port: int = SERVE.port, log: Path | None = None) -> Iterator[str]:
     """The API URL of a standing Prefect server for the duration: the configured one, or a
     local one started (and stopped) here."""
     configured = os.environ.get("PREFECT_API_URL")

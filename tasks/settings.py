@@ -11,8 +11,10 @@ import tomllib
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "settings.toml"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,32 @@ class RunSettings:
     scheduled_lock_wait: float
 
 
-@cache
-def run_settings(path: Path = SETTINGS_FILE) -> RunSettings:
-    with path.open("rb") as fh:
-        table = tomllib.load(fh)["run"]
-    names = {f.name for f in fields(RunSettings)}
+@dataclass(frozen=True)
+class ServeSettings:
+    """The ``[serve]`` table of settings.toml: ``newsclean serve``'s defaults."""
+
+    port: int
+    deployment: str
+    server_start_timeout: float
+
+
+def _table(cls: type[T], name: str, path: Path = SETTINGS_FILE) -> T:
+    """One table of settings.toml as ``cls``; a missing or unknown key fails loudly."""
+    table = _load(path)[name]
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     missing, unknown = names - set(table), set(table) - names
     if missing or unknown:
-        raise ValueError(f"{path}: missing settings {sorted(missing)}, unknown {sorted(unknown)}")
-    return RunSettings(**table)
+        raise ValueError(
+            f"{path} [{name}]: missing settings {sorted(missing)}, unknown {sorted(unknown)}"
+        )
+    return cls(**table)
 
 
-RUN = run_settings()
+@cache
+def _load(path: Path) -> dict:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+RUN = _table(RunSettings, "run")
+SERVE = _table(ServeSettings, "serve")

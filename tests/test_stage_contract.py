@@ -19,40 +19,23 @@ from newsclean.tasks.pipeline.runner import ContractError, Runner, check_stages
 from newsclean.tasks.pipeline.state import RunParams
 from newsclean.tasks.pipeline.steps import run_inline, validate_chain
 from newsclean.tasks.schema import DOC_SCHEMA
-from newsclean.tasks.stages import BatchContext, EditLog, NewColumn, Stage, StageResult
+from newsclean.tasks.stages import BatchContext, EditLog, Stage, StageResult
 from newsclean.tasks.stages.base import register, registered, resolve
 from newsclean.tasks.stages.normalize import NormalizeStage
 from tests.helpers import make_batch
 
-
-# --------------------------------------------------------------------------- the docs' example
-class ShoutingHeadlines(Stage):
-    """ALL-CAPS headlines in title case; the new column says which ones were."""
-
-    name = "shouting-headlines"
-    version = 1
-    reads = ("doc_id", "title")
-    writes = ("title",)
-    adds = (NewColumn("title_was_shouting", pa.bool_(), "the headline was in capitals"),)
-
-    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
-        log = EditLog(self.name)
-        titles = batch.column("title").to_pylist()
-        shouting = [bool(t) and t.isupper() and len(t) > 12 for t in titles]
-        for i, doc_id in enumerate(batch.column("doc_id").to_pylist()):
-            if shouting[i]:
-                fixed = titles[i].title()
-                span = {"field": "title", "start": 0, "end": len(titles[i])}
-                log.add(doc_id, "headline.shouting/1", titles[i], fixed, **span)
-                titles[i] = fixed
-        index = batch.schema.get_field_index("title")
-        batch = batch.set_column(index, "title", pa.array(titles, pa.string()))
-        return StageResult(
-            batch.append_column("title_was_shouting", pa.array(shouting)), log.to_table()
-        )
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 
 
-# --------------------------------------------------------------------------- end of example
+def _docs_example() -> str:
+    """The code block of docs/architecture.md's "Adding a stage": the test runs exactly it."""
+    section = DOCS.read_text(encoding="utf-8").split("## Adding a stage", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+_example: dict = {}
+exec(compile(_docs_example(), str(DOCS), "exec"), _example)  # registers "shouting-headlines"
+ShoutingHeadlines = _example["ShoutingHeadlines"]
 
 
 def _write_feed(raw: Path) -> None:
@@ -64,20 +47,32 @@ def _write_feed(raw: Path) -> None:
     (raw / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
 
 
-def _chain_with_example() -> dict[str, list[str]]:
+def _chain_with(reference: str) -> dict[str, list[str]]:
     clean = list(CHAIN.step("clean-unit").stages)
-    clean.insert(clean.index("derive"), f"{__name__}:ShoutingHeadlines")
+    clean.insert(clean.index("derive"), reference)
     return {"clean-unit": clean}
 
 
 @pytest.mark.process
-def test_a_stage_added_to_the_chain_reaches_articles_and_edits(tmp_path: Path) -> None:
-    """Registered through the chain declaration alone (a ``module:Class`` reference, which
-    the worker processes import too), its column and edits are in the published output."""
+@pytest.mark.parametrize(
+    ("reference", "workers"),
+    [("shouting-headlines", 1), (f"{__name__}:ShoutingHeadlines", 2)],
+    ids=["registered-name", "import-path-in-worker-processes"],
+)
+def test_a_stage_added_to_the_chain_reaches_articles_and_edits(
+    tmp_path: Path, reference: str, workers: int
+) -> None:
+    """The docs' example, named in the chain declaration and nowhere else (by its registered
+    name, or by a ``module:Class`` reference that worker processes import too): its column
+    and its edits are in the published output."""
     raw, out = tmp_path / "raw", tmp_path / "clean"
     _write_feed(raw)
     state = run_inline(
-        raw_dir=str(raw), out_dir=str(out), typos=False, workers=2, stages=_chain_with_example()
+        raw_dir=str(raw),
+        out_dir=str(out),
+        typos=False,
+        workers=workers,
+        stages=_chain_with(reference),
     )
     articles = pd.read_parquet(out / "articles").set_index("source_record")
     assert articles.loc[0, "title"] == "Minister Resigns Over Expenses"
