@@ -12,7 +12,9 @@ declaration; nothing else lists the steps. There are two kinds of step:
   sum the vocabulary, decide duplicates, learn boilerplate, publish, report); ``publish``
   applies stages too, to the kept articles only.
 
-A step with ``when`` runs only when that run parameter is true. To add a stage, write it
+A step with ``when`` runs only when that run parameter is true; one with ``fresh_workers``
+starts from a new worker pool, so one phase's memory (cleaning buffers, typo dictionaries)
+never stacks on another's. To add a stage, write it
 (:mod:`newsclean.tasks.stages.base`) and name it in a pass below, or, for one run, override a
 pass's stage list with the ``stages`` run parameter (``{"clean-unit": [...]}``): a reference is
 a registered name (``normalize``), an exact version (``normalize/1``) or an importable class
@@ -33,6 +35,12 @@ class UnitPass:
     output: str  # "docs" | "sketch"
     when: str | None = None
     description: str = ""
+    #: Also stage each batch's word counts (when the run corrects typos).
+    counts_vocabulary: bool = False
+    #: Run the stages on slices of this many documents (bounds a stage's transient memory).
+    slice_rows: int = 0
+    #: Start from fresh worker processes: the previous phase's memory is not stacked on this.
+    fresh_workers: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class RunStep:
     when: str | None = None
     stages: tuple[str, ...] = ()
     description: str = ""
+    fresh_workers: bool = False
 
 
 Step = UnitPass | RunStep
@@ -81,8 +90,14 @@ CHAIN = Chain(
             source="raw",
             output="docs",
             description="ingest and clean each batch; count words for the typo pass",
+            counts_vocabulary=True,
         ),
-        RunStep("merge-vocabulary", when="typos", description="the run's corpus word counts"),
+        RunStep(
+            "merge-vocabulary",
+            when="typos",
+            description="the run's corpus word counts",
+            fresh_workers=True,
+        ),
         UnitPass(
             "correct-typos",
             ("typos", "derive"),
@@ -90,6 +105,8 @@ CHAIN = Chain(
             output="docs",
             when="typos",
             description="typo correction with the run's vocabulary",
+            slice_rows=500,  # the typo stage tokenizes whole batches in Arrow
+            fresh_workers=True,
         ),
         UnitPass(
             "sketch-unit",
@@ -97,6 +114,7 @@ CHAIN = Chain(
             source="docs",
             output="sketch",
             description="MinHash sketches and short-line hashes of the final texts",
+            fresh_workers=True,
         ),
         RunStep("dedup", description="exact and near duplicates, against the dataset too"),
         RunStep(
@@ -108,6 +126,7 @@ CHAIN = Chain(
             "publish",
             stages=("learned-boilerplate", "derive"),
             description="kept articles cleaned of learned lines; one journaled commit",
+            fresh_workers=True,  # the decision's and the learner's buffers stay out of it
         ),
         RunStep("report", description="runs/<id>.json and reports/<id>.html"),
     )

@@ -239,21 +239,54 @@ def finish_publish(
     failed_files: list[str] | None = None,
     learned_examples: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Worker job: write the run's duplicates and new quarantine rows, the rewrites of earlier
-    files that lose rows, the learned-boilerplate model and the new manifest — all as hidden
-    temp files — then commit them with the units' files in one journaled step."""
+    """Worker job: every file the run adds or rewrites besides the units' (its duplicates
+    and new quarantine rows, the earlier files that lose rows, the learned model, the new
+    manifest) as hidden temp files, then one journaled commit of them all with the units'."""
     out, staging = Path(out_dir), Path(job.staging_dir)
     files = set(retract_files or [])
-    staged_quarantine = [read_parquet(p) for p in staged_parts(staging, "quarantine")]
-    quarantine = new_quarantine(
-        out, [*staged_quarantine, unsupported_quarantine(unsupported)], files
+    quarantine = _new_quarantine(out, staging, unsupported, files)
+    counts, renames = _write_run_tables(out, job, quarantine)
+    retraction = Retraction(
+        superseded=read_parquet(staging / SUPERSEDED),
+        replaced=read_parquet(staging / REPLACED).column("doc_id").combine_chunks(),
+        files=files,
     )
-    duplicates = read_parquet(staging / DUPLICATES)
+    rewrites, deletes = retraction.prepare(out)
+    renames = [
+        *((Path(temp), Path(final)) for temp, final in moves),
+        *renames,
+        *rewrites,
+        *_model_temps(out, staging, learned_examples or {}),
+        _manifest_temp(out, staging, job.run_id, set(failed_files or [])),  # always last
+    ]
+    commit(out, job.run_id, [(t, f) for t, f in renames if t.exists()], deletes)
+    ensure_readable(out, job.run_id, job.articles, job.metadata)
+    reasons = Counter(report.reason_group(r) for r in quarantine["reason"].to_pylist())
+    return {
+        **counts,
+        "quarantine_reasons": dict(reasons.most_common()),
+        "superseded": retraction.superseded.num_rows,
+        "replaced": len(retraction.replaced),
+        "retracted_rows": retraction.removed_rows,
+    }
+
+
+def _new_quarantine(out: Path, staging: Path, unsupported: list[str], files: set[str]) -> pa.Table:
+    """This run's quarantine rows (staged by the passes, plus unsupported files) that are
+    not published already."""
+    staged = [read_parquet(p) for p in staged_parts(staging, "quarantine")]
+    return new_quarantine(out, [*staged, unsupported_quarantine(unsupported)], files)
+
+
+def _write_run_tables(
+    out: Path, job: PublishJob, quarantine: pa.Table
+) -> tuple[dict[str, int], list[tuple[Path, Path]]]:
+    """The run's one quarantine and one duplicates file, as temp files; their row counts."""
+    duplicates = read_parquet(Path(job.staging_dir) / DUPLICATES)
     duplicates = duplicates.append_column(
         "run_id", pa.array([job.run_id] * duplicates.num_rows, pa.string())
     )
-    counts: dict[str, Any] = {}
-    renames = [(Path(temp), Path(final)) for temp, final in moves]
+    counts, renames = {}, []
     for name, table, schema in (
         ("quarantine", quarantine, QUARANTINE_SCHEMA),
         ("duplicates", duplicates, DUPLICATE_SCHEMA),
@@ -261,29 +294,18 @@ def finish_publish(
         final = final_name(out, name, job.run_id, 0)
         counts[name] = write_stream([table], schema, temp_path(final), job.metadata)
         renames.append((temp_path(final), final))
-    retraction = Retraction(
-        superseded=read_parquet(staging / SUPERSEDED),
-        replaced=read_parquet(staging / REPLACED).column("doc_id").combine_chunks(),
-        files=files,
-    )
-    rewrites, deletes = retraction.prepare(out)
-    renames += rewrites
-    renames += _model_temps(out, staging, learned_examples or {})
-    rows = json.loads((staging / SCAN_ROWS).read_text()) if (staging / SCAN_ROWS).exists() else []
-    merged = manifest.merged_manifest(out, rows, job.run_id, set(failed_files or []))
-    manifest_path = out / manifest.MANIFEST
-    write_parquet_atomic(merged, temp_path(manifest_path), rename=False)
-    renames.append((temp_path(manifest_path), manifest_path))
-    commit(out, job.run_id, [(t, f) for t, f in renames if t.exists()], deletes)
-    ensure_readable(out, job.run_id, job.articles, job.metadata)
-    reasons = Counter(report.reason_group(r) for r in quarantine["reason"].to_pylist())
-    counts["quarantine_reasons"] = dict(reasons.most_common())
-    counts.update(
-        superseded=retraction.superseded.num_rows,
-        replaced=len(retraction.replaced),
-        retracted_rows=retraction.removed_rows,
-    )
-    return counts
+    return counts, renames
+
+
+def _manifest_temp(out: Path, staging: Path, run_id: str, failed: set[str]) -> tuple[Path, Path]:
+    """The manifest after this run, as a temp file: committed last, so it never names data
+    that is not in place."""
+    scan_rows = staging / SCAN_ROWS
+    rows = json.loads(scan_rows.read_text()) if scan_rows.exists() else []
+    merged = manifest.merged_manifest(out, rows, run_id, failed)
+    final = out / manifest.MANIFEST
+    write_parquet_atomic(merged, temp_path(final), rename=False)
+    return temp_path(final), final
 
 
 def _model_temps(out: Path, staging: Path, examples: dict[str, str]) -> list[tuple[Path, Path]]:

@@ -207,7 +207,6 @@ def learn_boilerplate(state: RunState) -> RunState:
 
 def publish(state: RunState) -> RunState:
     """Commit the run: its new rows, the rows it takes back, the manifest (one journal)."""
-    workers.shutdown()  # the decision's and the learner's buffers stay out of publishing
     step = state.chain.step("publish")
     versions = run_versions(state, int(state.learned.get("version", 0)))
     job = PublishJob(
@@ -300,8 +299,8 @@ def pass_job(state: RunState, step: UnitPass) -> PassJob:
         inputs=inputs,
         batch_size=params.batch_size,
         max_doc_bytes=params.max_doc_bytes,
-        count_vocabulary=step.source == "raw" and params.typos,
-        slice_rows=500 if step.name == "correct-typos" else 0,
+        count_vocabulary=step.counts_vocabulary and params.typos,
+        slice_rows=step.slice_rows,
     )
 
 
@@ -351,23 +350,20 @@ def drive(
     quarantine: Callable[[RunState, ingest.WorkUnit, str], int] = quarantine_unit,
 ) -> RunState:
     """Walk the chain: each enabled step in order, run steps through ``run_step``, unit passes
-    through ``run_units`` (which returns each unit's summary or the error it failed with).
-    Fresh worker processes after each unit pass and the vocabulary step, so one phase's
-    memory (cleaning buffers, typo dictionaries) never stacks on another's."""
+    through ``run_units`` (which returns each unit's summary or the error it failed with); a
+    step marked ``fresh_workers`` starts from a new worker pool."""
     state = begin(params)
     try:
         for step in state.chain.steps:
             if not params.enabled(step):
                 continue
+            if step.fresh_workers:
+                workers.shutdown()
             if isinstance(step, UnitPass):
                 outcomes = run_units(state, step, state.work_units())
                 state = settle_pass(state, outcomes, quarantine)
-                if step.source == "raw" or step.output == "docs":
-                    workers.shutdown()
             else:
                 state = run_step(step.name, state)
-                if step.name == "merge-vocabulary":
-                    workers.shutdown()
     finally:
         end(state)
     return state

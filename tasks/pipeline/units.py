@@ -92,19 +92,28 @@ class PassJob:
     slice_rows: int = 0
 
 
+class _LoadedInputs(dict):
+    """The inputs :meth:`Stage.build` reads, loaded on first use: a pass whose stages never
+    ask for the corrector never reads the vocabulary."""
+
+    def __init__(self, inputs: RunInputs, loaded: dict[str, Any]) -> None:
+        super().__init__({"near_dup": inputs.near_dup, **loaded})
+        self._inputs = inputs
+
+    def __missing__(self, key: str) -> Any:
+        if key != "corrector":
+            raise KeyError(f"no run input {key!r} (known: near_dup, corrector, learned)")
+        value = self[key] = _corrector(self._inputs.vocabulary, self._inputs.keep_words)
+        return value
+
+
 def build_stages(
     references: tuple[str, ...], inputs: RunInputs, loaded: dict[str, Any] | None = None
 ) -> list[Stage]:
     """The stages a pass names, built with the run's inputs (and inputs already loaded,
     such as the learned-boilerplate set at publish time)."""
-    loaded = {"near_dup": inputs.near_dup, **(loaded or {})}
-    stages = []
-    for reference in references:
-        cls = resolve(reference)
-        if cls.name == "typos":
-            loaded.setdefault("corrector", _corrector(inputs.vocabulary, inputs.keep_words))
-        stages.append(cls.build(loaded))
-    return stages
+    available = _LoadedInputs(inputs, loaded or {})
+    return [resolve(reference).build(available) for reference in references]
 
 
 @lru_cache(maxsize=4)
