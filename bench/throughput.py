@@ -41,6 +41,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -489,34 +490,21 @@ def main(argv: list[str] | None = None) -> int:
             f"{truth['n_exact_dup_copies']:,} exact copies planted",
             flush=True,
         )
+        flow = functools.partial(
+            run_newsclean,
+            raw_dir=raw,
+            truth=truth,
+            workers=args.workers,
+            batch_size=args.batch_size,
+            python=args.python,
+            log_dir=work / "logs",
+            typos=not args.no_typos,
+        )
         for _ in range(args.repeat):
-            pair = [
-                run_newsclean(
-                    raw,
-                    work / "out-newsclean",
-                    truth,
-                    args.workers,
-                    args.batch_size,
-                    args.python,
-                    work / "logs",
-                    typos=not args.no_typos,
-                )
-            ]
+            pair = [flow(out_dir=work / "out-newsclean")]
             if args.vs_tree:
-                pair.append(
-                    run_newsclean(
-                        raw,
-                        work / "out-baseline",
-                        truth,
-                        args.workers,
-                        args.batch_size,
-                        args.python,
-                        work / "logs",
-                        typos=not args.no_typos,
-                        tree=args.vs_tree.resolve(),
-                        tool="baseline",
-                    )
-                )
+                tree = args.vs_tree.resolve()
+                pair.append(flow(out_dir=work / "out-baseline", tree=tree, tool="baseline"))
             if args.vs_datatrove:
                 pair.append(
                     run_datatrove(
