@@ -44,6 +44,8 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("authors", pa.list_(pa.string())),
         pa.field("published_at", TIMESTAMP),
         pa.field("captions", pa.list_(pa.string())),
+        pa.field("language", pa.string()),
+        pa.field("language_score", pa.float32()),
         pa.field("word_count", pa.int32()),
         pa.field("content_hash", pa.string()),
         pa.field("dup_cluster", pa.string()),

@@ -73,3 +73,12 @@ def test_every_file_and_run_records_what_it_was_made_with(demo_run: tuple[Path, 
             meta = pq.read_schema(path).metadata
             assert meta[b"newsclean.schema_version"] == SCHEMA_VERSION.encode()
             assert json.loads(meta[b"newsclean.versions"]) == versions, path
+
+
+def test_demo_articles_have_their_language(demo_run: tuple[Path, dict]) -> None:
+    import pandas as pd
+
+    out, result = demo_run
+    languages = pd.read_parquet(out / "articles", columns=["language"])["language"]
+    assert result["summary"]["languages"] == languages.fillna("(unknown)").value_counts().to_dict()
+    assert (languages == "en").mean() > 0.95

@@ -215,4 +215,11 @@ def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
     pq.write_table(out.docs, tmp_path / "docs.parquet")
     names = pq.read_schema(tmp_path / "docs.parquet").names
     assert names[: len(DOC_SCHEMA)] == DOC_SCHEMA.names
-    assert names[len(DOC_SCHEMA) :] == ["n_edits", "content_hash", "word_count", "text_chars"]
+    assert names[len(DOC_SCHEMA) :] == [
+        "n_edits",
+        "language",
+        "language_score",
+        "content_hash",
+        "word_count",
+        "text_chars",
+    ]

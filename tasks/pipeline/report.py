@@ -55,6 +55,7 @@ def build_summary(
         "edits": published["edits"],
         "edits_by_rule": dict(sorted(edits_by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
         "domains": published.get("domains", {}),
+        "languages": published.get("languages", {}),
         "lengths": published.get("lengths", {"edges": LENGTH_EDGES, "before": [], "after": []}),
         "quarantine_reasons": published.get("quarantine_reasons", {}),
         "files": {},
@@ -100,6 +101,7 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         *seen,
         *model,
         ("documents in", f"{summary['documents_in']:,}"),
+        *([("kept per language", languages_line(summary))] if summary.get("languages") else []),
         ("MB in", f"{summary['bytes_in'] / 1e6:,.2f}"),
         ("kept", f"{summary['kept']:,}"),
         ("duplicates dropped", f"{summary['duplicates']:,}"),
@@ -114,6 +116,14 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("MB/s", f"{summary['mb_per_s'] or 0:,.2f}"),
         ("docs/s", f"{summary['docs_per_s'] or 0:,.0f}"),
     ]
+
+
+def languages_line(summary: dict[str, Any], top: int = 6) -> str:
+    """``en 240 · de 3 · (unknown) 1``: kept articles per language, most first."""
+    ranked = sorted(summary.get("languages", {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = [f"{code} {n:,}" for code, n in ranked[:top]]
+    rest = sum(n for _, n in ranked[top:])
+    return " · ".join([*shown, *([f"others {rest:,}"] if rest else [])])
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
@@ -144,17 +154,20 @@ class UnitFigures:
 
     def __init__(self) -> None:
         self.domains: Counter[str] = Counter()
+        self.languages: Counter[str] = Counter()
         self.before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
         self.after = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
 
     def add(self, staged: Any, kept: Any) -> None:
         self.domains.update(d or "(none)" for d in kept.column("domain").to_pylist())
+        self.languages.update(c or "(unknown)" for c in kept.column("language").to_pylist())
         self.before += _histogram(staged.column("raw_bytes"))
         self.after += _histogram(staged.column("text_chars"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "domains": dict(self.domains),
+            "languages": dict(self.languages),
             "lengths": {
                 "edges": LENGTH_EDGES,
                 "before": self.before.tolist(),
@@ -173,11 +186,13 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
     """Sum the units' figures; domains beyond the top 20 are pooled as "(other)"."""
     rules: Counter[str] = Counter()
     domains: Counter[str] = Counter()
+    languages: Counter[str] = Counter()
     before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
     after = before.copy()
     for unit in figures:
         rules.update(unit["edits_by_rule"])
         domains.update(unit["domains"])
+        languages.update(unit.get("languages", {}))
         before += np.asarray(unit["lengths"]["before"])
         after += np.asarray(unit["lengths"]["after"])
     top = dict(domains.most_common(TOP_DOMAINS))
@@ -187,6 +202,7 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "edits_by_rule": dict(rules),
         "domains": top,
+        "languages": dict(languages.most_common()),
         "lengths": {"edges": LENGTH_EDGES, "before": before.tolist(), "after": after.tolist()},
     }
 

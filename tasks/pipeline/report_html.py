@@ -229,9 +229,12 @@ def _header(summary: Mapping[str, Any]) -> str:
         + "</dd></div>"
         for name, value, detail in figures
     )
+    languages = summary.get("languages") if isinstance(summary.get("languages"), Mapping) else {}
     extra = [
         f"raw files: {_int(files.get('new')):,} new, {_int(files.get('changed')):,} changed, "
         f"{_int(files.get('unchanged')):,} unchanged",
+        "kept per language: "
+        + (", ".join(f"{code} {n:,}" for code, n in _by_count(_counts(languages))) or "—"),
         f"already published: {_int(dedup.get('already_published')):,}",
         f"replaced: {_int(dedup.get('replaced')):,}",
     ]

@@ -36,6 +36,7 @@ from newsclean.tasks.rules import RulePack, pack
 from newsclean.tasks.schema import replace_column
 from newsclean.tasks.stages.base import BatchContext, RunInputs, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult
+from newsclean.tasks.stages.language import LanguageStage, identify
 
 #: The bundled dictionaries the layers read (recorded by every run with their packages).
 SYMSPELL_DICTIONARY = "frequency_dictionary_en_82_765.txt"
@@ -95,7 +96,7 @@ def extra_known_words() -> frozenset[str]:
     symspellpy's list leans British and lacks rumor, color, skeptical, so without this the
     edit-distance layer would "correct" American spellings. Used only as known words, so the
     package's JSON is read directly instead of building a SpellChecker (less memory)."""
-    import gzip  # (kept here: this function's code is pinned by typo.edit-distance/1)
+    import gzip  # (kept here: this function is part of the typo.edit-distance pin)
     import json
 
     resource = files("spellchecker") / "resources" / "en.json.gz"
@@ -234,6 +235,8 @@ class Corrector:
             return None
         if self._corpus_keeps(word, best.term, float(params["corpus_override_ratio"])):
             return None
+        if spelling_variants(word, best.term):
+            return None  # politicising is not a typo of politicizing: never convert variants
         return best.term
 
     def decide(self, core: str, sentence_start: bool) -> tuple[str, str] | None:
@@ -276,6 +279,31 @@ class Corrector:
         if any(bigrams.get(corrected, 0) >= floor for _, corrected in pairs):
             return _match_case(core, fix)
         return None
+
+
+#: What tells British, Commonwealth and American spellings of one word apart (pairs folded to
+#: one form): -ise/-ize and -yse/-yze, -our/-or, -tre/-ter, doubled l, -ogue/-og, -ence/-ense.
+_VARIANT_FOLDS = (
+    (re.compile(r"is(?=e|ed|es|ing|ation|ations|er|ers|able)"), "iz"),
+    (re.compile(r"ys(?=e|ed|es|ing)"), "yz"),
+    (re.compile(r"our"), "or"),
+    (re.compile(r"tre(?=s?$)"), "ter"),
+    (re.compile(r"ll"), "l"),
+    (re.compile(r"ogue(?=s?$)"), "og"),
+    (re.compile(r"ence(?=s?$)"), "ense"),
+)
+
+
+def fold_spelling_variant(word: str) -> str:
+    """One form for the spelling variants of a word (organisation, organization → organization)."""
+    for pattern, replacement in _VARIANT_FOLDS:
+        word = pattern.sub(replacement, word)
+    return word
+
+
+def spelling_variants(word: str, other: str) -> bool:
+    """Whether two different words are one word spelt the British and the American way."""
+    return word != other and fold_spelling_variant(word) == fold_spelling_variant(other)
 
 
 @cache
@@ -345,15 +373,21 @@ def _needs_context(chunk: str, corrector: Corrector) -> bool:
 
 
 def correct_text(
-    text: str, flagged: set[str], corrector: Corrector, doc_id: str, log: EditLog
+    text: str,
+    flagged: set[str],
+    corrector: Corrector,
+    doc_id: str,
+    log: EditLog,
+    languages: frozenset[str] = frozenset({"en"}),
 ) -> str:
     """Rewrite the flagged chunks of one document; whitespace and punctuation stay as they are.
-    Each row's span is the word's place in ``text``."""
+    Each row's span is the word's place in ``text``. A chunk in a paragraph identified as
+    another language than ``languages`` (a quote in German) is left alone."""
     parts = re.split(r"(\s+)", text)
     chunks = parts[0::2]
     changed = False
-    offset = -1  # start of chunk i in text, computed lazily up to the chunks that need it
     position, counted = 0, 0
+    foreign = _ForeignParagraphs(text, languages)
     for i, chunk in enumerate(chunks):
         if chunk not in flagged:
             continue
@@ -361,6 +395,8 @@ def correct_text(
             position += len(parts[2 * counted]) + len(parts[2 * counted + 1])
             counted += 1
         offset = position
+        if foreign(offset):
+            continue
         parsed = Chunk.parse(chunk)
         assert parsed is not None
         new_paragraph = i == 0 or "\n" in parts[2 * i - 1]
@@ -387,6 +423,25 @@ def correct_text(
     return "".join(parts)
 
 
+class _ForeignParagraphs:
+    """Whether a position of a text lies in a paragraph of another language, each
+    paragraph identified once, and only when a correction would land in it."""
+
+    def __init__(self, text: str, languages: frozenset[str]) -> None:
+        self.text = text
+        self.languages = languages
+        self.known: dict[int, bool] = {}
+
+    def __call__(self, offset: int) -> bool:
+        start = self.text.rfind("\n\n", 0, offset) + 1
+        if start not in self.known:
+            end = self.text.find("\n\n", offset)
+            paragraph = self.text[start : end if end != -1 else len(self.text)]
+            code, _ = identify(paragraph, best_effort=True)
+            self.known[start] = code is not None and code not in self.languages
+        return self.known[start]
+
+
 def correct_batch(
     batch: pa.Table,
     corpus_counts: Mapping[str, int] | None = None,
@@ -395,9 +450,12 @@ def correct_batch(
 ) -> StageResult:
     """Correct typos in ``text`` (titles are left alone: headline capitalisation defeats the
     name guard). Types are decided once for the batch; only documents that contain a flagged
-    type are rewritten. Pass a ``corrector`` to reuse its decisions across batches."""
+    type are rewritten. Pass a ``corrector`` to reuse its decisions across batches. A batch
+    without a ``language`` column is identified here first."""
     if corrector is None:
         corrector = Corrector(corpus_counts or {}, frozenset(w.lower() for w in never_change))
+    if "language" not in batch.column_names:
+        batch = LanguageStage().process(batch, BatchContext()).table
     return TypoStage(corrector).process(batch, BatchContext())
 
 
@@ -406,13 +464,19 @@ class TypoStage(Stage):
     """Conservative typo correction with the run's corpus vocabulary (``corrector`` input)."""
 
     name = "typos"
-    version = 1
-    description = "curated misspellings, edit distance 1 on unknown words, real-word confusions"
-    reads = ("doc_id", "text")
+    version = 2
+    description = (
+        "curated misspellings, edit distance 1 on unknown words, real-word confusions; only "
+        "in documents and paragraphs of a language with dictionaries (English)"
+    )
+    reads = ("doc_id", "text", "language", "language_score")
     writes = ("text",)
 
     def __init__(self, corrector: Corrector) -> None:
         self.corrector = corrector
+        settings = corrector.pack.settings
+        self.languages = frozenset(settings.get("languages", ["en"]))
+        self.min_score = float(settings.get("min_language_score", 0.9))
 
     @classmethod
     def build(cls, inputs: RunInputs) -> TypoStage:
@@ -426,10 +490,17 @@ class TypoStage(Stage):
             "pyspellchecker": package_version("pyspellchecker"),
         }
 
+    def _eligible(self, batch: pa.Table) -> pa.Array:
+        """Rows identified, surely enough, as a language the layers have dictionaries for."""
+        language = pc.is_in(batch.column("language"), value_set=pa.array(sorted(self.languages)))
+        sure = pc.greater_equal(batch.column("language_score"), self.min_score)
+        return pc.fill_null(pc.and_(language, sure), False)
+
     def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
         corrector = self.corrector
         log = EditLog(self.name)
-        texts_col = batch.column("text")
+        rows = pc.indices_nonzero(self._eligible(batch))
+        texts_col = batch.column("text").take(rows)
         tokens = pc.utf8_split_whitespace(texts_col)
         flat = pc.list_flatten(tokens)
         flagged = flagged_chunks(pc.unique(flat).to_pylist(), corrector)
@@ -439,9 +510,13 @@ class TypoStage(Stage):
         docs_to_fix = set(pc.filter(pc.list_parent_indices(tokens), contains).to_pylist())
         del tokens, flat, contains
         doc_ids = batch.column("doc_id").to_pylist()
-        texts = texts_col.to_pylist()
+        texts = batch.column("text").to_pylist()
+        row_of = rows.to_pylist()
         for i in sorted(docs_to_fix):
-            texts[i] = correct_text(texts[i], flagged, corrector, doc_ids[i], log)
+            row = row_of[i]
+            texts[row] = correct_text(
+                texts[row], flagged, corrector, doc_ids[row], log, self.languages
+            )
         return StageResult(replace_column(batch, "text", texts), log.to_table())
 
 

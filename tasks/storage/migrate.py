@@ -8,7 +8,9 @@ in place, by the next run, under the writer lock (before it reads anything).
 * schema 3 ``edits`` lacked ``field``, ``start``, ``end`` and ``model_version``: the span is
   unknown (null), and a learned removal's rule ``learned.repeated-line/N`` named the model
   version N; it becomes the rule's real id (``/1``, the only version of its thresholds then)
-  with ``model_version = N``.
+  with ``model_version = N``; schema 3 ``articles`` lacked ``language`` and
+  ``language_score`` (null: not identified; a ``--full`` run identifies them). Without the
+  columns in every file, readers that take the first file's schema would drop them.
 
 Each rewrite keeps the file's metadata (its run id) and goes through a temp file and a rename.
 """
@@ -21,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from newsclean.tasks.schema import DUPLICATE_SCHEMA, EDIT_SCHEMA
+from newsclean.tasks.schema import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, EDIT_SCHEMA
 from newsclean.tasks.storage.io import (
     RUN_ID_KEY,
     SCHEMA_VERSION_KEY,
@@ -48,7 +50,20 @@ def migrate(out: Path) -> int:
         if "publisher" not in names or "model_version" not in names:
             _rewrite(path, _edits_from_schema_3(read_parquet(path)))
             rewritten += 1
+    for path in published_parts(out, "articles"):
+        if "language" not in pq.read_schema(path).names:
+            _rewrite(path, _articles_from_schema_3(read_parquet(path)))
+            rewritten += 1
     return rewritten
+
+
+def _articles_from_schema_3(data: pa.Table) -> pa.Table:
+    for name in ("language", "language_score"):
+        data = data.append_column(
+            ARTICLE_SCHEMA.field(name), pa.nulls(data.num_rows, ARTICLE_SCHEMA.field(name).type)
+        )
+    fixed = [f.name for f in ARTICLE_SCHEMA]
+    return data.select([*fixed, *(c for c in data.column_names if c not in fixed)])
 
 
 def _rewrite(path: Path, table: pa.Table) -> None:

@@ -1,0 +1,82 @@
+"""Language stage: each document's main language, so that no stage treats German as English.
+
+pycld2 (Google's CLD2, Apache-2.0, its model compiled into the wheel: nothing is downloaded)
+identifies the first :data:`SAMPLE_CHARS` characters of the text. Measured here (one core,
+docs/language.md): 100 % of NTREX documents right in 12 languages on a 1,000-character
+sample, 28,000 documents/s, about 3 % of the pipeline's time; on whole documents it is 4×
+slower for no gain in accuracy. ``language`` is the ISO 639-1 code (null when CLD2 cannot
+tell, as on a short text); ``language_score`` the share of the sample in that language,
+halved when CLD2 calls its own result unreliable.
+
+:func:`identify` serves the typo stage too, which checks the paragraph a correction would
+land in (a German quote inside an English article is left alone).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version as package_version
+
+import pyarrow as pa
+import pycld2
+
+from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, register
+from newsclean.tasks.stages.edits import StageResult, empty_edits
+
+SAMPLE_CHARS = 1000
+#: CLD2's codes that are not ISO 639-1 (or not a language).
+_CODES = {"iw": "he", "jw": "jv", "zh-Hant": "zh", "un": None, "xxx": None, "xx-Qaai": None}
+
+COLUMNS = (
+    NewColumn("language", pa.string(), "ISO 639-1 code of the text's main language, or null"),
+    NewColumn("language_score", pa.float32(), "share of the text in that language, 0-1"),
+)
+
+
+def _detect(sample: str, best_effort: bool) -> tuple[bool, tuple]:
+    try:
+        reliable, _, details = pycld2.detect(sample, bestEffort=best_effort)
+    except (pycld2.error, UnicodeEncodeError):  # controls ("invalid UTF-8"), lone surrogates
+        valid = sample.encode("utf-8", "replace").decode("utf-8")
+        printable = "".join(c for c in valid if c.isprintable() or c in "\n\t")
+        try:
+            reliable, _, details = pycld2.detect(printable, bestEffort=best_effort)
+        except pycld2.error:
+            return False, ()
+    return reliable, details
+
+
+def identify(text: str | None, best_effort: bool = False) -> tuple[str | None, float]:
+    """``(ISO 639-1 code or None, score 0-1)`` of ``text``'s first characters.
+    ``best_effort`` answers on short text too (a paragraph), less surely."""
+    if not text:
+        return None, 0.0
+    reliable, details = _detect(text[:SAMPLE_CHARS], best_effort)
+    if not details:
+        return None, 0.0
+    _, code, percent, _ = details[0]
+    code = _CODES.get(code, code.split("-")[0])
+    if code is None:
+        return None, 0.0
+    return code, round(percent / 100 * (1.0 if reliable else 0.5), 3)
+
+
+@register
+class LanguageStage(Stage):
+    """``language`` and ``language_score`` of every document (before boilerplate removal, so
+    that language-specific stages after it know the language)."""
+
+    name = "language"
+    version = 1
+    description = "main language of each document (CLD2 on its first 1,000 characters)"
+    reads = ("text",)
+    adds = COLUMNS
+
+    def resources(self) -> dict[str, str]:
+        return {"pycld2": package_version("pycld2")}
+
+    def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
+        found = [identify(text) for text in batch.column("text").to_pylist()]
+        languages = pa.array([code for code, _ in found], pa.string())
+        scores = pa.array([score if code else None for code, score in found], pa.float32())
+        batch = batch.append_column(COLUMNS[0].field(), languages)
+        return StageResult(batch.append_column(COLUMNS[1].field(), scores), empty_edits())
