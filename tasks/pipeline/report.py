@@ -245,7 +245,7 @@ def run_examples(
         path = raw / row["source_file"]
         return path.is_file() and path.stat().st_size <= EXAMPLE_MAX_FILE_BYTES
 
-    candidates = [r for r in sorted(articles.to_pylist(), key=lambda r: order[r["doc_id"]])]
+    candidates = sorted(articles.to_pylist(), key=lambda r: order[r["doc_id"]])
     candidates = [r for r in candidates if cheap_to_reread(r)][: 2 * n]
     chosen_ids = pa.array([r["doc_id"] for r in candidates], pa.string())
     by_doc: dict[str, list[dict]] = {}

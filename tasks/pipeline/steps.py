@@ -43,6 +43,7 @@ from newsclean.tasks.schema import (
     with_extension,
 )
 from newsclean.tasks.stages.learned import LINE_COLUMNS, LearnedSet, default_config
+from newsclean.tasks.stages.minhash import NearDupConfig
 from newsclean.tasks.storage import ingest, manifest, run_state
 from newsclean.tasks.storage.io import run_metadata
 from newsclean.tasks.storage.layout import VOCABULARY, staged_parts
@@ -65,7 +66,7 @@ def end(state: RunState) -> None:
     run_state.release(state.run)
 
 
-def validate_chain(chain: Chain, params: RunParams, config: Any) -> pa.Schema:
+def validate_chain(chain: Chain, params: RunParams, config: NearDupConfig) -> pa.Schema:
     """Every stage's declared reads, writes and adds checked against the schema the steps
     before it produce, before any work starts; returns the articles schema."""
     inputs = RunInputs(near_dup=config)
