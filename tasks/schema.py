@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 """Stored in every Parquet file's metadata under ``newsclean.schema_version``."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -46,6 +46,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("captions", pa.list_(pa.string())),
         pa.field("language", pa.string()),
         pa.field("language_score", pa.float32()),
+        pa.field("english_spelling", pa.string()),
         pa.field("word_count", pa.int32()),
         pa.field("content_hash", pa.string()),
         pa.field("dup_cluster", pa.string()),
@@ -57,6 +58,11 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("ingested_at", TIMESTAMP),
     ]
 )
+
+#: ``other_languages/``: clean articles of a language a run with ``--languages`` did not keep,
+#: in the articles schema plus the reason (they are not bad input: quarantine is for that).
+SET_ASIDE_FIELD = pa.field("set_aside_reason", pa.string(), nullable=False)
+
 
 #: One row per edit: ``data/clean/edits/``. ``start``/``end`` (schema 4) are the character
 #: span ``[start, end)`` the edit replaced in ``field`` of the text the stage received, so an

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from newsclean.tasks.schema import SCHEMA_VERSION
 from newsclean.tasks.storage import journal, run_state
 from tests.helpers import FAKENEWS, ROOT, run_steps
 
@@ -312,4 +313,4 @@ def test_edits_of_schema_3_are_migrated_in_place(tmp_path: Path) -> None:
     assert after["start"].isna().all() and after["field"].isna().all()
     assert after[after["stage"] != "learned-boilerplate"]["model_version"].isna().all()
     for path in (out / "edits").glob("*.parquet"):
-        assert pq.read_schema(path).metadata[b"newsclean.schema_version"] == b"4"
+        assert pq.read_schema(path).metadata[b"newsclean.schema_version"] == SCHEMA_VERSION.encode()

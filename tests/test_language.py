@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 
 from newsclean.tasks.stages.language import identify
-from newsclean.tasks.stages.typos import corpus_vocabulary, correct_batch, spelling_variants
+from newsclean.tasks.stages.spelling import spelling_variants
+from newsclean.tasks.stages.typos import corpus_vocabulary, correct_batch
 from tests.helpers import REFERENCE, ROOT, clean_batch, clean_one, make_batch
 
 pytestmark = pytest.mark.unit

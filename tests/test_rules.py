@@ -95,7 +95,7 @@ def test_reflow_examples() -> None:
 
 
 def _write_pack(tmp_path: Path, body: str) -> Path:
-    (tmp_path / "custom.toml").write_text('version = "1"\n' + body)
+    (tmp_path / "custom.toml").write_text('version = "1"\nlanguages = ["*"]\n' + body)
     return tmp_path
 
 

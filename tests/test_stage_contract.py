@@ -219,6 +219,7 @@ def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
         "n_edits",
         "language",
         "language_score",
+        "english_spelling",
         "content_hash",
         "word_count",
         "text_chars",

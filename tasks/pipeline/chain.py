@@ -86,7 +86,16 @@ CHAIN = Chain(
         RunStep("plan-units", description="the files to process, split into work units"),
         UnitPass(
             "clean-unit",
-            ("normalize", "spacing", "language", "boilerplate", "reflow", "drop-empty", "derive"),
+            (
+                "normalize",
+                "spacing",
+                "language",
+                "boilerplate",
+                "reflow",
+                "spelling",
+                "drop-empty",
+                "derive",
+            ),
             source="raw",
             output="docs",
             description="ingest and clean each batch; count words for the typo pass",

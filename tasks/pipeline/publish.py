@@ -31,6 +31,7 @@ from newsclean.tasks.schema import (
     DUPLICATE_SCHEMA,
     EDIT_SCHEMA,
     QUARANTINE_SCHEMA,
+    SET_ASIDE_FIELD,
     TIMESTAMP,
 )
 from newsclean.tasks.stages.minhash import NearDupConfig
@@ -49,6 +50,7 @@ from newsclean.tasks.storage.journal import commit
 from newsclean.tasks.storage.layout import (
     DUPLICATES,
     INDEX_DIR,
+    OTHER_LANGUAGES,
     REPLACED,
     SCAN_ROWS,
     STAGED_MODEL,
@@ -63,7 +65,7 @@ from newsclean.tasks.storage.layout import (
 from newsclean.tasks.storage.retract import Retraction, ensure_readable, new_quarantine
 
 #: Tables written one file per work unit.
-UNIT_TABLES = ("articles", "edits", INDEX_DIR)
+UNIT_TABLES = ("articles", OTHER_LANGUAGES, "edits", INDEX_DIR)
 
 
 @dataclass
@@ -95,6 +97,11 @@ def article_rows(docs: pa.Table, schema: pa.Schema, run_id: str, ingested_at: An
     return docs.select(schema.names).cast(schema)
 
 
+def with_set_aside(articles: pa.Schema) -> pa.Schema:
+    """The ``other_languages/`` schema: the run's articles schema plus the reason."""
+    return articles.append(SET_ASIDE_FIELD)
+
+
 def new_edits(edits: pa.Table, decision: PartDecision) -> pa.Table:
     """Edits of the documents this run publishes (kept or dropped), not of the ones skipped
     as already published: their edits are in the dataset since the run that published them."""
@@ -114,6 +121,31 @@ class PublishJob:
     stages: tuple[str, ...]
     articles: pa.Schema
     metadata: dict[str, str]
+    #: ISO 639-1 codes to keep in ``articles/`` (``--languages``); None keeps every language.
+    languages: tuple[str, ...] | None = None
+
+
+def split_languages(
+    articles: pa.Table, languages: tuple[str, ...] | None
+) -> tuple[pa.Table, pa.Table | None]:
+    """(articles in ``languages``, the others with ``set_aside_reason``); everything stays in
+    ``articles`` when no languages are asked for. A text whose language is unknown (null) is
+    set aside too: it was not shown to be one of them."""
+    if not languages:
+        return articles, None
+    wanted = pc.fill_null(
+        pc.is_in(articles.column("language"), value_set=pa.array(languages, pa.string())), False
+    )
+    others = articles.filter(pc.invert(wanted))
+    asked = ",".join(languages)
+    reasons = [
+        f"language {code} not in --languages {asked}"
+        if code
+        else f"language unknown, not in --languages {asked}"
+        for code in others.column("language").to_pylist()
+    ]
+    others = others.append_column(SET_ASIDE_FIELD, pa.array(reasons, pa.string()))
+    return articles.filter(wanted), others
 
 
 def _publish_runner(job: PublishJob, schema: pa.Schema) -> Runner:
@@ -136,6 +168,7 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
             "articles": (Path(temps["articles"]), job.articles),
             "edits": (Path(temps["edits"]), EDIT_SCHEMA),
             INDEX_DIR: (Path(temps[INDEX_DIR]), schema_of(job.config)),
+            OTHER_LANGUAGES: (Path(temps[OTHER_LANGUAGES]), with_set_aside(job.articles)),
         },
         job.metadata,
     )
@@ -156,8 +189,11 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
                 {k: v for k, v in removal_examples(cleaned.edits).items() if k not in examples}
             )
             articles = article_rows(cleaned.docs, job.articles, job.run_id, job.ingested_at)
-            figures.add(docs, articles)
+            articles, others = split_languages(articles, job.languages)
+            figures.add(docs, articles, others)
             streams.write("articles", articles)
+            if others is not None:
+                streams.write(OTHER_LANGUAGES, others)
             keys = docs.select([*DEDUP_KEY_COLUMNS, "domain"]).append_column(
                 "dup_cluster", decision.dup_cluster
             )
@@ -172,6 +208,7 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
         rows = streams.close()
     return {
         "articles": rows["articles"],
+        "other_languages": rows[OTHER_LANGUAGES],
         "edits": rows["edits"],
         "edits_by_rule": dict(by_rule),
         **figures.to_dict(),
@@ -223,6 +260,7 @@ def publish_run(
     )
     return {
         "articles": sum(r["articles"] for r in results),
+        "other_languages": sum(r["other_languages"] for r in results),
         "edits": sum(r["edits"] for r in results),
         **report.merge_unit_figures(results),
         **counts,

@@ -56,6 +56,8 @@ def build_summary(
         "edits_by_rule": dict(sorted(edits_by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
         "domains": published.get("domains", {}),
         "languages": published.get("languages", {}),
+        "set_aside": published.get("other_languages", 0),
+        "set_aside_languages": published.get("set_aside_languages", {}),
         "lengths": published.get("lengths", {"edges": LENGTH_EDGES, "before": [], "after": []}),
         "quarantine_reasons": published.get("quarantine_reasons", {}),
         "files": {},
@@ -104,6 +106,11 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         *([("kept per language", languages_line(summary))] if summary.get("languages") else []),
         ("MB in", f"{summary['bytes_in'] / 1e6:,.2f}"),
         ("kept", f"{summary['kept']:,}"),
+        *(
+            [("set aside: other languages", languages_line(summary, key="set_aside_languages"))]
+            if summary.get("set_aside")
+            else []
+        ),
         ("duplicates dropped", f"{summary['duplicates']:,}"),
         *(
             (f"  {name.replace('_', ' ')}", f"{summary['dedup'][name]:,}")
@@ -118,9 +125,10 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def languages_line(summary: dict[str, Any], top: int = 6) -> str:
-    """``en 240 · de 3 · (unknown) 1``: kept articles per language, most first."""
-    ranked = sorted(summary.get("languages", {}).items(), key=lambda kv: (-kv[1], kv[0]))
+def languages_line(summary: dict[str, Any], top: int = 6, key: str = "languages") -> str:
+    """``en 240 · de 3 · (unknown) 1``: articles per language (``key``: kept ones, or those
+    set aside by ``--languages``), most first."""
+    ranked = sorted(summary.get(key, {}).items(), key=lambda kv: (-kv[1], kv[0]))
     shown = [f"{code} {n:,}" for code, n in ranked[:top]]
     rest = sum(n for _, n in ranked[top:])
     return " · ".join([*shown, *([f"others {rest:,}"] if rest else [])])
@@ -155,12 +163,16 @@ class UnitFigures:
     def __init__(self) -> None:
         self.domains: Counter[str] = Counter()
         self.languages: Counter[str] = Counter()
+        self.other_languages: Counter[str] = Counter()
         self.before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
         self.after = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
 
-    def add(self, staged: Any, kept: Any) -> None:
+    def add(self, staged: Any, kept: Any, set_aside: Any = None) -> None:
         self.domains.update(d or "(none)" for d in kept.column("domain").to_pylist())
         self.languages.update(c or "(unknown)" for c in kept.column("language").to_pylist())
+        if set_aside is not None:
+            codes = set_aside.column("language").to_pylist()
+            self.other_languages.update(c or "(unknown)" for c in codes)
         self.before += _histogram(staged.column("raw_bytes"))
         self.after += _histogram(staged.column("text_chars"))
 
@@ -168,6 +180,7 @@ class UnitFigures:
         return {
             "domains": dict(self.domains),
             "languages": dict(self.languages),
+            "set_aside_languages": dict(self.other_languages),
             "lengths": {
                 "edges": LENGTH_EDGES,
                 "before": self.before.tolist(),
@@ -187,12 +200,14 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
     rules: Counter[str] = Counter()
     domains: Counter[str] = Counter()
     languages: Counter[str] = Counter()
+    other_languages: Counter[str] = Counter()
     before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
     after = before.copy()
     for unit in figures:
         rules.update(unit["edits_by_rule"])
         domains.update(unit["domains"])
         languages.update(unit.get("languages", {}))
+        other_languages.update(unit.get("set_aside_languages", {}))
         before += np.asarray(unit["lengths"]["before"])
         after += np.asarray(unit["lengths"]["after"])
     top = dict(domains.most_common(TOP_DOMAINS))
@@ -203,6 +218,7 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
         "edits_by_rule": dict(rules),
         "domains": top,
         "languages": dict(languages.most_common()),
+        "set_aside_languages": dict(other_languages.most_common()),
         "lengths": {"edges": LENGTH_EDGES, "before": before.tolist(), "after": after.tolist()},
     }
 

@@ -41,6 +41,8 @@ class RunParams:
     merge_number_variants: bool = False
     keep_policy: tuple[str, ...] | None = None
     full: bool = False
+    #: Languages kept in ``articles/`` (ISO 639-1); the others go to ``other_languages/``.
+    languages: tuple[str, ...] | None = None
     lock_wait: float = RUN.lock_wait
     learn_boilerplate: bool = RUN.learn_boilerplate
     inline: bool = False

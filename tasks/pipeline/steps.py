@@ -218,6 +218,7 @@ def publish(state: RunState) -> RunState:
         stages=step.stages,
         articles=articles_schema(state.chain, state.params),
         metadata=run_metadata(state.run.run_id, versions),
+        languages=state.params.languages,
     )
     published = publish_run(
         Path(state.run.out_dir),

@@ -117,6 +117,19 @@ class RulePack:
     def ids(self) -> list[str]:
         return [r.id for r in self.rules]
 
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages the pack's rules are written for (``*``: any language)."""
+        return tuple(self.settings["languages"])
+
+    def applies_to(self, rule: Rule, language: str | None) -> bool:
+        """Whether ``rule`` runs on a text identified as ``language``: a pack for any
+        language, a rule the pack lists as ``language_neutral`` (agency names, symbols,
+        structure) and a text of unknown language (null) run everywhere."""
+        if language is None or "*" in self.languages or language in self.languages:
+            return True
+        return rule.name in self.settings.get("language_neutral", [])
+
     def versions(self) -> dict[str, object]:
         """What a run records of this pack: its version and the exact ids it applied."""
         return {"version": self.version, "rules": [r.id for r in self.active]}
@@ -196,6 +209,14 @@ def load_pack(name: str, directory: Path = RULES_DIR) -> RulePack:
         if rule.pattern and rule.kind not in {"insert-space", "url-rejoin"}:
             _check_re2(rule.id, rule.re2_paragraph_screen())
     settings = {k: v for k, v in raw.items() if k != "rule"}
+    languages = settings.get("languages")
+    if not (
+        isinstance(languages, list) and languages and all(isinstance(c, str) for c in languages)
+    ):
+        raise ValueError(f'rule pack {name}: declare `languages` (ISO 639-1 codes, or ["*"])')
+    neutral = set(settings.get("language_neutral", [])) - {r.name for r in rules}
+    if neutral:
+        raise ValueError(f"rule pack {name}: language_neutral names no rule: {sorted(neutral)}")
     return RulePack(name=name, version=str(raw.get("version", "0")), rules=rules, settings=settings)
 
 

@@ -13,6 +13,7 @@ leading part a ``span`` rule cut from a paragraph.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -226,15 +227,30 @@ class BoilerplateStage(Stage):
     """Remove boilerplate paragraphs; captions move to ``captions``, Source URLs fill ``url``."""
 
     name = "boilerplate"
-    version = 1
-    description = "credits and captions, source footers, tails, share bars, ads, promos"
-    reads = ("doc_id", "text", "title", "url", "domain", "captions")
+    version = 2
+    description = (
+        "credits and captions, source footers, tails, share bars, ads, promos; English phrase "
+        "rules only on text not identified as another language"
+    )
+    reads = ("doc_id", "text", "title", "url", "domain", "captions", "language")
     writes = ("text", "url", "captions")
 
     def __init__(self, pack: RulePack | None = None) -> None:
         self.pack = pack or boilerplate_pack()
         self.headline_rules = self.pack.by_kind("headline")
         self.applier = _Applier(self.pack)
+        self._appliers: dict[str | None, _Applier] = {}
+
+    def applier_for(self, language: str | None) -> _Applier:
+        """The rules that run on a text of ``language`` (the pack's ``languages`` and
+        ``language_neutral``), built once per language."""
+        if language not in self._appliers:
+            rules = tuple(r for r in self.pack.rules if self.pack.applies_to(r, language))
+            if len(rules) == len(self.pack.rules):
+                self._appliers[language] = self.applier
+            else:
+                self._appliers[language] = _Applier(dataclasses.replace(self.pack, rules=rules))
+        return self._appliers[language]
 
     def resources(self) -> dict[str, str]:
         return {"rules:boilerplate": self.pack.version}
@@ -247,6 +263,7 @@ class BoilerplateStage(Stage):
         urls = batch.column("url").to_pylist()
         domains = batch.column("domain").to_pylist()
         captions = batch.column("captions").to_pylist()
+        languages = batch.column("language").to_pylist()
         for i, text in enumerate(texts):
             if not text:
                 continue
@@ -254,7 +271,7 @@ class BoilerplateStage(Stage):
             doc = _Doc(doc_ids[i], paragraphs, [False] * len(paragraphs))
             for rule in self.headline_rules:
                 _repeated_headline(doc, titles[i], rule)
-            self.applier.apply(doc, domains[i])
+            self.applier_for(languages[i]).apply(doc, domains[i])
             for rule in self.headline_rules:  # junk above a repeated headline is gone now
                 _repeated_headline(doc, titles[i], rule)
             if not doc.rows:
@@ -271,5 +288,10 @@ class BoilerplateStage(Stage):
 
 
 def strip_boilerplate(batch: pa.Table, pack: RulePack | None = None) -> StageResult:
-    """:class:`BoilerplateStage` over one batch (tests, tools)."""
+    """:class:`BoilerplateStage` over one batch (tests, tools); a batch without a
+    ``language`` column counts as of unknown language (every rule runs)."""
+    if "language" not in batch.column_names:
+        batch = batch.append_column("language", pa.nulls(batch.num_rows, pa.string()))
+        result = BoilerplateStage(pack).process(batch, BatchContext())
+        return dataclasses.replace(result, table=result.table.drop_columns(["language"]))
     return BoilerplateStage(pack).process(batch, BatchContext())

@@ -29,6 +29,7 @@ from functools import cache
 from importlib.metadata import version as package_version
 from importlib.resources import files
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,6 +38,15 @@ from newsclean.tasks.schema import replace_column
 from newsclean.tasks.stages.base import BatchContext, RunInputs, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult
 from newsclean.tasks.stages.language import LanguageStage, identify
+from newsclean.tasks.stages.spelling import (
+    AMERICAN,
+    BRITISH,
+    SpellingStage,
+    class_votes,
+    spelling_variants,
+    steer,
+)
+from newsclean.tasks.stages.spelling import decide as decide_spelling
 
 #: The bundled dictionaries the layers read (recorded by every run with their packages).
 SYMSPELL_DICTIONARY = "frequency_dictionary_en_82_765.txt"
@@ -122,6 +132,61 @@ def bigram_frequencies() -> dict[tuple[str, str], int]:
     return pairs
 
 
+@dataclass(frozen=True)
+class BigramIndex:
+    """symspellpy's 242,342 bigram counts as sorted int64 keys: ~6 MB per worker instead of
+    ~40 MB as a dict of string pairs. Pairs not in the list count 0 (the list keeps only pairs
+    seen 6.4 million times or more on the web)."""
+
+    ids: dict[str, int]
+    keys: np.ndarray
+    counts: np.ndarray
+
+    def count(self, first: str, second: str) -> int:
+        a, b = self.ids.get(first), self.ids.get(second)
+        if a is None or b is None:
+            return 0
+        key = a * len(self.ids) + b
+        i = int(np.searchsorted(self.keys, key))
+        return int(self.counts[i]) if i < len(self.keys) and self.keys[i] == key else 0
+
+
+@cache
+def bigram_index() -> BigramIndex:
+    """The whole bigram list, for the context layer (read once per worker, streamed)."""
+    pairs: list[tuple[str, str, int]] = []
+    with (files("symspellpy") / SYMSPELL_BIGRAMS).open("r", encoding="utf-8") as fh:
+        for line in fh:
+            first, second, count = line.split()
+            pairs.append((first, second, int(count)))
+    ids = {w: i for i, w in enumerate(sorted({p[0] for p in pairs} | {p[1] for p in pairs}))}
+    keys = np.array([ids[a] * len(ids) + ids[b] for a, b, _ in pairs], dtype=np.int64)
+    counts = np.array([c for _, _, c in pairs], dtype=np.int64)
+    order = np.argsort(keys)
+    return BigramIndex(ids, keys[order], counts[order])
+
+
+@cache
+def _total_frequency() -> int:
+    """All word counts of symspellpy's list summed: the N of chance pair estimates."""
+    return sum(word_frequencies().values())
+
+
+@cache
+def _context_symspell():
+    """A distance-2 index over the bigram list's words of 2-7 letters: the candidates a 4- or
+    5-letter typo may stand for (``fomr`` → from, form). Small (~15k words): the main index
+    at distance 2 would cost ~150 MB per worker."""
+    from symspellpy import SymSpell  # lazy: symspellpy loads only where typos run
+
+    checker = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+    frequencies = word_frequencies()
+    for word in bigram_index().ids:
+        if 2 <= len(word) <= 7 and word.isalpha() and word in frequencies:
+            checker.create_dictionary_entry(word, frequencies[word])
+    return checker
+
+
 @cache
 def curated_corrections() -> dict[str, str]:
     """codespell's comma-free ``typo->fix`` entries, read from the installed package (its data
@@ -188,6 +253,8 @@ class Corrector:
         self.curated_rule = self.pack.get("typo.curated")
         self.edit_rule = self.pack.get("typo.edit-distance")
         self.real_word_rule = self.pack.get("typo.real-word")
+        self.context_rule = self.pack.get("typo.context")
+        self._context_candidates: dict[str, tuple[str, ...]] = {}
         self.confusions = dict(self.real_word_rule.params["confusions"])
         self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
         self._decisions: dict[tuple[str, bool], tuple[str, str] | None] = {}
@@ -198,11 +265,13 @@ class Corrector:
 
     def _morphology_known(self, word: str) -> bool:
         """Inflections and compounds of known words are words (paycuts, storylines)."""
-        for suffix in _SUFFIXES:
-            if word.endswith(suffix) and self._known(word[: -len(suffix)]):
+        for suffix in _SUFFIXES:  # stems of 4+ letters: "maor" is not "mao" + r
+            stem = word[: -len(suffix)]
+            if word.endswith(suffix) and len(stem) >= 4 and self._known(stem):
                 return True
-        for prefix in _PREFIXES:
-            if word.startswith(prefix) and self._known(word[len(prefix) :]):
+        for prefix in _PREFIXES:  # the rest 4+ letters: "een" is not e + "en"
+            rest = word[len(prefix) :]
+            if word.startswith(prefix) and len(rest) >= 4 and self._known(rest):
                 return True
         return any(
             self._known(word[:i]) and self._known(word[i:]) and i >= 3 and len(word) - i >= 3
@@ -262,6 +331,81 @@ class Corrector:
         fix = self._edit_distance(word)
         return (_match_case(core, fix), self.edit_rule.id) if fix else None
 
+    def context_eligible(self, core: str) -> bool:
+        """A word the context layer may correct: a lower-case (or sentence-capitalised) word
+        of ``min_length``+ letters that no dictionary, inflection or other layer explains."""
+        word = core.lower()
+        if len(word) < int(self.context_rule.params["min_length"]) or not core[1:].islower():
+            return False
+        if word in self.keep or word in curated_corrections() or self._known(word):
+            return False
+        return not self._morphology_known(word)
+
+    def candidates(self, word: str) -> tuple[tuple[str, int], ...]:
+        """(word, distance) of the bigram list's words within reach of ``word``: distance 2
+        for 4-5 letters (``fomr`` → from), distance 1 otherwise. Memoized per word."""
+        found = self._context_candidates.get(word)
+        if found is None:
+            from symspellpy import Verbosity  # lazy: symspellpy loads only where typos run
+
+            if len(self._context_candidates) > MAX_CACHED_CHUNKS:
+                self._context_candidates.clear()
+            distance = 2 if 4 <= len(word) <= 5 else 1
+            index = _context_symspell() if len(word) <= 5 else _symspell(1)
+            suggestions = index.lookup(word, Verbosity.ALL, max_edit_distance=distance)
+            ids = bigram_index().ids
+            found = tuple(
+                (s.term, s.distance) for s in suggestions if s.term in ids and s.term != word
+            )
+            self._context_candidates[word] = found
+        return found
+
+    def context(self, previous: str | None, core: str, following: str | None) -> str | None:
+        """Correction of an unknown word from its neighbours, else None.
+
+        Each candidate ``c`` is scored as a trigram estimate from bigram counts,
+        ``n(previous, c) * n(c, following) / n(c)``, where a pair too rare to be listed counts
+        what chance predicts, ``n(a) * n(b) / N``, capped at ``unlisted_pair_count`` (below
+        the list's cut-off), and a candidate two edits away is weighted by
+        ``distance_2_weight`` (a slip more often takes one edit). The best must have a listed
+        pair of ``min_evidence`` and ``dominance`` times the runner-up's score ("fomr the" →
+        "from the"). Without a neighbour there is no evidence.
+        """
+        if previous is None and following is None:
+            return None
+        word = core.lower()
+        params = self.context_rule.params
+        bigrams, frequencies = bigram_index(), word_frequencies()
+        cap, total = float(params["unlisted_pair_count"]), _total_frequency()
+
+        def pair(first: str, second: str) -> tuple[float, int]:
+            listed = bigrams.count(first, second)
+            if listed:
+                return float(listed), listed
+            chance = frequencies.get(first, 1) * frequencies.get(second, 1) / total
+            return min(cap, chance), 0
+
+        scored = []
+        for candidate, distance in self.candidates(word):
+            left, left_listed = pair(previous, candidate) if previous else (1.0, 0)
+            right, right_listed = pair(candidate, following) if following else (1.0, 0)
+            score = left * right / (frequencies.get(candidate, 1) if previous and following else 1)
+            if distance > 1:
+                score *= float(params["distance_2_weight"])
+            scored.append((score, max(left_listed, right_listed), candidate))
+        if not scored:
+            return None
+        scored.sort()
+        best, evidence, fix = scored[-1]
+        runner_up = scored[-2][0] if len(scored) > 1 else 0.0
+        if evidence < float(params["min_evidence"]):
+            return None
+        if best < float(params["dominance"]) * runner_up:
+            return None
+        if self._corpus_keeps(word, fix, float(params["corpus_override_ratio"])):
+            return None
+        return _match_case(core, fix)
+
     def real_word(self, previous: str | None, core: str, following: str | None) -> str | None:
         """Correction of a real-word confusion from bigram evidence, else None: no pair the
         word forms with a neighbour may occur in the bigram list, and at least one pair the
@@ -279,31 +423,6 @@ class Corrector:
         if any(bigrams.get(corrected, 0) >= floor for _, corrected in pairs):
             return _match_case(core, fix)
         return None
-
-
-#: What tells British, Commonwealth and American spellings of one word apart (pairs folded to
-#: one form): -ise/-ize and -yse/-yze, -our/-or, -tre/-ter, doubled l, -ogue/-og, -ence/-ense.
-_VARIANT_FOLDS = (
-    (re.compile(r"is(?=e|ed|es|ing|ation|ations|er|ers|able)"), "iz"),
-    (re.compile(r"ys(?=e|ed|es|ing)"), "yz"),
-    (re.compile(r"our"), "or"),
-    (re.compile(r"tre(?=s?$)"), "ter"),
-    (re.compile(r"ll"), "l"),
-    (re.compile(r"ogue(?=s?$)"), "og"),
-    (re.compile(r"ence(?=s?$)"), "ense"),
-)
-
-
-def fold_spelling_variant(word: str) -> str:
-    """One form for the spelling variants of a word (organisation, organization → organization)."""
-    for pattern, replacement in _VARIANT_FOLDS:
-        word = pattern.sub(replacement, word)
-    return word
-
-
-def spelling_variants(word: str, other: str) -> bool:
-    """Whether two different words are one word spelt the British and the American way."""
-    return word != other and fold_spelling_variant(word) == fold_spelling_variant(other)
 
 
 @cache
@@ -369,7 +488,9 @@ def _needs_context(chunk: str, corrector: Corrector) -> bool:
     core = parsed.core
     if core.lower() in corrector.confusions:
         return True
-    return corrector.decide(core, sentence_start=core[0].isupper()) is not None
+    if corrector.decide(core, sentence_start=core[0].isupper()) is not None:
+        return True
+    return corrector.context_eligible(core)
 
 
 def correct_text(
@@ -379,15 +500,19 @@ def correct_text(
     doc_id: str,
     log: EditLog,
     languages: frozenset[str] = frozenset({"en"}),
+    spelling: str | None = None,
 ) -> str:
     """Rewrite the flagged chunks of one document; whitespace and punctuation stay as they are.
     Each row's span is the word's place in ``text``. A chunk in a paragraph identified as
-    another language than ``languages`` (a quote in German) is left alone."""
+    another language than ``languages`` (a quote in German) is left alone. A correction
+    that has a British and an American spelling takes the document's (:class:`_DocumentSpelling`,
+    ``spelling`` being the document's or its publisher's convention)."""
     parts = re.split(r"(\s+)", text)
     chunks = parts[0::2]
     changed = False
     position, counted = 0, 0
     foreign = _ForeignParagraphs(text, languages)
+    side_for = _DocumentSpelling(text, spelling)
     for i, chunk in enumerate(chunks):
         if chunk not in flagged:
             continue
@@ -404,6 +529,7 @@ def correct_text(
         decision = corrector.decide(parsed.core, _sentence_start(previous))
         if decision is not None:
             fix, rule = decision
+            fix = steer(fix, side_for)
         else:
             following = chunks[i + 1] if i + 1 < len(chunks) else None
             if following is not None and "\n" in parts[2 * i + 1]:
@@ -412,6 +538,11 @@ def correct_text(
                 _plain(previous), parsed.core, None if parsed.trail else _plain(following)
             )
             rule = corrector.real_word_rule.id
+            if fix is None and _context_allowed(parsed, previous):
+                left, right = _neighbours(parsed, previous, following)
+                fix = corrector.context(left, parsed.core, right)
+                fix = steer(fix, side_for) if fix else None
+                rule = corrector.context_rule.id
         if fix and fix != parsed.core:
             start = offset + len(parsed.lead)
             log.add(doc_id, rule, parsed.core, fix, start=start, end=start + len(parsed.core))
@@ -421,6 +552,42 @@ def correct_text(
         return text
     parts[0::2] = chunks
     return "".join(parts)
+
+
+def _context_allowed(parsed: Chunk, previous: str | None) -> bool:
+    """Capitalised words only at a sentence start (elsewhere they are names)."""
+    return parsed.core.islower() or _sentence_start(previous)
+
+
+def _neighbours(
+    parsed: Chunk, previous: str | None, following: str | None
+) -> tuple[str | None, str | None]:
+    """The plain lower-case words right beside a word with no punctuation between: a bigram
+    across a comma or a full stop is no evidence."""
+    left = _plain(previous) if previous and not parsed.lead else None
+    if left is not None and not previous[-1:].isalpha():
+        left = None
+    right = None
+    if following is not None and not parsed.trail:
+        nxt = Chunk.parse(following)
+        right = nxt.core.lower() if nxt and not nxt.lead else None
+    return left, right
+
+
+class _DocumentSpelling:
+    """The spelling a document uses for a class of variant words (-ise/-ize, -our/-or...):
+    its own words of that class first (Oxford spelling is -ize with -our), then its overall
+    convention, then its publisher's; each counted once per document, only when asked."""
+
+    def __init__(self, text: str, fallback: str | None) -> None:
+        self.text = text
+        self.fallback = fallback
+        self.votes: dict[str, tuple[int, int]] | None = None
+
+    def __call__(self, kind: str) -> str | None:
+        if self.votes is None:
+            self.votes = class_votes(self.text)
+        return decide_spelling(*self.votes[kind]) or self.fallback
 
 
 class _ForeignParagraphs:
@@ -456,6 +623,8 @@ def correct_batch(
         corrector = Corrector(corpus_counts or {}, frozenset(w.lower() for w in never_change))
     if "language" not in batch.column_names:
         batch = LanguageStage().process(batch, BatchContext()).table
+    if "english_spelling" not in batch.column_names:
+        batch = SpellingStage().process(batch, BatchContext()).table
     return TypoStage(corrector).process(batch, BatchContext())
 
 
@@ -464,12 +633,13 @@ class TypoStage(Stage):
     """Conservative typo correction with the run's corpus vocabulary (``corrector`` input)."""
 
     name = "typos"
-    version = 2
+    version = 3
     description = (
         "curated misspellings, edit distance 1 on unknown words, real-word confusions; only "
-        "in documents and paragraphs of a language with dictionaries (English)"
+        "in documents and paragraphs of a language with dictionaries (English); corrections "
+        "spelt the document's way (British or American)"
     )
-    reads = ("doc_id", "text", "language", "language_score")
+    reads = ("doc_id", "text", "language", "language_score", "english_spelling", "domain")
     writes = ("text",)
 
     def __init__(self, corrector: Corrector) -> None:
@@ -511,13 +681,31 @@ class TypoStage(Stage):
         del tokens, flat, contains
         doc_ids = batch.column("doc_id").to_pylist()
         texts = batch.column("text").to_pylist()
+        spellings = _spelling_or_publishers(batch)
         row_of = rows.to_pylist()
         for i in sorted(docs_to_fix):
             row = row_of[i]
             texts[row] = correct_text(
-                texts[row], flagged, corrector, doc_ids[row], log, self.languages
+                texts[row], flagged, corrector, doc_ids[row], log, self.languages, spellings[row]
             )
         return StageResult(replace_column(batch, "text", texts), log.to_table())
+
+
+def _spelling_or_publishers(batch: pa.Table) -> list[str | None]:
+    """Each row's ``english_spelling``, or where it has none, its publisher's in this batch
+    (the convention most of the publisher's decided documents share): a short article
+    seldom has a variant word of its own."""
+    spellings = batch.column("english_spelling").to_pylist()
+    domains = batch.column("domain").to_pylist()
+    votes: dict[str, Counter[str]] = {}
+    for domain, spelling in zip(domains, spellings, strict=True):
+        if domain and spelling:
+            votes.setdefault(domain, Counter())[spelling] += 1
+    publisher = {domain: decide_spelling(c[BRITISH], c[AMERICAN]) for domain, c in votes.items()}
+    return [
+        spelling or publisher.get(domain or "")
+        for domain, spelling in zip(domains, spellings, strict=True)
+    ]
 
 
 def parse_word_list(text: str) -> list[str]:

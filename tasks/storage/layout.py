@@ -27,7 +27,9 @@ import pyarrow as pa
 from newsclean.tasks.storage.io import read_parquet
 
 #: Analyst tables, one folder each.
-TABLES = ("articles", "edits", "duplicates", "quarantine")
+TABLES = ("articles", "edits", "duplicates", "quarantine", "other_languages")
+#: Clean articles in a language the run was not asked to keep (``--languages``), with why.
+OTHER_LANGUAGES = "other_languages"
 INDEX_DIR = "dedup_index"
 MODEL_DIR = "boilerplate"
 STAGING = "_staging"

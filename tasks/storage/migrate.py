@@ -9,8 +9,9 @@ in place, by the next run, under the writer lock (before it reads anything).
   unknown (null), and a learned removal's rule ``learned.repeated-line/N`` named the model
   version N; it becomes the rule's real id (``/1``, the only version of its thresholds then)
   with ``model_version = N``; schema 3 ``articles`` lacked ``language`` and
-  ``language_score`` (null: not identified; a ``--full`` run identifies them). Without the
-  columns in every file, readers that take the first file's schema would drop them.
+  ``language_score`` (null: not identified; a ``--full`` run identifies them); schema 4
+  ``articles`` lacked ``english_spelling`` (null likewise). Without the columns in every
+  file, readers that take the first file's schema would drop them.
 
 Each rewrite keeps the file's metadata (its run id) and goes through a temp file and a rename.
 """
@@ -51,14 +52,19 @@ def migrate(out: Path) -> int:
             _rewrite(path, _edits_from_schema_3(read_parquet(path)))
             rewritten += 1
     for path in published_parts(out, "articles"):
-        if "language" not in pq.read_schema(path).names:
-            _rewrite(path, _articles_from_schema_3(read_parquet(path)))
+        missing = [n for n in _ADDED_ARTICLE_COLUMNS if n not in pq.read_schema(path).names]
+        if missing:
+            _rewrite(path, _articles_with_null_columns(read_parquet(path), missing))
             rewritten += 1
     return rewritten
 
 
-def _articles_from_schema_3(data: pa.Table) -> pa.Table:
-    for name in ("language", "language_score"):
+#: ``articles`` columns added after schema 3, null in files written before them.
+_ADDED_ARTICLE_COLUMNS = ("language", "language_score", "english_spelling")
+
+
+def _articles_with_null_columns(data: pa.Table, names: list[str]) -> pa.Table:
+    for name in names:
         data = data.append_column(
             ARTICLE_SCHEMA.field(name), pa.nulls(data.num_rows, ARTICLE_SCHEMA.field(name).type)
         )

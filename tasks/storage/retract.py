@@ -22,7 +22,12 @@ from newsclean.tasks.schema import (
     QUARANTINE_SCHEMA,
 )
 from newsclean.tasks.storage.io import file_metadata, read_parquet, temp_path, write_parquet_atomic
-from newsclean.tasks.storage.layout import INDEX_DIR, final_name, published_parts
+from newsclean.tasks.storage.layout import (
+    INDEX_DIR,
+    OTHER_LANGUAGES,
+    final_name,
+    published_parts,
+)
 
 _KEY_NAMES = ("doc_id", "source_file", "kept_doc_id")
 
@@ -51,7 +56,7 @@ class Retraction:
         file_ids: list[pa.Array] = []
         file_set = pa.array(sorted(self.files), pa.string())
         gone = pa.concat_arrays([self.superseded["doc_id"].combine_chunks(), self.replaced])
-        for table in ("articles", INDEX_DIR, "duplicates", "quarantine", "edits"):
+        for table in ("articles", OTHER_LANGUAGES, INDEX_DIR, "duplicates", "quarantine", "edits"):
             ids = self.replaced if table in ("duplicates", "edits") else gone
             if table == "edits" and file_ids:
                 ids = pa.concat_arrays([ids, *file_ids]).unique()
@@ -66,7 +71,7 @@ class Retraction:
                     repoint and pc.any(pc.is_in(keys["kept_doc_id"], value_set=gone)).as_py()
                 ):
                     continue
-                if table == "articles":
+                if table in ("articles", OTHER_LANGUAGES):
                     self.removed_rows += pc.sum(drop).as_py() or 0
                 data = read_parquet(path).filter(pc.invert(drop))
                 if repoint:
