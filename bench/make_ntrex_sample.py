@@ -27,17 +27,23 @@ LANGUAGES = {
 }  # fmt: skip
 
 
+def load_documents(variety: str, source: Path = SOURCE) -> dict[str, list[str]]:
+    """NTREX's documents of one variety (``eng-GB``, ``deu``...): id -> its sentences."""
+    ids = [line.split("\t")[0] for line in (source / "DOCUMENT_IDS.tsv").read_text().splitlines()]
+    lines = (source / f"newstest2019-ref.{variety}.txt").read_text("utf-8").splitlines()
+    docs: dict[str, list[str]] = defaultdict(list)
+    for doc, line in zip(ids, lines, strict=True):
+        docs[doc].append(line)
+    return dict(docs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=6, help="documents per language")
     args = parser.parse_args()
-    ids = [line.split("\t")[0] for line in (SOURCE / "DOCUMENT_IDS.tsv").read_text().splitlines()]
     with TARGET.open("w", encoding="utf-8") as out:
         for name, code in LANGUAGES.items():
-            lines = (SOURCE / f"newstest2019-ref.{name}.txt").read_text("utf-8").splitlines()
-            docs: dict[str, list[str]] = defaultdict(list)
-            for doc, line in zip(ids, lines, strict=True):
-                docs[doc].append(line)
+            docs = load_documents(name)
             for doc in list(docs)[: args.docs]:
                 record = {"variety": name, "lang": code, "doc": doc, "text": "\n\n".join(docs[doc])}
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")

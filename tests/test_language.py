@@ -100,3 +100,176 @@ def test_identify_is_null_when_it_cannot_tell_and_never_raises() -> None:
     assert code == "de" and 0 < score <= 1
     for hostile in ("\x00\x07\x85 text", "\ud800 broken", "a" * 100_000):
         identify(hostile)  # control characters, lone surrogates, giant tokens: no exception
+
+
+# --------------------------------------------------------------------------- spelling variant
+
+
+def spelling_of(*texts: str) -> list[str | None]:
+    return clean_batch(make_batch(*texts)).docs.column("english_spelling").to_pylist()
+
+
+def test_ntrex_british_and_american_documents_get_their_spelling() -> None:
+    """Translators of NTREX eng-GB write British, of eng-US American; most short documents
+    have no variant word at all (null), none is called the other way."""
+    for variety, expected, other in (
+        ("eng-GB", "british", "american"),
+        ("eng-US", "american", "british"),
+    ):
+        found = Counter(cleaned(variety).column("english_spelling").to_pylist())
+        assert found[expected] >= 2 and found[other] == 0, (variety, found)
+
+
+def test_spelling_is_null_for_other_languages_and_without_evidence() -> None:
+    german = next(r["text"] for r in ntrex() if r["variety"] == "deu")
+    neutral = "The minister met the board on Monday and said the talks went well."
+    assert spelling_of(german, neutral) == [None, None]
+
+
+def test_oxford_spelling_steers_by_class() -> None:
+    """-ize with -our is British (Oxford): an -ise/-ize correction follows the document's
+    -ize words, an -our/-or one its -our words."""
+    from newsclean.tasks.stages.typos import _DocumentSpelling
+
+    text = "The organization recognized the colour and flavour of the harbour."
+    side_for = _DocumentSpelling(text, None)
+    assert side_for("ise") == "american" and side_for("our") == "british"
+
+
+@pytest.mark.parametrize(
+    ("text", "fixed"),
+    [
+        (
+            "The council organised a vote and criticised the plan. Members critisized the "
+            "theather project.",
+            "The council organised a vote and criticised the plan. Members criticised the "
+            "theatre project.",
+        ),
+        (
+            "The council organized a vote and criticized the plan. Members critisized the "
+            "theather project.",
+            "The council organized a vote and criticized the plan. Members criticized the "
+            "theater project.",
+        ),
+    ],
+)
+def test_a_correction_is_spelt_the_documents_way(text: str, fixed: str) -> None:
+    batch = clean_batch(make_batch(text)).docs
+    result = correct_batch(batch, corpus_vocabulary(batch.column("text")))
+    assert result.table.column("text").to_pylist() == [fixed]
+
+
+def test_a_short_document_takes_its_publishers_spelling() -> None:
+    """No variant word of its own: the publisher's other documents in the batch decide."""
+    british = "The organisation's neighbours criticised the centre. Its behaviour was odd."
+    short = "Members critisized the plan on Monday, officials said."
+    batch = clean_batch(
+        make_batch(british, british.replace("odd", "strange"), short, domain="a.example")
+    ).docs
+    result = correct_batch(batch, corpus_vocabulary(batch.column("text")))
+    assert result.table.column("text").to_pylist()[2] == short.replace("critisized", "criticised")
+
+
+# --------------------------------------------------------------------------- short words
+
+
+@pytest.mark.parametrize(
+    ("text", "fixed"),
+    [
+        ("Most of theri own staff left.", "Most of their own staff left."),
+        ("We hvea been here before.", "We have been here before."),
+        ("It was the lsat time.", "It was the last time."),
+        ("It was the firts time in years.", "It was the first time in years."),
+        ("The match will take palce in June.", "The match will take place in June."),
+        ("He did nto want to go home.", "He did not want to go home."),
+    ],
+)
+def test_short_word_typos_are_fixed_from_context(text: str, fixed: str) -> None:
+    result = correct_batch(make_batch(text))
+    assert result.table.column("text").to_pylist() == [fixed]
+    assert set(result.edits.column("rule").to_pylist()) == {"typo.context/1"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ms Fomr said the vote was close.",  # a name: capitalised inside a sentence
+        "fomr.",  # no neighbour, no evidence
+        "He came back fomr the front line.",
+        "He said he coudl not agree.",
+        "The river Tyne and the Wear met at Jarrow.",  # known words
+        "Scores: 4-3, pts 12, cnt 7 and a URL www.fomr.com stayed.",  # abbreviations, URLs
+    ],
+)
+def test_short_words_without_evidence_stay(text: str) -> None:
+    """Also ambiguous ones: "fomr the" could be "for the" as well as "from the" (bigram
+    scores 3.6 to 1, not the 20 the rule asks), "coudl not" could be "would not"."""
+    result = correct_batch(make_batch(text))
+    assert result.edits.num_rows == 0
+    assert result.table.column("text").to_pylist() == [text]
+
+
+# --------------------------------------------------------------------------- --languages
+
+
+def test_languages_keeps_some_and_sets_the_others_aside(tmp_path) -> None:
+    import pandas as pd
+
+    from tests.helpers import run_steps
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    picked = [r for r in ntrex() if r["variety"] in ("eng-GB", "deu", "fra")]
+    with (raw / "ntrex.jsonl").open("w", encoding="utf-8") as fh:
+        for r in picked:
+            fh.write(json.dumps({"title": r["doc"], "text": r["text"]}) + "\n")
+    result = run_steps(raw, tmp_path / "clean", languages=("en", "de"))
+    articles = pd.read_parquet(tmp_path / "clean" / "articles")
+    aside = pd.read_parquet(tmp_path / "clean" / "other_languages")
+    assert set(articles["language"]) == {"en", "de"} and set(aside["language"]) == {"fr"}
+    assert len(articles) + len(aside) == len(picked)
+    assert set(aside["set_aside_reason"]) == {"language fr not in --languages en,de"}
+    assert result["summary"]["set_aside_languages"] == {"fr": len(aside)}
+    from newsclean.tasks.pipeline.report import headline_rows
+    from newsclean.tasks.pipeline.report_html import render_html
+
+    assert ("set aside: other languages", f"fr {len(aside)}") in headline_rows(result["summary"])
+    assert f"set aside (other languages, other_languages/): fr {len(aside)}" in render_html(
+        result["summary"]
+    )
+    assert (
+        not (tmp_path / "clean" / "quarantine").exists()
+        or pd.read_parquet(tmp_path / "clean" / "quarantine").empty
+    )
+    # a changed file takes its set-aside rows back with its articles
+    with (raw / "ntrex.jsonl").open("w", encoding="utf-8") as fh:
+        for r in picked[:2]:
+            fh.write(json.dumps({"title": r["doc"], "text": r["text"]}) + "\n")
+    run_steps(raw, tmp_path / "clean", languages=("en", "de"))
+    articles = pd.read_parquet(tmp_path / "clean" / "articles")
+    aside_dir = tmp_path / "clean" / "other_languages"
+    assert len(articles) == 2 and not list(aside_dir.glob("part-*.parquet"))
+
+
+# --------------------------------------------------------------------------- rule packs
+
+
+def test_every_pack_declares_its_languages() -> None:
+    from newsclean.tasks.rules import PACKS, pack
+
+    declared = {name: pack(name).languages for name in PACKS}
+    assert declared["typos"] == ("en",) and declared["boilerplate"] == ("en",)
+    assert all(declared[name] == ("*",) for name in ("normalize", "dedup", "learned"))
+
+
+def test_english_phrase_rules_do_not_run_on_other_languages() -> None:
+    """In a German article, "Advertisement" and "Read more" may be German prose; agency
+    credits (GETTY) and share-button names are not language-bound and still go."""
+    german = next(r["text"] for r in ntrex() if r["variety"] == "deu").split("\n\n")
+    body = "\n\n".join(german[:6])
+    text = f"{body}\n\nAdvertisement\n\nRead more\n\nGETTY"
+    out = clean_one(text)
+    assert "GETTY" not in out["text"] and out["language"] == "de"
+    assert out["text"].endswith("Advertisement\n\nRead more")
+    english = clean_one(text.replace(body, REFERENCE.read_text("utf-8").split("\n\n")[0] * 3))
+    assert "Advertisement" not in english["text"]

@@ -230,11 +230,21 @@ def _header(summary: Mapping[str, Any]) -> str:
         for name, value, detail in figures
     )
     languages = summary.get("languages") if isinstance(summary.get("languages"), Mapping) else {}
+    aside = summary.get("set_aside_languages")
+    aside = aside if isinstance(aside, Mapping) else {}
     extra = [
         f"raw files: {_int(files.get('new')):,} new, {_int(files.get('changed')):,} changed, "
         f"{_int(files.get('unchanged')):,} unchanged",
         "kept per language: "
         + (", ".join(f"{code} {n:,}" for code, n in _by_count(_counts(languages))) or "—"),
+        *(
+            [
+                "set aside (other languages, other_languages/): "
+                + ", ".join(f"{code} {n:,}" for code, n in _by_count(_counts(aside)))
+            ]
+            if aside
+            else []
+        ),
         f"already published: {_int(dedup.get('already_published')):,}",
         f"replaced: {_int(dedup.get('replaced')):,}",
     ]

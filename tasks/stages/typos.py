@@ -387,6 +387,8 @@ class Corrector:
 
         scored = []
         for candidate, distance in self.candidates(word):
+            if word == candidate + "s":
+                continue  # an unlisted plural ("18-29 year olds"), not a slip
             left, left_listed = pair(previous, candidate) if previous else (1.0, 0)
             right, right_listed = pair(candidate, following) if following else (1.0, 0)
             score = left * right / (frequencies.get(candidate, 1) if previous and following else 1)
@@ -538,7 +540,7 @@ def correct_text(
                 _plain(previous), parsed.core, None if parsed.trail else _plain(following)
             )
             rule = corrector.real_word_rule.id
-            if fix is None and _context_allowed(parsed, previous):
+            if fix is None and _context_allowed(parsed):
                 left, right = _neighbours(parsed, previous, following)
                 fix = corrector.context(left, parsed.core, right)
                 fix = steer(fix, side_for) if fix else None
@@ -554,9 +556,14 @@ def correct_text(
     return "".join(parts)
 
 
-def _context_allowed(parsed: Chunk, previous: str | None) -> bool:
-    """Capitalised words only at a sentence start (elsewhere they are names)."""
-    return parsed.core.islower() or _sentence_start(previous)
+_QUOTES = "\"'“”‘’«»„"
+
+
+def _context_allowed(parsed: Chunk) -> bool:
+    """Lower-case words outside quotes: a capitalised one may be a name even at a sentence
+    start ("Nad" is Welsh), and a quoted one is a word being mentioned (‘pwp’), not used."""
+    quoted = any(q in parsed.lead or q in parsed.trail for q in _QUOTES)
+    return parsed.core.islower() and not quoted
 
 
 def _neighbours(
