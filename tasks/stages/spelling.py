@@ -140,12 +140,13 @@ def variant_table() -> dict[str, Variant]:
 
 
 @cache
-def _side_sets() -> dict[str, pa.Array]:
+def _evidence_words() -> tuple[pa.Array, int]:
+    """Every variant word, British ones first, and how many are British: one ``index_in``
+    then tells a token's side."""
     table = variant_table()
-    return {
-        side: pa.array(sorted(w for w, v in table.items() if v.side == side), pa.string())
-        for side in (BRITISH, AMERICAN)
-    }
+    british = sorted(w for w, v in table.items() if v.side == BRITISH)
+    american = sorted(w for w, v in table.items() if v.side == AMERICAN)
+    return pa.array(british + american, pa.string()), len(british)
 
 
 def decide(british: int, american: int) -> str | None:
@@ -163,12 +164,16 @@ def side_counts(texts: pa.Array | pa.ChunkedArray) -> dict[str, np.ndarray]:
     tokens = pc.utf8_split_whitespace(texts)
     parents = pc.list_parent_indices(tokens)
     words = pc.utf8_trim(pc.list_flatten(tokens), characters=_EDGE_PUNCTUATION)
+    value_set, n_british = _evidence_words()
+    index = pc.index_in(words, value_set=value_set)
+    found = pc.is_valid(index)
+    docs = pc.filter(parents, found).to_numpy(zero_copy_only=False)
+    british = pc.filter(index, found).to_numpy(zero_copy_only=False) < n_british
     n = len(texts)
-    counts = {}
-    for side, value_set in _side_sets().items():
-        hits = pc.filter(parents, pc.fill_null(pc.is_in(words, value_set=value_set), False))
-        counts[side] = np.bincount(hits.to_numpy(zero_copy_only=False), minlength=n)
-    return counts
+    return {
+        BRITISH: np.bincount(docs[british], minlength=n),
+        AMERICAN: np.bincount(docs[~british], minlength=n),
+    }
 
 
 def class_votes(text: str) -> dict[str, tuple[int, int]]:

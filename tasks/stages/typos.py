@@ -132,6 +132,58 @@ def bigram_frequencies() -> dict[tuple[str, str], int]:
     return pairs
 
 
+#: QWERTY rows: a slip hits a key next to the one meant (same row or the rows beside).
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _keyboard_neighbours() -> dict[str, frozenset[str]]:
+    where = {c: (r, i) for r, row in enumerate(_KEYBOARD_ROWS) for i, c in enumerate(row)}
+    return {
+        c: frozenset(
+            o for o, (r2, i2) in where.items() if o != c and abs(r2 - r) <= 1 and abs(i2 - i) <= 1
+        )
+        for c, (r, i) in where.items()
+    }
+
+
+_NEAR_KEYS = _keyboard_neighbours()
+
+
+def slip_weight(typo: str, word: str, unlikely: float) -> float:
+    """How plausible ``typo`` is as a slip of the finger for ``word`` one edit away: 1 for
+    two letters swapped, a letter dropped, a neighbouring key hit instead of or beside the
+    right one, or a letter typed twice; ``unlikely`` for any other single edit (``oot`` for
+    "out": o and u are two keys apart, so a dialect spelling, not a slip). Words two edits
+    apart get ``unlikely`` too unless one letter was moved (``fomr`` for "from"); the caller
+    weighs two edits against one besides."""
+    if len(typo) == len(word):
+        diff = [i for i, (a, b) in enumerate(zip(typo, word, strict=True)) if a != b]
+        if len(diff) == 2 and diff[1] == diff[0] + 1 and typo[diff[0]] == word[diff[1]]:
+            return 1.0 if typo[diff[1]] == word[diff[0]] else unlikely  # swapped
+        if len(diff) == 1:
+            return 1.0 if typo[diff[0]] in _NEAR_KEYS.get(word[diff[0]], ()) else unlikely
+        moved = sorted(typo) == sorted(word) and len(diff) <= 4
+        return 1.0 if moved and _one_letter_moved(typo, word) else unlikely
+    if len(typo) == len(word) - 1:  # a letter dropped
+        return 1.0 if any(typo == word[:i] + word[i + 1 :] for i in range(len(word))) else unlikely
+    if len(typo) == len(word) + 1:  # a letter added: doubled, or a key beside its neighbour
+        for i in range(len(typo)):
+            if typo[:i] + typo[i + 1 :] == word:
+                extra, beside = typo[i], typo[max(i - 1, 0) : i] + typo[i + 1 : i + 2]
+                if any(extra == b or extra in _NEAR_KEYS.get(b, ()) for b in beside):
+                    return 1.0
+        return unlikely
+    return unlikely
+
+
+def _one_letter_moved(typo: str, word: str) -> bool:
+    return any(
+        typo == (word[:i] + word[i + 1 :])[:j] + word[i] + (word[:i] + word[i + 1 :])[j:]
+        for i in range(len(word))
+        for j in range(len(word))
+    )
+
+
 @dataclass(frozen=True)
 class BigramIndex:
     """symspellpy's 242,342 bigram counts as sorted int64 keys: ~6 MB per worker instead of
@@ -306,6 +358,8 @@ class Corrector:
             return None
         if spelling_variants(word, best.term):
             return None  # politicising is not a typo of politicizing: never convert variants
+        if not params["unlikely_edits"] and slip_weight(word, best.term, 0.0) < 1.0:
+            return None  # paratha is no slip for maratha, bhindi none for hindi
         return best.term
 
     def decide(self, core: str, sentence_start: bool) -> tuple[str, str] | None:
@@ -339,7 +393,27 @@ class Corrector:
             return False
         if word in self.keep or word in curated_corrections() or self._known(word):
             return False
-        return not self._morphology_known(word)
+        return not self._compound_or_inflection(word)
+
+    def _compound_or_inflection(self, word: str) -> bool:
+        """Stricter than :meth:`_morphology_known`, since context is evidence of its own: an
+        inflection of a 4+ letter stem, un-, re- or a prefix of 3+ letters on a known word of
+        4+ letters (``unsecure``), or two known words of 4+ letters (``colast`` is no
+        co + last, ``etire`` no e + tire)."""
+        for suffix in _SUFFIXES:
+            stem = word[: -len(suffix)]
+            if word.endswith(suffix) and len(stem) >= 4 and self._known(stem):
+                return True
+        for prefix in _PREFIXES:
+            rest = word[len(prefix) :]
+            if (
+                (len(prefix) >= 3 or prefix in ("un", "re"))
+                and word.startswith(prefix)
+                and len(rest) >= 4
+                and self._known(rest)
+            ):
+                return True
+        return any(self._known(word[:i]) and self._known(word[i:]) for i in range(4, len(word) - 3))
 
     def candidates(self, word: str) -> tuple[tuple[str, int], ...]:
         """(word, distance) of the bigram list's words within reach of ``word``: distance 2
@@ -366,15 +440,16 @@ class Corrector:
         Each candidate ``c`` is scored as a trigram estimate from bigram counts,
         ``n(previous, c) * n(c, following) / n(c)``, where a pair too rare to be listed counts
         what chance predicts, ``n(a) * n(b) / N``, capped at ``unlisted_pair_count`` (below
-        the list's cut-off), and a candidate two edits away is weighted by
-        ``distance_2_weight`` (a slip more often takes one edit). The best must have a listed
-        pair of ``min_evidence`` and ``dominance`` times the runner-up's score ("fomr the" →
-        "from the"). Without a neighbour there is no evidence.
+        the list's cut-off), and a candidate that no slip of the finger explains
+        (:func:`slip_weight`) is weighted by ``unlikely_edit_weight``, one two edits away by
+        ``two_edit_weight``. The best must have a listed pair of ``min_evidence`` (weighted
+        the same way) and ``dominance`` times the runner-up's score ("hvea been" →
+        "have been"); else the run's own corpus may decide (:meth:`_corpus_support`).
         """
-        if previous is None and following is None:
-            return None
         word = core.lower()
         params = self.context_rule.params
+        if previous is None and following is None:
+            return self._corpus_support(word, core)
         bigrams, frequencies = bigram_index(), word_frequencies()
         cap, total = float(params["unlisted_pair_count"]), _total_frequency()
 
@@ -391,20 +466,41 @@ class Corrector:
                 continue  # an unlisted plural ("18-29 year olds"), not a slip
             left, left_listed = pair(previous, candidate) if previous else (1.0, 0)
             right, right_listed = pair(candidate, following) if following else (1.0, 0)
+            prior = float(params["two_edit_weight"]) if distance > 1 else 1.0
+            prior *= slip_weight(word, candidate, float(params["unlikely_edit_weight"]))
             score = left * right / (frequencies.get(candidate, 1) if previous and following else 1)
-            if distance > 1:
-                score *= float(params["distance_2_weight"])
-            scored.append((score, max(left_listed, right_listed), candidate))
+            # the evidence is weighed like the score: "than haute" is no "than have"
+            scored.append((score * prior, max(left_listed, right_listed) * prior, candidate))
         if not scored:
             return None
         scored.sort()
         best, evidence, fix = scored[-1]
         runner_up = scored[-2][0] if len(scored) > 1 else 0.0
-        if evidence < float(params["min_evidence"]):
-            return None
-        if best < float(params["dominance"]) * runner_up:
-            return None
+        dominant = best >= float(params["dominance"]) * runner_up
+        if evidence < float(params["min_evidence"]) or not dominant:
+            return self._corpus_support(word, core)
         if self._corpus_keeps(word, fix, float(params["corpus_override_ratio"])):
+            return None
+        return _match_case(core, fix)
+
+    def _corpus_support(self, word: str, core: str) -> str | None:
+        """Without bigram evidence, the run's own corpus: a word of ``corpus_min_length``+
+        letters with exactly one candidate a single slip of the finger explains, which the
+        corpus uses ``corpus_min_count``+ times and ``corpus_override_ratio`` times more
+        often than the word (``protestwrs`` beside 40 ``protesters``)."""
+        params = self.context_rule.params
+        if len(word) < int(params["corpus_min_length"]):
+            return None
+        slips = [
+            c
+            for c, distance in self.candidates(word)
+            if distance == 1 and slip_weight(word, c, 0.0) == 1.0 and word != c + "s"
+        ]
+        if len(slips) != 1:
+            return None
+        fix, seen = slips[0], self.corpus_counts.get(slips[0], 0)
+        ratio = float(params["corpus_override_ratio"])
+        if seen < int(params["corpus_min_count"]) or seen < ratio * self.corpus_counts.get(word, 1):
             return None
         return _match_case(core, fix)
 
@@ -540,7 +636,7 @@ def correct_text(
                 _plain(previous), parsed.core, None if parsed.trail else _plain(following)
             )
             rule = corrector.real_word_rule.id
-            if fix is None and _context_allowed(parsed):
+            if fix is None and _context_allowed(parsed) and corrector.context_eligible(parsed.core):
                 left, right = _neighbours(parsed, previous, following)
                 fix = corrector.context(left, parsed.core, right)
                 fix = steer(fix, side_for) if fix else None
@@ -571,14 +667,18 @@ def _neighbours(
 ) -> tuple[str | None, str | None]:
     """The plain lower-case words right beside a word with no punctuation between: a bigram
     across a comma or a full stop is no evidence."""
-    left = _plain(previous) if previous and not parsed.lead else None
-    if left is not None and not previous[-1:].isalpha():
-        left = None
+    plain = previous and not parsed.lead and _WORD_CHUNK.fullmatch(previous)
+    left = previous.lower() if plain else None
     right = None
     if following is not None and not parsed.trail:
-        nxt = Chunk.parse(following)
-        right = nxt.core.lower() if nxt and not nxt.lead else None
+        match = _WORD_START.match(following)
+        right = match.group(0).lower() if match else None
     return left, right
+
+
+#: A neighbour is a plain word: letters only (a left one), or letters then punctuation.
+_WORD_CHUNK = re.compile(r"[A-Za-z]+")
+_WORD_START = re.compile(r"[A-Za-z]+(?=[^A-Za-z0-9'’-]*$)")
 
 
 class _DocumentSpelling:
