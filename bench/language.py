@@ -7,9 +7,10 @@ tests run a small sample of the same checks (tests/test_language.py).
 
 What it prints, against the issue's bars:
 
-1. language identification (the ``language`` stage's :func:`identify`) on every NTREX
-   document (bar ≥ 99 %) and on every sentence longer than 100 characters (``best_effort``,
-   as the typo stage asks of a paragraph; bar ≥ 97 %), per variety;
+1. language identification on every NTREX document (the ``language`` stage's
+   :func:`identify`, CLD2; bar ≥ 99 %) and on every sentence longer than 100 characters
+   (:func:`identify_paragraph`, py3langid, what the typo stage asks of a paragraph; bar
+   ≥ 97 %), per variety;
 2. typo edits on each non-English variety after the clean chain (bar: 0);
 3. typo edits on eng-GB, eng-US and eng-IN, per 10k tokens: professionally edited text, so
    every edit counts as a false change (bar ≤ 0.3);
@@ -38,7 +39,7 @@ sys.path.insert(0, str(BENCH.parent))
 import make_ntrex_sample as ntrex  # noqa: E402
 import typos as typo_bench  # noqa: E402
 
-from newsclean.tasks.stages.language import identify  # noqa: E402
+from newsclean.tasks.stages.language import identify, identify_paragraph  # noqa: E402
 from newsclean.tasks.stages.typos import corpus_vocabulary, correct_batch  # noqa: E402
 from tests.helpers import clean_batch, make_batch  # noqa: E402
 
@@ -52,15 +53,23 @@ def documents(variety: str) -> list[str]:
 
 def identification() -> list[list[str]]:
     rows = [["variety", "docs", "docs right", "sentences>100", "sentences right"]]
+    totals = [0, 0, 0, 0]
     for variety, code in ntrex.LANGUAGES.items():
         docs = ntrex.load_documents(variety)
         right = sum(identify("\n\n".join(s))[0] == code for s in docs.values())
         long = [line for s in docs.values() for line in s if len(line) > 100]
-        long_right = sum(identify(line, best_effort=True)[0] == code for line in long)
+        long_right = sum(identify_paragraph(line) == code for line in long)
         rows.append([
             variety, str(len(docs)), f"{right / len(docs):.1%}", str(len(long)),
             f"{long_right / len(long):.1%}",
         ])  # fmt: skip
+        totals = [
+            a + b for a, b in zip(totals, (len(docs), right, len(long), long_right), strict=True)
+        ]
+    rows.append([
+        "all", str(totals[0]), f"{totals[1] / totals[0]:.1%}", str(totals[2]),
+        f"{totals[3] / totals[2]:.1%}",
+    ])  # fmt: skip
     return rows
 
 

@@ -12,7 +12,7 @@ from functools import cache
 import pyarrow as pa
 import pytest
 
-from newsclean.tasks.stages.language import identify
+from newsclean.tasks.stages.language import identify, identify_paragraph
 from newsclean.tasks.stages.spelling import spelling_variants
 from newsclean.tasks.stages.typos import corpus_vocabulary, correct_batch
 from tests.helpers import REFERENCE, ROOT, clean_batch, clean_one, make_batch
@@ -40,6 +40,17 @@ def test_every_ntrex_document_gets_its_language() -> None:
         docs = cleaned(variety)
         assert set(docs.column("language").to_pylist()) == {expected}, variety
         assert min(docs.column("language_score").to_pylist()) > 0.5, variety  # a majority
+
+
+def test_sentences_are_identified_for_the_paragraph_check() -> None:
+    """What the typo stage asks of a paragraph: sentences of 100+ characters, alone."""
+    for variety in sorted({r["variety"] for r in ntrex()} - {"ind"}):  # ind: read as Malay
+        code = next(r["lang"] for r in ntrex() if r["variety"] == variety)
+        sentences = [s for r in ntrex() if r["variety"] == variety for s in r["text"].split("\n\n")]
+        long = [s for s in sentences if len(s) > 100]
+        right = sum(identify_paragraph(s) == code for s in long)
+        assert right >= 0.97 * len(long), (variety, right, len(long))
+    assert identify_paragraph("   ") is None
 
 
 @pytest.mark.parametrize("variety", ["deu", "fra", "spa", "por", "ita", "nld", "rus", "ind"])

@@ -8,8 +8,12 @@ slower for no gain in accuracy. ``language`` is the ISO 639-1 code (null when CL
 tell, as on a short text); ``language_score`` the share of the sample in that language,
 halved when CLD2 calls its own result unreliable.
 
-:func:`identify` serves the typo stage too, which checks the paragraph a correction would
-land in (a German quote inside an English article is left alone).
+:func:`identify_paragraph` serves the typo stage, which checks the paragraph a correction
+would land in (a German quote inside an English article is left alone). It uses py3langid
+(BSD-3-Clause, its model inside the wheel), better than CLD2 on short text: on NTREX
+sentences over 100 characters 99.4 % right against CLD2's 97.9 % (es 99.8 against 95.9, ru
+100 against 94.7), at ~10,000 sentences/s; it loads in 0.7 s (~80 MB), only in a worker that
+checks a paragraph.
 """
 
 from __future__ import annotations
@@ -58,6 +62,23 @@ def identify(text: str | None, best_effort: bool = False) -> tuple[str | None, f
     if code is None:
         return None, 0.0
     return code, round(percent / 100 * (1.0 if reliable else 0.5), 3)
+
+
+def identify_paragraph(text: str) -> str | None:
+    """ISO 639-1 code of a paragraph or sentence (py3langid on its first characters), or None
+    for an empty one. py3langid always answers: on a sentence it is right far more often
+    than CLD2, which says "unknown" or trusts names ("Juan Guaidó said ..." is not English)."""
+    import py3langid  # lazy: its model loads only where a paragraph is checked
+
+    sample = text[:SAMPLE_CHARS].strip()
+    if not sample:
+        return None
+    code, _ = py3langid.classify(sample)
+    return _CODES.get(code, code)
+
+
+def paragraph_identifier_version() -> str:
+    return package_version("py3langid")
 
 
 @register

@@ -37,7 +37,11 @@ from newsclean.tasks.rules import RulePack, pack
 from newsclean.tasks.schema import replace_column
 from newsclean.tasks.stages.base import BatchContext, RunInputs, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult
-from newsclean.tasks.stages.language import LanguageStage, identify
+from newsclean.tasks.stages.language import (
+    LanguageStage,
+    identify_paragraph,
+    paragraph_identifier_version,
+)
 from newsclean.tasks.stages.spelling import (
     AMERICAN,
     BRITISH,
@@ -711,7 +715,7 @@ class _ForeignParagraphs:
         if start not in self.known:
             end = self.text.find("\n\n", offset)
             paragraph = self.text[start : end if end != -1 else len(self.text)]
-            code, _ = identify(paragraph, best_effort=True)
+            code = identify_paragraph(paragraph)
             self.known[start] = code is not None and code not in self.languages
         return self.known[start]
 
@@ -765,6 +769,7 @@ class TypoStage(Stage):
             "symspellpy": f"{package_version('symspellpy')} {SYMSPELL_DICTIONARY}",
             "codespell": package_version("codespell"),
             "pyspellchecker": package_version("pyspellchecker"),
+            "py3langid": paragraph_identifier_version(),
         }
 
     def _eligible(self, batch: pa.Table) -> pa.Array:
