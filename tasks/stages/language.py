@@ -77,6 +77,18 @@ def identify_paragraph(text: str) -> str | None:
     return _CODES.get(code, code)
 
 
+def in_other_language(paragraph: str, languages: frozenset[str]) -> bool:
+    """Whether a paragraph is in none of ``languages``: py3langid says so and CLD2 does not
+    say one of them. On short text each errs where the other does not (NTREX sentences under
+    30 characters: py3langid calls 10 % of English ones foreign, CLD2 5 %, both together
+    1 %), and a foreign paragraph taken for English gets "corrected"."""
+    code = identify_paragraph(paragraph)
+    if code is None or code in languages:
+        return False
+    second, _ = identify(paragraph, best_effort=True)
+    return second not in languages
+
+
 def paragraph_identifier_version() -> str:
     return package_version("py3langid")
 

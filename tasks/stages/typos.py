@@ -39,7 +39,7 @@ from newsclean.tasks.stages.base import BatchContext, RunInputs, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult
 from newsclean.tasks.stages.language import (
     LanguageStage,
-    identify_paragraph,
+    in_other_language,
     paragraph_identifier_version,
 )
 from newsclean.tasks.stages.spelling import (
@@ -310,7 +310,8 @@ class Corrector:
         self.edit_rule = self.pack.get("typo.edit-distance")
         self.real_word_rule = self.pack.get("typo.real-word")
         self.context_rule = self.pack.get("typo.context")
-        self._context_candidates: dict[str, tuple[str, ...]] = {}
+        self._context_candidates: dict[str, tuple[tuple[str, int], ...]] = {}
+        self._context_decisions: dict[tuple[str | None, str, str | None], str | None] = {}
         self.confusions = dict(self.real_word_rule.params["confusions"])
         self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
         self._decisions: dict[tuple[str, bool], tuple[str, str] | None] = {}
@@ -390,10 +391,11 @@ class Corrector:
         return (_match_case(core, fix), self.edit_rule.id) if fix else None
 
     def context_eligible(self, core: str) -> bool:
-        """A word the context layer may correct: a lower-case (or sentence-capitalised) word
-        of ``min_length``+ letters that no dictionary, inflection or other layer explains."""
-        word = core.lower()
-        if len(word) < int(self.context_rule.params["min_length"]) or not core[1:].islower():
+        """A word the context layer may correct: a lower-case word of ``min_length``+ letters
+        that no dictionary, inflection or other layer explains (a capitalised one may be a
+        name even at a sentence start: "Nad" is Welsh)."""
+        word = core
+        if len(word) < int(self.context_rule.params["min_length"]) or not core.islower():
             return False
         if word in self.keep or word in curated_corrections() or self._known(word):
             return False
@@ -439,6 +441,16 @@ class Corrector:
         return found
 
     def context(self, previous: str | None, core: str, following: str | None) -> str | None:
+        """:meth:`_context` memoized per (previous, word, following): decided once per
+        distinct context in a worker, not per occurrence."""
+        key = (previous, core, following)
+        if key not in self._context_decisions:
+            if len(self._context_decisions) > MAX_CACHED_CHUNKS:
+                self._context_decisions.clear()
+            self._context_decisions[key] = self._context(previous, core, following)
+        return self._context_decisions[key]
+
+    def _context(self, previous: str | None, core: str, following: str | None) -> str | None:
         """Correction of an unknown word from its neighbours, else None.
 
         Each candidate ``c`` is scored as a trigram estimate from bigram counts,
@@ -660,10 +672,8 @@ _QUOTES = "\"'“”‘’«»„"
 
 
 def _context_allowed(parsed: Chunk) -> bool:
-    """Lower-case words outside quotes: a capitalised one may be a name even at a sentence
-    start ("Nad" is Welsh), and a quoted one is a word being mentioned (‘pwp’), not used."""
-    quoted = any(q in parsed.lead or q in parsed.trail for q in _QUOTES)
-    return parsed.core.islower() and not quoted
+    """Words outside quotes: a quoted one is a word being mentioned (‘pwp’), not used."""
+    return not any(q in parsed.lead or q in parsed.trail for q in _QUOTES)
 
 
 def _neighbours(
@@ -715,8 +725,7 @@ class _ForeignParagraphs:
         if start not in self.known:
             end = self.text.find("\n\n", offset)
             paragraph = self.text[start : end if end != -1 else len(self.text)]
-            code = identify_paragraph(paragraph)
-            self.known[start] = code is not None and code not in self.languages
+            self.known[start] = in_other_language(paragraph, self.languages)
         return self.known[start]
 
 
