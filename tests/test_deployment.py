@@ -93,6 +93,10 @@ def test_prefect_deploy_registers_the_flow_and_a_worker_runs_it(
     assert prefect("work-pool", "create", "newsclean-pool", "--type", "process").returncode == 0
     deployed = prefect("--no-prompt", "deploy", "--all")
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+    # The hourly schedule must not race the test's run at an hour boundary: a scheduled run
+    # due now would be the one the worker picks (and it would clean the repository's data/).
+    cleared = prefect("deployment", "schedule", "clear", "clean-corpus/newsclean-hourly", "-y")
+    assert cleared.returncode == 0, cleared.stderr[-3000:]
     raw, out = tmp_path / "raw", tmp_path / "clean"
     raw.mkdir()
     shutil.copy(REFERENCE, raw / REFERENCE.name)
