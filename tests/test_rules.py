@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from newsclean.tasks.rules import RuleError, boilerplate_pack, load_pack, normalize_pack
-from newsclean.tasks.stages.boilerplate import _Applier, _matches
+from newsclean.tasks.stages.boilerplate import (
+    STRUCTURAL_KINDS,
+    _Applier,
+    _matches,
+    strip_boilerplate,
+)
 from newsclean.tasks.stages.edits import EditLog
 from newsclean.tasks.stages.reflow import ReflowParams, reflow_text
 from newsclean.tasks.stages.spacing import insert_spaces, rejoin_urls
@@ -17,7 +23,10 @@ from newsclean.tasks.stages.spacing import insert_spaces, rejoin_urls
 pytestmark = pytest.mark.unit
 
 
-BOILERPLATE = [r for r in boilerplate_pack().rules if r.kind != "headline"]
+BOILERPLATE = [r for r in boilerplate_pack().rules if r.kind not in ("headline", "repeat")]
+#: Rules over several paragraphs: their header patterns are checked like the others, their
+#: whole effect by their ``examples.fix`` documents.
+STRUCTURAL = [r for r in boilerplate_pack().rules if r.kind in STRUCTURAL_KINDS]
 SPACE_RULES = normalize_pack().by_kind("insert-space")
 PATTERN_RULES = [r for r in normalize_pack().rules if r.kind != "builtin"]
 
@@ -25,6 +34,8 @@ PATTERN_RULES = [r for r in normalize_pack().rules if r.kind != "builtin"]
 def test_every_pattern_rule_has_positive_and_negative_examples() -> None:
     for rule in BOILERPLATE:
         assert rule.examples_match and rule.examples_keep, rule.id
+    for rule in STRUCTURAL:
+        assert rule.examples_fix, rule.id
     for rule in PATTERN_RULES:
         assert rule.examples_fix and rule.examples_keep, rule.id
 
@@ -49,6 +60,8 @@ def test_boilerplate_rule_keeps_its_negative_examples(rule) -> None:
 @pytest.mark.parametrize("rule", BOILERPLATE, ids=lambda r: r.id)
 def test_combined_matcher_agrees_with_each_rule(rule) -> None:
     """The one-regex fast path finds the same rule as matching the rules one by one."""
+    if rule.kind in STRUCTURAL_KINDS:
+        return  # not in the one-paragraph matcher: see test_structural_rules_fix_their_examples
     applier = _Applier(boilerplate_pack())
     domain = rule.domains[0] if rule.domains else None
     for example in rule.examples_match:
@@ -57,6 +70,21 @@ def test_combined_matcher_agrees_with_each_rule(rule) -> None:
     for example in rule.examples_keep:
         found = applier.first_match(example, domain)
         assert found is None or found[0].id != rule.id, example
+
+
+@pytest.mark.parametrize("rule", STRUCTURAL, ids=lambda r: r.id)
+def test_structural_rules_fix_their_examples(rule) -> None:
+    """A whole document before and after, with the rule's own language, and one edit row
+    per removed paragraph naming the rule."""
+    from tests.helpers import make_batch
+
+    language = (rule.params.get("languages") or ["en"])[0]
+    for before, after in rule.examples_fix:
+        batch = make_batch(before)
+        batch = batch.append_column("language", pa.array([language], pa.string()))
+        result = strip_boilerplate(batch)
+        assert result.table.column("text").to_pylist() == [after], rule.id
+        assert rule.id in set(result.edits.column("rule").to_pylist())
 
 
 def test_domain_scoped_rule_only_applies_to_its_publisher() -> None:

@@ -123,9 +123,13 @@ class RulePack:
         return tuple(self.settings["languages"])
 
     def applies_to(self, rule: Rule, language: str | None) -> bool:
-        """Whether ``rule`` runs on a text identified as ``language``: a pack for any
-        language, a rule the pack lists as ``language_neutral`` (agency names, symbols,
-        structure) and a text of unknown language (null) run everywhere."""
+        """Whether ``rule`` runs on a text identified as ``language``: a rule with its own
+        ``languages`` runs on those; otherwise a pack for any language, a rule the pack lists
+        as ``language_neutral`` (agency names, symbols, structure) and a text of unknown
+        language (null) run everywhere."""
+        own = rule.params.get("languages")
+        if own is not None:  # a rule written for some languages (a phrase pack)
+            return language is None or "*" in own or language in own
         if language is None or "*" in self.languages or language in self.languages:
             return True
         return rule.name in self.settings.get("language_neutral", [])

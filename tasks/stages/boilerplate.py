@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -118,13 +119,101 @@ def combined_pattern(rules: list[Rule]) -> re.Pattern[str]:
     return re.compile("|".join(branches))
 
 
+#: Rules over several paragraphs, applied after the one-paragraph rules (:func:`apply_structure`).
+STRUCTURAL_KINDS = ("link-block", "comment-tail", "repeat")
+
+
+def _is_headline_like(paragraph: str, max_words: int) -> bool:
+    """An item of a link block: short and not a sentence (headlines do not end in . ! ? :)."""
+    stripped = paragraph.rstrip()
+    return _word_count(stripped) <= max_words and not stripped.endswith((".", "!", "?", ":", ";"))
+
+
+def _link_block(doc: _Doc, rule: Rule) -> None:
+    """A header ("Related Articles", "Lesen Sie auch") and the run of headline-like
+    paragraphs after it leave the text; a body paragraph ends the run."""
+    max_words = int(rule.params.get("max_item_words", 14))
+    i = 0
+    while i < len(doc.paragraphs):
+        if not doc.alive(i) or not _matches(rule, doc.paragraphs[i]):
+            i += 1
+            continue
+        run = [i]
+        j = i + 1
+        while j < len(doc.paragraphs) and (
+            not doc.alive(j) or _is_headline_like(doc.paragraphs[j], max_words)
+        ):
+            run += [j] if doc.alive(j) else []
+            j += 1
+        if _leaves_text(doc, run):
+            for k in run:
+                doc.remove(rule.id, k)
+        i = j
+
+
+def _comment_tail(doc: _Doc, rule: Rule) -> None:
+    """A comments header ("Leave a Reply", "3 Comments") in the last part of the text, and
+    everything after it: comment threads follow the article, never precede it."""
+    share = float(rule.params.get("after_share", 0.5))
+    max_tail = float(rule.params.get("max_tail_share", 1.0))
+    total = sum(len(p) for k, p in enumerate(doc.paragraphs) if doc.alive(k))
+    seen = 0
+    for i, paragraph in enumerate(doc.paragraphs):
+        if not doc.alive(i):
+            continue
+        if seen >= share * total and _matches(rule, paragraph):
+            run = [k for k in range(i, len(doc.paragraphs)) if doc.alive(k)]
+            if total - seen <= max_tail * total and _leaves_text(doc, run):
+                for k in run:
+                    doc.remove(rule.id, k)
+            return
+        seen += len(paragraph)
+
+
+def _repeated_paragraphs(doc: _Doc, rule: Rule) -> None:
+    """A paragraph of ``min_words``+ words printed exactly twice in the same text: the later
+    copy goes (case and whitespace folded). Three or more copies are a listing the page
+    repeats on purpose (an event blurb under every date) and stay."""
+    min_words = int(rule.params.get("min_words", 8))
+    keys = {
+        i: " ".join(p.split()).casefold()
+        for i, p in enumerate(doc.paragraphs)
+        if doc.alive(i) and _word_count(p) >= min_words
+    }
+    copies = Counter(keys.values())
+    seen: set[str] = set()
+    for i, key in keys.items():
+        if copies[key] == 2 and key in seen:
+            doc.remove(rule.id, i)
+        seen.add(key)
+
+
+def _leaves_text(doc: _Doc, removing: list[int]) -> bool:
+    """Whether some paragraph stays: a structural rule never empties a document."""
+    gone = set(removing)
+    return any(doc.alive(k) and k not in gone for k in range(len(doc.paragraphs)))
+
+
+_STRUCTURE = {
+    "link-block": _link_block,
+    "comment-tail": _comment_tail,
+    "repeat": _repeated_paragraphs,
+}
+
+
+def apply_structure(doc: _Doc, rules: list[Rule]) -> None:
+    """The structural rules, in pack order."""
+    for rule in rules:
+        _STRUCTURE[rule.kind](doc, rule)
+
+
 class _Applier:
     """Applies the pack's pattern rules to a document's paragraphs, in pack order."""
 
     def __init__(self, pack: RulePack) -> None:
         self.caption_max_words = int(pack.settings.get("caption_max_words", 40))
         self.max_paragraph_chars = int(pack.settings.get("max_paragraph_chars", 3000))
-        self.rules = [r for r in pack.active if r.kind != "headline"]
+        self.rules = [r for r in pack.active if r.kind not in ("headline", *STRUCTURAL_KINDS)]
         self.spans = [r for r in self.rules if r.kind == "span"]
         self.branch_rules = [r for r in self.rules if not r.ends_with]
         self.combined = combined_pattern(self.branch_rules)
@@ -240,6 +329,15 @@ class BoilerplateStage(Stage):
         self.headline_rules = self.pack.by_kind("headline")
         self.applier = _Applier(self.pack)
         self._appliers: dict[str | None, _Applier] = {}
+        self._structure: dict[str | None, list[Rule]] = {}
+
+    def structure_for(self, language: str | None) -> list[Rule]:
+        """The structural rules that run on a text of ``language``."""
+        if language not in self._structure:
+            self._structure[language] = [
+                r for r in self.pack.by_kind(*STRUCTURAL_KINDS) if self.pack.applies_to(r, language)
+            ]
+        return self._structure[language]
 
     def applier_for(self, language: str | None) -> _Applier:
         """The rules that run on a text of ``language`` (the pack's ``languages`` and
@@ -272,6 +370,7 @@ class BoilerplateStage(Stage):
             for rule in self.headline_rules:
                 _repeated_headline(doc, titles[i], rule)
             self.applier_for(languages[i]).apply(doc, domains[i])
+            apply_structure(doc, self.structure_for(languages[i]))
             for rule in self.headline_rules:  # junk above a repeated headline is gone now
                 _repeated_headline(doc, titles[i], rule)
             if not doc.rows:
