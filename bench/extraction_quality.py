@@ -133,7 +133,8 @@ def _html(page: Page) -> str:
 def _text_of_html(fragment: str) -> str:
     import lxml.html
 
-    tree = lxml.html.fromstring(fragment or "<div></div>")
+    # bytes: lxml refuses a str that still carries an <?xml encoding=...?> declaration
+    tree = lxml.html.fromstring((fragment or "<div></div>").encode("utf-8"))
     blocks = [
         " ".join(e.text_content().split())
         for e in tree.iter("p", "h1", "h2", "h3", "h4", "li", "blockquote", "pre")
@@ -179,13 +180,13 @@ def extract(extractor: str, html: str, url: str, stoplist: str = "English") -> s
 def _extract_one(args: tuple[str, str, str, str]) -> tuple[str, str]:
     extractor, page_id, path, url = args
     html = gzip.decompress(Path(path).read_bytes()).decode("utf-8", errors="replace")
-    stoplist = "English"
-    if extractor == "justext":
-        from newsclean.tasks.stages.language import identify
-
-        code, _ = identify(_text_of_html(html)[:3000])
-        stoplist = JUSTEXT_STOPLISTS.get(code or "en", "English")
     try:
+        stoplist = "English"
+        if extractor == "justext":
+            from newsclean.tasks.stages.language import identify
+
+            code, _ = identify(_text_of_html(html)[:3000])
+            stoplist = JUSTEXT_STOPLISTS.get(code or "en", "English")
         return page_id, extract(extractor, html, url, stoplist)
     except Exception as error:  # an extractor's own failure on a page: empty output
         print(f"  {extractor} failed on {page_id}: {type(error).__name__}", file=sys.stderr)

@@ -14,6 +14,7 @@ from newsclean.tasks.stages.boilerplate import (
     STRUCTURAL_KINDS,
     _Applier,
     _matches,
+    _ShortMatcher,
     strip_boilerplate,
 )
 from newsclean.tasks.stages.edits import EditLog
@@ -26,7 +27,10 @@ pytestmark = pytest.mark.unit
 BOILERPLATE = [r for r in boilerplate_pack().rules if r.kind not in ("headline", "repeat")]
 #: Rules over several paragraphs: their header patterns are checked like the others, their
 #: whole effect by their ``examples.fix`` documents.
-STRUCTURAL = [r for r in boilerplate_pack().rules if r.kind in STRUCTURAL_KINDS]
+STRUCTURAL = [
+    r for r in boilerplate_pack().rules if r.kind in STRUCTURAL_KINDS and r.kind != "line"
+]
+LINES = boilerplate_pack().by_kind("line")
 SPACE_RULES = normalize_pack().by_kind("insert-space")
 PATTERN_RULES = [r for r in normalize_pack().rules if r.kind != "builtin"]
 
@@ -70,6 +74,19 @@ def test_combined_matcher_agrees_with_each_rule(rule) -> None:
     for example in rule.examples_keep:
         found = applier.first_match(example, domain)
         assert found is None or found[0].id != rule.id, example
+
+
+def test_line_rules_find_their_examples_together() -> None:
+    """The ``line`` rules run as one alternation: each example is found by its own rule,
+    no negative example by any."""
+    lines = _ShortMatcher(LINES)
+    for rule in LINES:
+        for example in rule.examples_match:
+            found = lines.first_match(example)
+            assert found is not None and found.id == rule.id, (rule.id, example)
+        for example in rule.examples_keep:
+            found = lines.first_match(example)
+            assert found is None, (rule.id, example, found and found.id)
 
 
 @pytest.mark.parametrize("rule", STRUCTURAL, ids=lambda r: r.id)

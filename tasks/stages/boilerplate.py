@@ -103,13 +103,19 @@ def _is_caption(paragraph: str, max_words: int) -> bool:
     return _word_count(paragraph) <= max_words and not paragraph.endswith(_SENTENCE_END)
 
 
+_NEVER = re.compile(r"(?!)")
+
+
 def combined_pattern(rules: list[Rule]) -> re.Pattern[str]:
     """All rules as one alternation, tried once per paragraph in C instead of once per rule.
 
     Branch ``r<i>`` is rule ``i``; whole-paragraph rules end in ``\\Z`` (fullmatch), "span"
     rules only anchor at the start. Named groups are prefixed so they stay unique; the winning
-    rule is re-matched on its own to read its groups.
+    rule is re-matched on its own to read its groups. No rules: a pattern that never
+    matches (an empty alternation would match every paragraph).
     """
+    if not rules:
+        return _NEVER
     branches = []
     for i, rule in enumerate(rules):
         body = rule.pattern.replace("(?P<", f"(?P<r{i}_")
@@ -119,8 +125,10 @@ def combined_pattern(rules: list[Rule]) -> re.Pattern[str]:
     return re.compile("|".join(branches))
 
 
-#: Rules over several paragraphs, applied after the one-paragraph rules (:func:`apply_structure`).
-STRUCTURAL_KINDS = ("link-block", "comment-tail", "repeat")
+#: Rules over several paragraphs, applied after the one-paragraph rules (:class:`_Structure`).
+STRUCTURAL_KINDS = ("line", "link-block", "comment-tail", "repeat", "edge")
+#: Paragraphs up to this long are tried against every short-paragraph rule (_ShortMatcher).
+SHORT_CHARS = 210
 
 
 def _is_headline_like(paragraph: str, max_words: int) -> bool:
@@ -129,82 +137,131 @@ def _is_headline_like(paragraph: str, max_words: int) -> bool:
     return _word_count(stripped) <= max_words and not stripped.endswith((".", "!", "?", ":", ";"))
 
 
-def _link_block(doc: _Doc, rule: Rule) -> None:
-    """A header ("Related Articles", "Lesen Sie auch") and the run of headline-like
-    paragraphs after it leave the text; a body paragraph ends the run."""
+class _ShortMatcher:
+    """Rules for short paragraphs as anchored alternations, tried only on paragraphs short
+    enough (``max_words`` words of 15 characters): every rule for paragraphs of up to
+    ``SHORT_CHARS`` characters, only the rules that allow longer ones beyond. A paragraph
+    costs a ``len`` and at most one match that fails at its first words."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        self.max_chars = 15 * max((r.max_words for r in rules), default=0)
+        self.combined = combined_pattern(rules) if rules else None
+        self.long_rules = [r for r in rules if 15 * r.max_words > SHORT_CHARS]
+        self.long = combined_pattern(self.long_rules) if self.long_rules else None
+
+    def first_match(self, paragraph: str) -> Rule | None:
+        size = len(paragraph)
+        if self.combined is None or size > self.max_chars:
+            return None
+        rules, pattern = (
+            (self.rules, self.combined) if size <= SHORT_CHARS else (self.long_rules, self.long)
+        )
+        if pattern is None:
+            return None
+        hit = pattern.match(paragraph)
+        if hit is None:
+            return None
+        first = next(i for i in range(len(rules)) if hit.group(f"r{i}") is not None)
+        return next((r for r in rules[first:] if _matches(r, paragraph)), None)
+
+
+class _Structure:
+    """The structural rules that run on one language, applied in one pass over a
+    document's paragraphs: one combined match per short paragraph finds ``line`` rules
+    (the paragraph goes) and ``link-block`` / ``comment-tail`` headers (their runs go
+    next), then ``repeat`` and ``edge`` rules run. No rule empties a document."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        kinds = ("line", "link-block", "comment-tail")
+        self.short = _ShortMatcher([r for r in rules if r.kind in kinds])
+        self.repeats = [r for r in rules if r.kind == "repeat"]
+        self.edges = [r for r in rules if r.kind == "edge"]
+
+    def apply(self, doc: _Doc) -> None:
+        alive = len(doc.paragraphs) - sum(doc.removed)
+        hits: list[tuple[int, Rule]] = []
+        for i, paragraph in enumerate(doc.paragraphs):
+            if doc.removed[i]:
+                continue
+            rule = self.short.first_match(paragraph)
+            if rule is None:
+                continue
+            if rule.kind != "line":
+                hits.append((i, rule))  # a header: its run is taken below
+            elif alive > 1:
+                doc.remove(rule.id, i)
+                alive -= 1
+        for i, rule in hits:
+            if doc.alive(i):
+                run = _link_run(doc, i, rule) if rule.kind == "link-block" else _tail(doc, i, rule)
+                if run and len(run) < alive:
+                    for k in run:
+                        doc.remove(rule.id, k)
+                    alive -= len(run)
+        for rule in self.repeats:
+            _repeated_paragraphs(doc, rule)
+        for rule in self.edges:
+            _at_edges(doc, rule)
+
+
+def _link_run(doc: _Doc, i: int, rule: Rule) -> list[int]:
+    """A link block's header at ``i`` ("Related Articles", "Lesen Sie auch") and the run of
+    headline-like paragraphs after it; a body paragraph ends the run."""
     max_words = int(rule.params.get("max_item_words", 14))
-    i = 0
-    while i < len(doc.paragraphs):
-        if not doc.alive(i) or not _matches(rule, doc.paragraphs[i]):
-            i += 1
+    run = [i]
+    for j in range(i + 1, len(doc.paragraphs)):
+        if not doc.alive(j):
             continue
-        run = [i]
-        j = i + 1
-        while j < len(doc.paragraphs) and (
-            not doc.alive(j) or _is_headline_like(doc.paragraphs[j], max_words)
-        ):
-            run += [j] if doc.alive(j) else []
-            j += 1
-        if _leaves_text(doc, run):
-            for k in run:
-                doc.remove(rule.id, k)
-        i = j
+        if not _is_headline_like(doc.paragraphs[j], max_words):
+            break
+        run.append(j)
+    return run
 
 
-def _comment_tail(doc: _Doc, rule: Rule) -> None:
-    """A comments header ("Leave a Reply", "3 Comments") in the last part of the text, and
-    everything after it: comment threads follow the article, never precede it."""
-    share = float(rule.params.get("after_share", 0.5))
-    max_tail = float(rule.params.get("max_tail_share", 1.0))
-    total = sum(len(p) for k, p in enumerate(doc.paragraphs) if doc.alive(k))
-    seen = 0
-    for i, paragraph in enumerate(doc.paragraphs):
-        if not doc.alive(i):
-            continue
-        if seen >= share * total and _matches(rule, paragraph):
-            run = [k for k in range(i, len(doc.paragraphs)) if doc.alive(k)]
-            if total - seen <= max_tail * total and _leaves_text(doc, run):
-                for k in run:
-                    doc.remove(rule.id, k)
-            return
-        seen += len(paragraph)
+def _tail(doc: _Doc, i: int, rule: Rule) -> list[int]:
+    """A comments header at ``i`` ("Leave a Reply", "3 Comments") and everything after it,
+    when at least ``after_share`` of the text comes before it (comment threads follow the
+    article) and the tail is at most ``max_tail_share`` of it (else it is article)."""
+    sizes = [0 if gone else len(p) for p, gone in zip(doc.paragraphs, doc.removed, strict=True)]
+    total, before = sum(sizes), sum(sizes[:i])
+    if before < float(rule.params.get("after_share", 0.5)) * total:
+        return []
+    if total - before > float(rule.params.get("max_tail_share", 1.0)) * total:
+        return []
+    return [k for k in range(i, len(doc.paragraphs)) if doc.alive(k)]
 
 
 def _repeated_paragraphs(doc: _Doc, rule: Rule) -> None:
     """A paragraph of ``min_words``+ words printed exactly twice in the same text: the later
-    copy goes (case and whitespace folded). Three or more copies are a listing the page
-    repeats on purpose (an event blurb under every date) and stay."""
+    copy goes. Three or more copies are a listing the page repeats on purpose (an event
+    blurb under every date) and stay. Paragraphs are compared as they are (one hash each):
+    normalize has already folded their whitespace."""
+    copies = Counter(doc.paragraphs)
+    if max(copies.values(), default=0) < 2:
+        return
     min_words = int(rule.params.get("min_words", 8))
-    keys = {
-        i: " ".join(p.split()).casefold()
-        for i, p in enumerate(doc.paragraphs)
-        if doc.alive(i) and _word_count(p) >= min_words
-    }
-    copies = Counter(keys.values())
     seen: set[str] = set()
-    for i, key in keys.items():
-        if copies[key] == 2 and key in seen:
+    for i, paragraph in enumerate(doc.paragraphs):
+        if copies[paragraph] != 2 or not doc.alive(i) or _word_count(paragraph) < min_words:
+            continue
+        if paragraph in seen:
             doc.remove(rule.id, i)
-        seen.add(key)
+        seen.add(paragraph)
 
 
-def _leaves_text(doc: _Doc, removing: list[int]) -> bool:
-    """Whether some paragraph stays: a structural rule never empties a document."""
-    gone = set(removing)
-    return any(doc.alive(k) and k not in gone for k in range(len(doc.paragraphs)))
-
-
-_STRUCTURE = {
-    "link-block": _link_block,
-    "comment-tail": _comment_tail,
-    "repeat": _repeated_paragraphs,
-}
-
-
-def apply_structure(doc: _Doc, rules: list[Rule]) -> None:
-    """The structural rules, in pack order."""
-    for rule in rules:
-        _STRUCTURE[rule.kind](doc, rule)
+def _at_edges(doc: _Doc, rule: Rule) -> None:
+    """A paragraph the rule matches among the last ``last`` (and first ``first``) kept
+    paragraphs: author bios and tip lines sit at the edges of an article, where the same
+    sentence inside it would be news."""
+    alive = [k for k in range(len(doc.paragraphs)) if doc.alive(k)]
+    first, last = int(rule.params.get("first", 0)), int(rule.params.get("last", 3))
+    edges = alive[:first] + alive[max(first, len(alive) - last) :]
+    for k in edges:
+        paragraph = doc.paragraphs[k]
+        if len(paragraph) <= 15 * rule.max_words and _matches(rule, paragraph) and len(alive) > 1:
+            doc.remove(rule.id, k)
+            alive.remove(k)
 
 
 class _Applier:
@@ -329,19 +386,20 @@ class BoilerplateStage(Stage):
         self.headline_rules = self.pack.by_kind("headline")
         self.applier = _Applier(self.pack)
         self._appliers: dict[str | None, _Applier] = {}
-        self._structure: dict[str | None, list[Rule]] = {}
+        self._structure: dict[str | None, _Structure] = {}
 
-    def structure_for(self, language: str | None) -> list[Rule]:
-        """The structural rules that run on a text of ``language``."""
+    def structure_for(self, language: str | None) -> _Structure:
+        """The structural rules that run on a text of ``language``, combined once."""
         if language not in self._structure:
-            self._structure[language] = [
+            rules = [
                 r for r in self.pack.by_kind(*STRUCTURAL_KINDS) if self.pack.applies_to(r, language)
             ]
+            self._structure[language] = _Structure(rules)
         return self._structure[language]
 
     def applier_for(self, language: str | None) -> _Applier:
-        """The rules that run on a text of ``language`` (the pack's ``languages`` and
-        ``language_neutral``), built once per language."""
+        """The one-paragraph rules that run on a text of ``language`` (the pack's
+        ``languages`` and ``language_neutral``), built once per language."""
         if language not in self._appliers:
             rules = tuple(r for r in self.pack.rules if self.pack.applies_to(r, language))
             if len(rules) == len(self.pack.rules):
@@ -370,7 +428,7 @@ class BoilerplateStage(Stage):
             for rule in self.headline_rules:
                 _repeated_headline(doc, titles[i], rule)
             self.applier_for(languages[i]).apply(doc, domains[i])
-            apply_structure(doc, self.structure_for(languages[i]))
+            self.structure_for(languages[i]).apply(doc)
             for rule in self.headline_rules:  # junk above a repeated headline is gone now
                 _repeated_headline(doc, titles[i], rule)
             if not doc.rows:
