@@ -50,6 +50,7 @@ DEFAULT_CACHE = Path("/tmp/newsclean-bench/extraction-cache")
 EXTRACTORS = ("trafilatura", "readability", "justext", "resiliparse", "newspaper4k", "goose3")
 _TOKEN = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 # --------------------------------------------------------------------------- pages
@@ -133,8 +134,10 @@ def _html(page: Page) -> str:
 def _text_of_html(fragment: str) -> str:
     import lxml.html
 
-    # bytes: lxml refuses a str that still carries an <?xml encoding=...?> declaration
-    tree = lxml.html.fromstring((fragment or "<div></div>").encode("utf-8"))
+    # lxml refuses a str that still carries an <?xml encoding=...?> declaration (and bytes
+    # without a charset would be read as Latin-1): drop the declaration, keep the str
+    fragment = _XML_DECLARATION.sub("", fragment or "") or "<div></div>"
+    tree = lxml.html.fromstring(fragment)
     blocks = [
         " ".join(e.text_content().split())
         for e in tree.iter("p", "h1", "h2", "h3", "h4", "li", "blockquote", "pre")
@@ -390,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in args.extractors.split(",") if n]
     outputs = {n: extracted(args.corpus, pages, n, args.cache) for n in names}
     cleaned = {n: clean(chosen, outputs[n], typos=not args.no_typos) for n in names}
-    print(f"{args.corpus}, split {args.split} (seed {args.seed}): {len(chosen)} pages")
+    which = f"split {args.split} (seed {args.seed})" if args.corpus == "wcxb" else "all pages"
+    print(f"{args.corpus}, {which}: {len(chosen)} pages")
     report: Callable[..., str] = wcxb_report if args.corpus == "wcxb" else language_report
     print(report(chosen, outputs, cleaned))
     return 0
