@@ -43,6 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+
+from typos import _table  # noqa: E402  (bench/typos.py: one table printer for the benches)
+
 SHARED = BENCH.parent.parent / "shared" / "corpora"
 WCXB = SHARED / "wcxb-dev-articles"
 TRAFILATURA = SHARED / "trafilatura-eval"
@@ -320,18 +325,6 @@ def score(pages: Iterable[Page], texts: dict[str, str]) -> Scores:
     for page in pages:
         scores.add(page, texts[page.page_id])
     return scores
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
 
 
 def wcxb_report(
