@@ -163,15 +163,14 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
     by_rule: Counter[str] = Counter()
     examples: dict[str, str] = {}
     stats: dict[str, StageStats] = {}
-    streams = ParquetStreams(
-        {
-            "articles": (Path(temps["articles"]), job.articles),
-            "edits": (Path(temps["edits"]), EDIT_SCHEMA),
-            INDEX_DIR: (Path(temps[INDEX_DIR]), schema_of(job.config)),
-            OTHER_LANGUAGES: (Path(temps[OTHER_LANGUAGES]), with_set_aside(job.articles)),
-        },
-        job.metadata,
-    )
+    targets = {
+        "articles": (Path(temps["articles"]), job.articles),
+        "edits": (Path(temps["edits"]), EDIT_SCHEMA),
+        INDEX_DIR: (Path(temps[INDEX_DIR]), schema_of(job.config)),
+    }
+    if job.languages:  # other_languages/ exists only for runs that set some aside
+        targets[OTHER_LANGUAGES] = (Path(temps[OTHER_LANGUAGES]), with_set_aside(job.articles))
+    streams = ParquetStreams(targets, job.metadata)
     runner: Runner | None = None
     try:
         for part in map(Path, docs_parts):
@@ -208,7 +207,7 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
         rows = streams.close()
     return {
         "articles": rows["articles"],
-        "other_languages": rows[OTHER_LANGUAGES],
+        "other_languages": rows.get(OTHER_LANGUAGES, 0),
         "edits": rows["edits"],
         "edits_by_rule": dict(by_rule),
         **figures.to_dict(),
@@ -236,7 +235,8 @@ def publish_run(
         moves += [(temps[name], str(finals[name])) for name in UNIT_TABLES]
         jobs.append((job, docs[unit], temps))
     for name in (*TABLES, INDEX_DIR):
-        (out_dir / name).mkdir(parents=True, exist_ok=True)
+        if name != OTHER_LANGUAGES or job.languages:
+            (out_dir / name).mkdir(parents=True, exist_ok=True)
     results = workers.run_many(n_workers, publish_unit, jobs)
     examples: dict[str, str] = {}
     stats: dict[str, dict[str, Any]] = {}
