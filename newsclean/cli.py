@@ -151,7 +151,9 @@ def run(
         console.print(f"[red]--keep-policy: use criteria among {', '.join(KEEP_CRITERIA)}[/red]")
         raise typer.Exit(2)
     codes = [c.strip().lower() for c in languages.split(",") if c.strip()] if languages else None
-    if codes is not None and not all(len(c) == 2 and c.isalpha() and c.isascii() for c in codes):
+    if codes is not None and not (
+        codes and all(len(c) == 2 and c.isalpha() and c.isascii() for c in codes)
+    ):
         console.print("[red]--languages: give ISO 639-1 codes, comma-separated (en,de)[/red]")
         raise typer.Exit(2)
     if threshold is not None and not 0 < threshold <= 1:

@@ -284,3 +284,16 @@ def test_english_phrase_rules_do_not_run_on_other_languages() -> None:
     assert out["text"].endswith("Advertisement\n\nRead more")
     english = clean_one(text.replace(body, REFERENCE.read_text("utf-8").split("\n\n")[0] * 3))
     assert "Advertisement" not in english["text"]
+
+
+@pytest.mark.parametrize("value", ["english", "en,xyz", ",", "e1"])
+def test_the_cli_refuses_languages_that_are_not_iso_codes(value: str, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from newsclean.cli import app
+
+    (tmp_path / "raw").mkdir()
+    args = ["run", str(tmp_path / "raw"), "--out", str(tmp_path / "clean"), "--languages", value]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "ISO 639-1" in result.output
+    assert not (tmp_path / "clean").exists()
