@@ -39,7 +39,7 @@ ISSUE_12_RULES = {
     "promo.subscribe-intl", "share.share-line", "share.follow-intl", "meta.reading-time",
     "nav.page-navigation", "promo.affiliate-disclosure", "promo.cookie-notice",
     "byline.written-by", "nav.tag-list", "markup.html-residue", "promo.call-to-action",
-    "meta.dateline", "byline.tip-line",
+    "meta.dateline", "byline.tip-line", "nav.edge-menu",
 }  # fmt: skip
 
 

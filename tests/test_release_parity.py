@@ -37,7 +37,7 @@ RULES_SINCE_RELEASE = {
     "meta.reading-time/1", "nav.page-navigation/1", "promo.affiliate-disclosure/1",
     "promo.cookie-notice/1", "byline.written-by/1", "nav.tag-list/1",
     "markup.html-residue/1", "promo.call-to-action/1", "meta.dateline/1",
-    "byline.tip-line/1",
+    "byline.tip-line/1", "nav.edge-menu/1",
 }  # fmt: skip
 REVIEWED_CHANGES = {
     # issue 11, typo.context/1: "oot" -> "out" in a parody written in dialect (a known false

@@ -24,7 +24,9 @@ from newsclean.tasks.stages.spacing import insert_spaces, rejoin_urls
 pytestmark = pytest.mark.unit
 
 
-BOILERPLATE = [r for r in boilerplate_pack().rules if r.kind not in ("headline", "repeat")]
+BOILERPLATE = [
+    r for r in boilerplate_pack().rules if r.kind not in ("headline", "repeat", "edge-run")
+]
 #: Rules over several paragraphs: their header patterns are checked like the others, their
 #: whole effect by their ``examples.fix`` documents.
 STRUCTURAL = [

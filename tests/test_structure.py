@@ -43,6 +43,10 @@ def cleaned(text: str, language: str | None = "en") -> tuple[str, list[str]]:
         f"{BODY}\n\nRelated research found similar cracks in bridges of the same age.",
         # a comments header in the first half is not a comment thread
         f"Comments\n\n{BODY}\n\n{BODY2}",
+        # short lines closing the text without a menu word: an ingredient list
+        f"{BODY}\n\nYou will need:\n\nSalt\n\nPepper\n\nOlive oil",
+        # a title and a heading opening the text
+        f"Bridge Closes\n\nWhat We Know\n\n{BODY}",
         # a paragraph printed three times is a listing
         f"{BODY}\n\nTickets on sale now for the summer festival in the park.\n\n"
         "Tickets on sale now for the summer festival in the park.\n\n"

@@ -126,7 +126,7 @@ def combined_pattern(rules: list[Rule]) -> re.Pattern[str]:
 
 
 #: Rules over several paragraphs, applied after the one-paragraph rules (:class:`_Structure`).
-STRUCTURAL_KINDS = ("line", "link-block", "comment-tail", "repeat", "edge")
+STRUCTURAL_KINDS = ("line", "link-block", "comment-tail", "repeat", "edge", "edge-run")
 #: Paragraphs up to this long are tried against every short-paragraph rule (_ShortMatcher).
 SHORT_CHARS = 210
 
@@ -177,6 +177,7 @@ class _Structure:
         self.short = _ShortMatcher([r for r in rules if r.kind in kinds])
         self.repeats = [r for r in rules if r.kind == "repeat"]
         self.edges = [r for r in rules if r.kind == "edge"]
+        self.edge_runs = [r for r in rules if r.kind == "edge-run"]
 
     def apply(self, doc: _Doc) -> None:
         alive = len(doc.paragraphs) - sum(doc.removed)
@@ -203,6 +204,8 @@ class _Structure:
             _repeated_paragraphs(doc, rule)
         for rule in self.edges:
             _at_edges(doc, rule)
+        for rule in self.edge_runs:
+            _edge_runs(doc, rule)
 
 
 def _link_run(doc: _Doc, i: int, rule: Rule) -> list[int]:
@@ -248,6 +251,43 @@ def _repeated_paragraphs(doc: _Doc, rule: Rule) -> None:
         if paragraph in seen:
             doc.remove(rule.id, i)
         seen.add(paragraph)
+
+
+def _edge_runs(doc: _Doc, rule: Rule) -> None:
+    """Runs of ``min_run``+ menu-like paragraphs (at most ``max_words`` words, no sentence
+    punctuation, no digits) that open or close the text, one of them a ``menu_words`` entry:
+    navigation ("Home", "Blog", "About", "Contact Us") the extractor kept. A single short
+    line (a heading) and a list without a menu word (an ingredient list: "Salt", "Pepper")
+    stay."""
+    max_words, min_run = rule.max_words, int(rule.params.get("min_run", 2))
+    menu_words = {w.casefold() for w in rule.params.get("menu_words", [])}
+    alive = [k for k in range(len(doc.paragraphs)) if doc.alive(k)]
+
+    def menu(k: int) -> bool:
+        text = doc.paragraphs[k].strip()
+        return (
+            bool(text)
+            and _word_count(text) <= max_words
+            and not text.endswith((".", "!", "?", ":", ";", ",", '"', "”"))
+            and not any(c.isdigit() for c in text)
+        )
+
+    for run in (_leading(alive, menu), _leading(alive[::-1], menu)):
+        named = any(doc.paragraphs[k].strip().casefold() in menu_words for k in run)
+        if named and len(run) >= min_run and len(run) < len(alive):
+            for k in run:
+                if doc.alive(k):
+                    doc.remove(rule.id, k)
+            alive = [k for k in alive if k not in run]
+
+
+def _leading(indices: list[int], test: object) -> list[int]:
+    run = []
+    for k in indices:
+        if not test(k):  # type: ignore[operator]
+            break
+        run.append(k)
+    return run
 
 
 def _at_edges(doc: _Doc, rule: Rule) -> None:
