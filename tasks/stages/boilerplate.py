@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -281,10 +282,11 @@ def _edge_runs(doc: _Doc, rule: Rule) -> None:
             alive = [k for k in alive if k not in run]
 
 
-def _leading(indices: list[int], test: object) -> list[int]:
+def _leading(indices: list[int], test: Callable[[int], bool]) -> list[int]:
+    """The first ``indices`` that pass ``test``, up to the first that does not."""
     run = []
     for k in indices:
-        if not test(k):  # type: ignore[operator]
+        if not test(k):
             break
         run.append(k)
     return run
