@@ -103,9 +103,16 @@ def _word_counts() -> tuple[dict[str, int], dict[str, int]]:
         for line in fh:
             word, count = line.split()
             symspell[word] = int(count)
+    return symspell, pyspellchecker_counts()
+
+
+def pyspellchecker_counts() -> dict[str, int]:
+    """pyspellchecker's English word counts (160k words), read from the package's JSON
+    rather than by building a SpellChecker (less memory). Not cached: its callers keep only
+    what they derive from it."""
     resource = files("spellchecker") / "resources" / "en.json.gz"
     with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
-        return symspell, json.load(fh)
+        return json.load(fh)
 
 
 def _real_pair(british: str, american: str, lists: tuple[dict[str, int], ...]) -> bool:

@@ -47,6 +47,7 @@ from newsclean.tasks.stages.spelling import (
     BRITISH,
     SpellingStage,
     class_votes,
+    pyspellchecker_counts,
     spelling_variants,
     steer,
 )
@@ -108,15 +109,8 @@ def word_frequencies() -> dict[str, int]:
 def extra_known_words() -> frozenset[str]:
     """pyspellchecker's English list (160k words from subtitles, American spellings included):
     symspellpy's list leans British and lacks rumor, color, skeptical, so without this the
-    edit-distance layer would "correct" American spellings. Used only as known words, so the
-    package's JSON is read directly instead of building a SpellChecker (less memory)."""
-    import gzip  # (kept here: this function is part of the typo.edit-distance pin)
-    import json
-
-    resource = files("spellchecker") / "resources" / "en.json.gz"
-    with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
-        words = json.load(fh)
-    return frozenset(w for w in words if w not in word_frequencies())
+    edit-distance layer would "correct" American spellings. Used only as known words."""
+    return frozenset(w for w in pyspellchecker_counts() if w not in word_frequencies())
 
 
 @cache
