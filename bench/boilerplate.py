@@ -35,6 +35,7 @@ Usage::
 
     python bench/boilerplate.py /tmp/newsclean-bench/bp-corpus --make --publishers 20 --stories 200
     python bench/boilerplate.py /tmp/newsclean-bench/bp-corpus --work /tmp/bp-work
+    python bench/boilerplate.py /tmp/bp-cms --make --platforms 3   # lines across publishers
 
 Figures go to stdout and to ``WORK/boilerplate-bench.json`` (``WORK`` defaults to
 ``CORPUS/bench``).
@@ -61,7 +62,8 @@ sys.path.insert(0, str(BENCH_DIR))
 
 from procmem import measure  # noqa: E402  (bench/ is run as scripts)
 
-LEARNED_PREFIX = "learned.repeated-line/"
+#: Both learned rules: a publisher's own lines and lines learned across publishers.
+LEARNED_PREFIX = ("learned.repeated-line/", "learned.corpus-line/")
 STAGES = ["boilerplate", "learned-boilerplate"]  # the rule packs' removals and the learned
 SNIPPET_CHARS = (
     2000  # newsclean.tasks.stages.edits.SNIPPET_CHARS: longer before/after are cut with "…"
@@ -480,13 +482,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--publishers", type=int, default=20, help="with --make")
     ap.add_argument("--stories", type=int, default=200, help="with --make")
     ap.add_argument("--seed", type=int, default=0, help="with --make")
+    ap.add_argument("--platforms", type=int, default=0, help="with --make: CMS widget lines")
     args = ap.parse_args(argv)
     corpus: Path = args.corpus
     work: Path = args.work or corpus / "bench"
     if args.make:
         import make_boilerplate_corpus as maker
 
-        made = maker.make_boilerplate_corpus(corpus, args.publishers, args.stories, args.seed)
+        made = maker.make_boilerplate_corpus(
+            corpus, args.publishers, args.stories, args.seed, platforms=args.platforms
+        )
         print(maker._summary(made), end="\n\n")
     if not (corpus / "meta.json").exists():
         raise SystemExit(f"{corpus}/meta.json missing: generate the corpus (or pass --make)")

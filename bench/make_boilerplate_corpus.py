@@ -44,6 +44,7 @@ paragraphs only, to the story's first copy; null for a first copy).
 Usage::
 
     python bench/make_boilerplate_corpus.py OUT_DIR --publishers 20 --stories 200 --seed 0
+    python bench/make_boilerplate_corpus.py OUT_DIR --platforms 3   # + CMS widget lines
 """
 
 from __future__ import annotations
@@ -174,6 +175,13 @@ INLINES = (
     "Got a question about this story? Ask the {short} desk at ask@{mail}.example.",
 )
 ROLE_COUNTS = {"header": (1, 2), "footer": (1, 3), "inline": (0, 2)}
+#: Widget text a CMS prints under the articles of every site built on it (``--platforms``):
+#: real strings of Webflow and Gravity Forms sites (WCXB pages), not article text.
+PLATFORM_LINES = (
+    "Oops! Something went wrong while submitting the form.",
+    "Thank you! Your submission has been received!",
+    "This field is for validation purposes and should be left unchanged.",
+)
 DOC_SLOTS = ("year", "issue", "hhmm", "sid")
 
 
@@ -326,6 +334,24 @@ def _make_publishers(n_pub: int, stories: int, r: random.Random) -> list[Publish
     return out
 
 
+def _add_platform_lines(pubs: list[Publisher], platforms: int, seed: int) -> None:
+    """Put every publisher but one in ``platforms + 1`` on one of ``platforms`` CMSs, whose
+    widget line its documents then print (line id ``pNNN.platform.K``, rendered as a footer):
+    what ``learned.corpus-line`` learns across publishers, also for the small publishers the
+    per-publisher rule cannot learn from. A separate random stream: without ``--platforms``
+    the corpus is byte for byte what it was."""
+    if platforms > len(PLATFORM_LINES):
+        raise ValueError(f"platforms must be at most {len(PLATFORM_LINES)}")
+    r = random.Random(seed + 1)
+    for pub in pubs:
+        k = pub.index % (platforms + 1)
+        if k == platforms:
+            continue
+        line = Line(f"p{pub.index:03d}.platform.{k}", "footer", PLATFORM_LINES[k],
+                    round(r.uniform(*LINE_SHARE), 3), False)  # fmt: skip
+        pub.lines.append(line)
+
+
 # --------------------------------------------------------------------------- planning
 
 
@@ -445,6 +471,7 @@ def make_boilerplate_corpus(
     file_docs: int = 1000,
     csv_path: Path = SOURCE_CSV,
     txt_paths: list[Path] | None = None,
+    platforms: int = 0,
 ) -> dict[str, Any]:
     """Write the corpus, ``truth.parquet`` and ``meta.json``; return the meta dict.
 
@@ -462,6 +489,8 @@ def make_boilerplate_corpus(
 
     rng = np.random.default_rng(seed)
     pubs = _make_publishers(n_publishers, stories, random.Random(int(rng.integers(2**62))))
+    if platforms:
+        _add_platform_lines(pubs, platforms, seed)
     plan = _plan_stories(pubs, rng)
     n_stories = len(plan)
     n_docs = sum(len(s.publishers) for s in plan)
@@ -758,10 +787,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stories", type=int, default=200, help="documents of a normal publisher")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--file-docs", type=int, default=1000, help="records per file")
+    ap.add_argument("--platforms", type=int, default=0, help="CMS widget lines shared by sites")
     args = ap.parse_args(argv)
     meta = make_boilerplate_corpus(
-        args.out_dir, args.publishers, args.stories, args.seed, args.file_docs
-    )
+        args.out_dir, args.publishers, args.stories, args.seed, args.file_docs,
+        platforms=args.platforms,
+    )  # fmt: skip
     print(_summary(meta))
     return 0
 

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from newsclean.tasks.pipeline.learn_job import list_learned
 from newsclean.tasks.pipeline.report import headline_rows
+from newsclean.tasks.schema import ANY_PUBLISHER
 from newsclean.tasks.settings import RUN, SERVE
 from newsclean.tasks.stages.dedup import KEEP_CRITERIA
 from newsclean.tasks.stages.learned import default_config as learned_config
@@ -283,7 +284,8 @@ def boilerplate_list(
     domain: Annotated[str | None, typer.Option(help="Only this publisher's lines.")] = None,
     out: OutDir = DEFAULT_OUT,
 ) -> None:
-    """Lines learned as boilerplate, per publisher, with their evidence. Steer with
+    """Lines learned as boilerplate, per publisher, with their evidence; publisher `*` (the
+    --domain '*' filter) lists the lines learned across publishers. Steer with
     OUT/boilerplate/allow.txt (never remove) and deny.txt (always remove)."""
     lines, version = list_learned(out, learned_config(), domain)
     table = Table(title=f"learned boilerplate, model version {version} ({lines.num_rows} lines)")
@@ -294,10 +296,11 @@ def boilerplate_list(
     table.add_column("last seen", no_wrap=True)
     table.add_column("line", overflow="fold", min_width=20)
     for row in lines.to_pylist():
+        across = row["publisher"] == ANY_PUBLISHER  # learned.corpus-line: every publisher
         table.add_row(
-            row["publisher"] or "(no domain)",
+            f"* ({row['publishers']} publishers)" if across else row["publisher"] or "(no domain)",
             f"{row['stories']:,}",
-            f"{row['share']:.1%}",
+            "" if across else f"{row['share']:.1%}",
             (row["first_seen"] or "")[:8],  # run ids start with the UTC date
             (row["last_seen"] or "")[:8],
             row["example"] or "(not seen in a kept article since it was learned)",

@@ -52,9 +52,9 @@ def doc(domain: str | None, body: str, i: int, *lines: str) -> dict:
             "domain": domain}  # fmt: skip
 
 
-def learned_edits(out: Path) -> pd.DataFrame:
+def learned_edits(out: Path, rule: str = "learned.repeated-line") -> pd.DataFrame:
     edits = pd.read_parquet(out / "edits")
-    return edits[edits["rule"].str.startswith("learned.repeated-line/")]
+    return edits[edits["rule"].str.startswith(f"{rule}/")]
 
 
 def test_fold_ignores_case_digits_and_spacing() -> None:
@@ -71,7 +71,7 @@ def test_publisher_line_in_many_stories_is_learned_and_removed(
     other = [doc("other.example", stories[6], 6, FOOTER), doc("other.example", stories[7], 7)]
     write_jsonl(raw, "feed", ledger + other)
     result = run_steps(raw, out)
-    assert result["boilerplate"]["learned"] == 1 and result["boilerplate"]["rule"].endswith("/1")
+    assert result["boilerplate"]["learned"] == 1 and result["boilerplate"]["rule"].endswith("/2")
     removed = learned_edits(out)
     assert set(removed["before"]) == {FOOTER} and set(removed["publisher"]) == {"ledger.example"}
     articles = pd.read_parquet(out / "articles").set_index("domain")
@@ -133,9 +133,75 @@ def test_allow_list_protects_and_deny_list_forces(tmp_path: Path, stories: list[
     docs.append(doc("other.example", stories[6], 6, "Printed on recycled paper."))
     write_jsonl(raw, "feed", docs)
     run_steps(raw, out)
-    removed = learned_edits(out)
+    assert learned_edits(out).empty  # the footer is allow-listed for its publisher
+    # A deny line for every publisher is removed as a line of every publisher ("*").
+    removed = learned_edits(out, "learned.corpus-line")
     assert list(removed["before"]) == ["Printed on recycled paper."]
-    assert list(removed["publisher"]) == ["other.example"]
+    assert list(removed["publisher"]) == ["*"]
+
+
+def test_allow_line_without_domain_protects_every_publisher(
+    tmp_path: Path, stories: list[str]
+) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    ensure_list_files(out)
+    (out / "boilerplate" / "allow.txt").write_text(FOOTER.lower() + "\n")
+    docs = [doc("ledger.example", s, i, FOOTER) for i, s in enumerate(stories[:5])]
+    write_jsonl(raw, "feed", docs)
+    assert run_steps(raw, out)["boilerplate"]["learned"] == 0
+    assert learned_edits(out).empty
+
+
+# A real Webflow form widget (WCXB pages of several sites print it under the article).
+WIDGET = "Oops! Something went wrong while submitting the form."
+
+
+def corpus_feed(stories: list[str], line: str, publishers: int, per_publisher: int) -> list[dict]:
+    """``publishers`` publishers with five stories each, ``per_publisher`` of them ending in
+    ``line``; then a last publisher printing it under its only story."""
+    docs, i = [], 0
+    for p in range(publishers):
+        for k in range(5):
+            extra = (line,) if k < per_publisher else ()
+            docs.append(doc(f"site{p}.example", stories[i], i, *extra))
+            i += 1
+    docs.append(doc("once.example", stories[i], i, line))
+    return docs
+
+
+def test_line_several_publishers_repeat_is_learned_for_every_publisher(
+    tmp_path: Path, stories: list[str]
+) -> None:
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    write_jsonl(raw, "feed", corpus_feed(stories, WIDGET, publishers=3, per_publisher=2))
+    result = run_steps(raw, out)
+    # Two stories of five is below the publishers' own threshold (3 stories): only the
+    # cross-publisher rule learns it, and it removes it from the publisher printing it once.
+    assert result["boilerplate"]["learned"] == 1
+    removed = learned_edits(out, "learned.corpus-line")
+    assert len(removed) == 7 and set(removed["before"]) == {WIDGET}
+    assert set(removed["publisher"]) == {"*"} and learned_edits(out).empty
+    articles = pd.read_parquet(out / "articles")
+    assert not articles["text"].str.contains("Something went wrong").any()
+    lines, _ = learn_job.list_learned(out, lb.default_config(), "*")
+    row = lines.to_pylist()
+    assert len(row) == 1 and row[0]["publishers"] == 3 and row[0]["stories"] == 7
+    assert row[0]["example"] == WIDGET
+
+
+def test_sub_heading_on_many_sites_and_line_of_two_publishers_stay(
+    tmp_path: Path, stories: list[str]
+) -> None:
+    """A sub-heading each site prints once (WCXB: "Conclusion", "Key takeaways" are article
+    text on many sites) is not boilerplate; nor is a line only two publishers repeat."""
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    docs = [doc(f"site{i}.example", s, i, "Conclusion", s[:80]) for i, s in enumerate(stories[:8])]
+    docs += corpus_feed(stories[8:], WIDGET, publishers=2, per_publisher=3)[:10]
+    write_jsonl(raw, "feed", docs)
+    run_steps(raw, out)
+    assert learned_edits(out, "learned.corpus-line").empty
+    articles = pd.read_parquet(out / "articles")
+    assert articles["text"].str.contains("\n\nConclusion\n\n").sum() == 8
 
 
 def test_a_document_is_never_emptied(tmp_path: Path, stories: list[str]) -> None:
@@ -191,3 +257,24 @@ def test_boilerplate_list_command(tmp_path: Path, stories: list[str]) -> None:
         app, ["boilerplate", "list", "--domain", "x.example", "--out", str(out)]
     )
     assert "(0 lines)" in " ".join(other.output.split())
+
+
+def test_model_written_before_corpus_lines_reads_with_null_publishers(
+    tmp_path: Path, stories: list[str]
+) -> None:
+    import pyarrow.parquet as pq
+
+    from newsclean.tasks.storage import boilerplate_model
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    write_jsonl(
+        raw, "feed", [doc("ledger.example", s, i, FOOTER) for i, s in enumerate(stories[:5])]
+    )
+    run_steps(raw, out)
+    path = out / "boilerplate" / "model.parquet"
+    old = pq.read_table(path)
+    pq.write_table(old.drop_columns(["publishers"]), path)  # as issue 11 wrote it
+    model, _, version = boilerplate_model.read_model(out)
+    assert model.schema == boilerplate_model.MODEL_SCHEMA and version == 1
+    assert model["publishers"].null_count == model.num_rows
+    assert learn_job.list_learned(out, lb.default_config())[0].num_rows == 1

@@ -104,6 +104,7 @@ def learn(
         [_dataset_articles(out, staging, retract_files or []), run_articles]
     )
     counts, publishers = learned.count_stories(articles)
+    counts = _with_corpus_lines(counts, publishers, config)
     model, _, version = model_files.read_model(out)
     next_model = _with_old_examples(counts, model)
     allow_entries, deny_entries = model_files.read_lists(out)
@@ -120,7 +121,8 @@ def learn(
         {"key": pa.array(keys, pa.uint64())}, schema=model_files.LEARNED_SET_SCHEMA
     )
     write_parquet_atomic(key_table, staging / LEARNED, meta)
-    write_parquet_atomic(next_model.cast(model_files.MODEL_SCHEMA), staging / STAGED_MODEL, meta)
+    next_model = next_model.select(model_files.MODEL_SCHEMA.names).cast(model_files.MODEL_SCHEMA)
+    write_parquet_atomic(next_model, staging / STAGED_MODEL, meta)
     write_parquet_atomic(
         publishers.cast(model_files.PUBLISHER_SCHEMA), staging / STAGED_PUBLISHERS, meta
     )
@@ -139,6 +141,16 @@ def learn(
     }
 
 
+def _with_corpus_lines(counts: pa.Table, publishers: pa.Table, config: LearnConfig) -> pa.Table:
+    """The per-publisher counts and, when the pack has ``learned.corpus-line``, the lines
+    counted across publishers (publisher ``*``)."""
+    counts = counts.append_column("publishers", pa.nulls(counts.num_rows, pa.int32()))
+    if config.corpus is None:
+        return counts
+    across = learned.corpus_counts(counts, publishers, config.corpus)
+    return pa.concat_tables([counts, across.select(counts.column_names).cast(counts.schema)])
+
+
 def _with_old_examples(counts: pa.Table, model: pa.Table) -> pa.Table:
     """This run's counts, carrying over the examples the previous model had."""
     with_example = model.filter(pc.is_valid(model["example"])).select(
@@ -146,8 +158,9 @@ def _with_old_examples(counts: pa.Table, model: pa.Table) -> pa.Table:
     )
     joined = counts.join(with_example, keys=["publisher", "line_hash"], join_type="left outer")
     return joined.select(
-        ["publisher", "line_hash", "words", "stories", "first_seen", "last_seen", "example"]
-    )
+        ["publisher", "line_hash", "words", "stories", "first_seen", "last_seen", "example",
+         "publishers"]
+    )  # fmt: skip
 
 
 def read_learned_set(staging: Path) -> LearnedSet | None:

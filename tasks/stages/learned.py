@@ -14,8 +14,15 @@ layer beside the rules:
    one per ``words_per_extra_story`` words: long lines need more evidence) and in at least
    ``min_share`` of its stories (:func:`learned_mask`); allow-listed lines never, deny-listed
    always;
-4. **removes** learned lines from the publisher's kept articles (:class:`LearnedBoilerplateStage`),
-   each removal an edit of rule ``learned.repeated-line`` with the ``publisher`` and the
+4. **learns across publishers** (:func:`corpus_counts`, rule ``learned.corpus-line``): a short
+   line that at least ``min_publishers`` publishers each print as *their own* repeated line (in
+   ``min_publisher_stories`` and ``min_share`` of their stories) is boilerplate for every
+   publisher, also where it appears once — a CMS widget ("Like this:") seen on three sites is
+   junk on the fourth. Plain cross-publisher counts are not enough: short lines on several
+   sites are mostly sub-headings ("Conclusion", "Key takeaways"; docs/quality.md);
+5. **removes** learned lines from kept articles (:class:`LearnedBoilerplateStage`), each
+   removal an edit of rule ``learned.repeated-line`` (the publisher's own line) or
+   ``learned.corpus-line`` (publisher ``*``), with the ``publisher`` and the
    ``model_version``; a document is never emptied by it.
 
 The model (the counts and the learned set) and its version live in the dataset
@@ -43,14 +50,27 @@ ANY = ANY_PUBLISHER
 
 
 @dataclass(frozen=True)
+class CorpusConfig:
+    """The thresholds of ``learned.corpus-line`` in rules/learned.toml (no defaults here)."""
+
+    rule_id: str
+    min_publishers: int
+    min_publisher_stories: int
+    min_share: float
+    max_words: int
+
+
+@dataclass(frozen=True)
 class LearnConfig:
-    """The thresholds of ``learned.repeated-line`` in rules/learned.toml (no defaults here)."""
+    """The thresholds of ``learned.repeated-line`` in rules/learned.toml (no defaults here),
+    and of ``learned.corpus-line`` when the pack has it."""
 
     rule_id: str
     min_stories: int
     min_share: float
     words_per_extra_story: int
     max_words: int
+    corpus: CorpusConfig | None = None
 
     def needed(self, words: np.ndarray) -> np.ndarray:
         """Stories a line of ``words`` words needs before it is learned."""
@@ -65,9 +85,19 @@ def default_config() -> LearnConfig:
 def config_from_pack(rules: RulePack) -> LearnConfig:
     """The thresholds of a learned pack's newest ``learned.repeated-line``."""
     rule = rules.get("learned.repeated-line")
-    fields = LearnConfig.__dataclass_fields__
+    fields = set(LearnConfig.__dataclass_fields__) - {"corpus"}
     params = {k: v for k, v in rule.params.items() if k in fields}
-    return LearnConfig(rule_id=rule.id, max_words=rule.max_words, **params)
+    names = {r.name for r in rules.active}
+    corpus = None
+    if "learned.corpus-line" in names:
+        across = rules.get("learned.corpus-line")
+        corpus_fields = CorpusConfig.__dataclass_fields__
+        corpus = CorpusConfig(
+            rule_id=across.id,
+            max_words=across.max_words,
+            **{k: v for k, v in across.params.items() if k in corpus_fields},
+        )
+    return LearnConfig(rule_id=rule.id, max_words=rule.max_words, corpus=corpus, **params)
 
 
 # --------------------------------------------------------------------------- lines
@@ -202,19 +232,77 @@ def model_keys(model: pa.Table) -> np.ndarray:
     )
 
 
+def corpus_counts(counts: pa.Table, publishers: pa.Table, corpus: CorpusConfig) -> pa.Table:
+    """Lines counted across publishers (``learned.corpus-line``): per short line printed by
+    at least two publishers as their own repeated line, a row of publisher ``*`` with the
+    number of such ``publishers``, all the distinct stories printing it (any publisher) and
+    the first and last run seen. Only these candidates are kept, so the model stays small."""
+    at = pc.index_in(counts["publisher"], value_set=publishers["publisher"].combine_chunks())
+    total = np.asarray(publishers["stories"].take(at).fill_null(0), dtype=np.float64)
+    stories = np.asarray(counts["stories"], dtype=np.int64)
+    words = np.asarray(counts["words"].fill_null(0), dtype=np.int64)
+    share = np.divide(stories, total, out=np.zeros(len(stories)), where=total > 0)
+    short = words <= corpus.max_words
+    repeating = short & (stories >= corpus.min_publisher_stories) & (share >= corpus.min_share)
+    own = (
+        counts.filter(pa.array(repeating)).group_by("line_hash").aggregate([("publisher", "count")])
+    )
+    own = own.filter(pc.greater_equal(own["publisher_count"], 2))
+    if own.num_rows == 0:
+        return _corpus_table(pa.table({"line_hash": pa.array([], pa.uint64())}))
+    short_counts = counts.filter(pa.array(short))
+    every = short_counts.filter(pc.is_in(short_counts["line_hash"], value_set=own["line_hash"]))
+    every = every.group_by("line_hash").aggregate(
+        [("stories", "sum"), ("words", "min"), ("first_seen", "min"), ("last_seen", "max")]
+    )
+    joined = every.join(own, keys="line_hash").sort_by("line_hash")
+    return _corpus_table(joined)
+
+
+def _corpus_table(rows: pa.Table) -> pa.Table:
+    n = rows.num_rows
+
+    def column(name: str, kind: pa.DataType) -> pa.Array:
+        if n == 0 or name not in rows.column_names:
+            return pa.nulls(n, kind)
+        return pc.cast(rows[name], kind)
+
+    return pa.table(
+        {
+            "publisher": pa.array([ANY] * n, pa.string()),
+            "line_hash": column("line_hash", pa.uint64()),
+            "words": column("words_min", pa.int32()),
+            "stories": column("stories_sum", pa.int64()),
+            "first_seen": column("first_seen_min", pa.string()),
+            "last_seen": column("last_seen_max", pa.string()),
+            "publishers": column("publisher_count", pa.int32()),
+        }
+    )
+
+
 def learned_mask(
     model: pa.Table, publishers: pa.Table, config: LearnConfig, allow: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(keys, learned, share)`` per model row: a line is learned when it meets the
-    thresholds and is not on the allow list."""
+    """``(keys, learned, share)`` per model row: a publisher's line is learned when it meets
+    ``learned.repeated-line``'s thresholds, a line of publisher ``*`` when it meets
+    ``learned.corpus-line``'s; neither when the allow list names the line for its publisher
+    or for every publisher."""
     at = pc.index_in(model["publisher"], value_set=publishers["publisher"].combine_chunks())
     total = np.asarray(publishers["stories"].take(at).fill_null(0), dtype=np.float64)
     stories = np.asarray(model["stories"], dtype=np.int64)
     words = np.asarray(model["words"].fill_null(0), dtype=np.int64)
     share = np.divide(stories, total, out=np.zeros(len(stories)), where=total > 0)
     keys = model_keys(model)
-    mask = (stories >= config.needed(words)) & (share >= config.min_share) & ~np.isin(keys, allow)
-    return keys, mask, share
+    line_hash = np.asarray(model["line_hash"], dtype=np.uint64)
+    anywhere = line_key(np.full(len(keys), hash64(ANY), dtype=np.uint64), line_hash)
+    allowed = np.isin(keys, allow) | np.isin(anywhere, allow)
+    across = np.asarray(pc.equal(model["publisher"], ANY).fill_null(False), dtype=bool)
+    mask = ~across & (stories >= config.needed(words)) & (share >= config.min_share)
+    corpus = config.corpus
+    if corpus is not None and "publishers" in model.column_names:
+        count = np.asarray(model["publishers"].fill_null(0), dtype=np.int64)
+        mask |= across & (count >= corpus.min_publishers) & (words <= corpus.max_words)
+    return keys, mask & ~allowed, share
 
 
 def learned(
@@ -329,7 +417,9 @@ class LearnedBoilerplateStage(Stage):
         paras = paragraphs(docs)
         keys = line_key(paras.publisher_hash, paras.line_hash)
         any_publisher = line_key(np.full(len(keys), hash64(ANY), dtype=np.uint64), paras.line_hash)
-        hit = np.isin(keys, learned.keys) | np.isin(any_publisher, learned.keys)
+        own = np.isin(keys, learned.keys)
+        hit = own | np.isin(any_publisher, learned.keys)
+        corpus_rule = self.config.corpus.rule_id if self.config.corpus else self.config.rule_id
         if not hit.any():
             return None, log.to_table()
         texts = docs["text"].to_pylist()
@@ -348,10 +438,10 @@ class LearnedBoilerplateStage(Stage):
             for row, (start, end) in zip(rows[hit[rows]].tolist(), spans, strict=True):
                 log.add(
                     ids[doc],
-                    self.config.rule_id,
+                    self.config.rule_id if own[row] else corpus_rule,
                     para_text[row],
                     "",
-                    publisher=publishers[row] or None,
+                    publisher=(publishers[row] or None) if own[row] else ANY,
                     start=start,
                     end=end,
                     model_version=learned.version,

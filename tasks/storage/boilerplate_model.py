@@ -1,9 +1,11 @@
 """Files of the learned-boilerplate model: ``<out>/boilerplate/``.
 
 * ``model.parquet``: per publisher and line (hash), its words, distinct stories, first and last
-  run seen, an example and whether it is learned; ``publishers.parquet``: stories per
-  publisher. Both carry the model version in their metadata; the next version is staged by the
-  ``learn-boilerplate`` step and committed with the data it cleaned.
+  run seen, an example and whether it is learned; rows of publisher ``*`` are lines counted
+  across publishers, with the number of ``publishers`` printing them as their own repeated
+  line; ``publishers.parquet``: stories per publisher. Both carry the model version in their
+  metadata; the next version is staged by the ``learn-boilerplate`` step and committed with
+  the data it cleaned.
 * ``allow.txt`` / ``deny.txt``: lines users protect or force, ``text`` or ``domain | text``.
 
 What the lines mean and how they are learned is the stage layer's
@@ -35,6 +37,8 @@ MODEL_SCHEMA = pa.schema(
         pa.field("last_seen", pa.string()),
         pa.field("example", pa.string()),
         pa.field("learned", pa.bool_()),
+        # rows of publisher "*" only (learned.corpus-line): publishers repeating the line
+        pa.field("publishers", pa.int32()),
     ]
 )
 PUBLISHER_SCHEMA = pa.schema([pa.field("publisher", pa.string()), pa.field("stories", pa.int64())])
@@ -52,7 +56,12 @@ def read_model(out: Path) -> tuple[pa.Table, pa.Table, int]:
     folder = out / MODEL_DIR
     if not (folder / MODEL).exists():
         return MODEL_SCHEMA.empty_table(), PUBLISHER_SCHEMA.empty_table(), 0
-    model = pq.ParquetFile(folder / MODEL).read().cast(MODEL_SCHEMA)
+    model = pq.ParquetFile(folder / MODEL).read()
+    for name in MODEL_SCHEMA.names:  # a model written before a column existed: null there
+        if name not in model.column_names:
+            kind = MODEL_SCHEMA.field(name).type
+            model = model.append_column(name, pa.nulls(model.num_rows, kind))
+    model = model.select(MODEL_SCHEMA.names).cast(MODEL_SCHEMA)
     publishers = pq.ParquetFile(folder / PUBLISHERS).read().cast(PUBLISHER_SCHEMA)
     return model, publishers, model_version(folder / MODEL)
 
