@@ -310,6 +310,7 @@ class Corrector:
         self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
         self._decisions: dict[tuple[str, bool], tuple[str, str] | None] = {}
         self.chunk_flags: dict[str, bool] = {}
+        self.max_chunk_chars = int(self.pack.settings["max_chunk_chars"])
 
     def _known(self, word: str) -> bool:
         return word in word_frequencies() or word in extra_known_words() or word in self.keep
@@ -583,6 +584,8 @@ def flagged_chunks(chunk_types: Iterable[str], corrector: Corrector) -> set[str]
     known = corrector.chunk_flags  # chunk -> flagged?, kept across the worker's batches
     if len(known) > MAX_CACHED_CHUNKS:  # bounded: a big run has millions of distinct chunks
         known.clear()
+    longest = corrector.max_chunk_chars  # longer chunks are never words: not even cached
+    chunk_types = [chunk for chunk in chunk_types if len(chunk) <= longest]
     for chunk in chunk_types:
         if chunk not in known:
             known[chunk] = _needs_context(chunk, corrector)
@@ -590,6 +593,8 @@ def flagged_chunks(chunk_types: Iterable[str], corrector: Corrector) -> set[str]
 
 
 def _needs_context(chunk: str, corrector: Corrector) -> bool:
+    if len(chunk) > corrector.max_chunk_chars:
+        return False  # never a word: bounded work per chunk, whatever the input
     parsed = Chunk.parse(chunk)
     if parsed is None:
         return False
