@@ -160,6 +160,13 @@ def run(
     if threshold is not None and not 0 < threshold <= 1:
         console.print("[red]--threshold must be in (0, 1][/red]")
         raise typer.Exit(2)
+    from newsclean.tasks.storage.run_state import OutputBusy, check_lock
+
+    try:  # before Prefect starts: a refused run costs no server and no traceback
+        check_lock(out.resolve(), lock_wait)
+    except OutputBusy as busy:
+        console.print(f"[red]{busy}[/red]", soft_wrap=True)
+        raise typer.Exit(3) from None
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     # Lazy: Prefect's settings must be in the environment before it is imported, and
@@ -167,7 +174,6 @@ def run(
     import newsclean.prefect_env  # noqa: F401
     from newsclean.flows import clean_corpus
     from newsclean.tasks.pipeline import progress
-    from newsclean.tasks.storage.run_state import OutputBusy
 
     columns = (
         TextColumn("[bold]cleaning"),
@@ -205,8 +211,8 @@ def run(
                 languages=codes,
                 lock_wait=lock_wait,
             )
-        except OutputBusy as busy:
-            console.print(f"[red]{busy}[/red]")
+        except OutputBusy as busy:  # another run took the lock since the check
+            console.print(f"[red]{busy}[/red]", soft_wrap=True)
             raise typer.Exit(3) from None
         finally:
             progress.unsubscribe(listen)

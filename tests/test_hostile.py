@@ -3,11 +3,14 @@ asserts the work done or the outcome, never the clock."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from newsclean.tasks.stages import typos
-
-pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
@@ -25,6 +28,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> tuple[typos.Corrector, list[str]
     return corrector, lookups
 
 
+@pytest.mark.unit
 def test_item3_a_long_token_is_never_a_typo_candidate(counted) -> None:
     """A "word" of n letters once cost two dictionary lookups of up to n letters per split
     point (quadratic: a 1 MB one took minutes; bench/adversarial.py has the 1 MB case)."""
@@ -35,6 +39,7 @@ def test_item3_a_long_token_is_never_a_typo_candidate(counted) -> None:
     assert blob not in corrector.chunk_flags  # and nothing this size is cached
 
 
+@pytest.mark.unit
 def test_item3_words_up_to_the_bound_are_still_decided(counted) -> None:
     corrector, lookups = counted
     assert typos.flagged_chunks(["recieved", "antidisestablishmentarianism,"], corrector) == {
@@ -45,3 +50,44 @@ def test_item3_words_up_to_the_bound_are_still_decided(counted) -> None:
     at_bound = "x" * (corrector.max_chunk_chars - 1) + "q"
     typos.flagged_chunks([at_bound], corrector)  # the longest chunk decided: bounded work
     assert len(lookups) <= 4 * corrector.max_chunk_chars
+
+
+@pytest.mark.process
+def test_item6_a_locked_run_is_refused_before_prefect_starts(tmp_path: Path) -> None:
+    """Another process holds the writer lock: `newsclean run` exits 3 with one line naming
+    --lock-wait, and never imports Prefect (it used to start a server first: 12 s, an ERROR
+    line and a traceback)."""
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Title\n\nA short article body that is long enough.\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        env = {**os.environ, "COLUMNS": "300"}
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "newsclean.cli", "run", str(raw),
+             "--out", str(out)],
+            capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 3
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--lock-wait" in lines[0] and "pid" in lines[0]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "prefect" not in imported and "Traceback" not in done.stderr
+
+
+_HOLD_LOCK = """
+import fcntl, json, os, sys, time
+from pathlib import Path
+out = Path(sys.argv[1]); out.mkdir(parents=True)
+handle = open(out / ".newsclean.lock", "a+")
+fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+handle.write(json.dumps({"run_id": "other", "pid": os.getpid()})); handle.flush()
+print("held", flush=True)
+time.sleep(120)
+"""

@@ -52,25 +52,37 @@ def new_run_id(now: datetime, raw_dir: Path) -> str:
     return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{suffix}"
 
 
-def acquire_lock(out: Path, holder: dict[str, Any], wait_seconds: float = 0.0) -> TextIO:
-    """Take the output folder's writer lock, waiting up to ``wait_seconds``."""
+def _locked(out: Path, wait_seconds: float) -> TextIO:
+    """The lock file, flock-ed, waiting up to ``wait_seconds``; :class:`OutputBusy` naming
+    the holder otherwise."""
     out.mkdir(parents=True, exist_ok=True)
     handle = open(out / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 (held for the run)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
+            return handle
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 handle.seek(0)
                 current = handle.read().strip() or "unknown"
                 handle.close()
                 raise OutputBusy(
-                    f"another newsclean run is writing to {out} ({current}); it was not "
-                    f"started. Try again when it ends, or pass a longer lock wait."
+                    f"another newsclean run is writing to {out} ({current}); this one was "
+                    f"not started: retry when it ends, or wait for it with --lock-wait SECONDS"
                 ) from None
             time.sleep(0.2)
+
+
+def check_lock(out: Path, wait_seconds: float = 0.0) -> None:
+    """Fail fast, before any orchestration starts, when another run holds the writer lock
+    (waiting up to ``wait_seconds`` for it); the run takes the lock itself afterwards."""
+    _locked(out, wait_seconds).close()
+
+
+def acquire_lock(out: Path, holder: dict[str, Any], wait_seconds: float = 0.0) -> TextIO:
+    """Take the output folder's writer lock, waiting up to ``wait_seconds``."""
+    handle = _locked(out, wait_seconds)
     handle.seek(0)
     handle.truncate()
     handle.write(json.dumps(holder))
