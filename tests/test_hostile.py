@@ -91,3 +91,43 @@ handle.write(json.dumps({"run_id": "other", "pid": os.getpid()})); handle.flush(
 print("held", flush=True)
 time.sleep(120)
 """
+
+
+def _csv_with_a_broken_record(bodies: list[str], broken_at: int) -> str:
+    """A scraper's CSV (every field quoted, as pandas writes text with commas) in which one
+    record's text lost its closing quote; its body has a line with two commas."""
+    lines = ["title,text,url"]
+    for i, body in enumerate(bodies):
+        title, url = f"Story {i}", f"https://example.com/{i}"
+        if i == broken_at:
+            body = f"{body}\nOfficials said on Monday, after a long meeting, that plan 2 would go"
+            lines.append(f'"{title}","{body}\n ahead as scheduled.,{url}')  # no closing quote
+        else:
+            lines.append(f'"{title}","{body}","{url}"')
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.unit
+def test_item1_csv_unterminated_quote_costs_one_record(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tests.helpers import FAKENEWS, run_steps
+
+    stories = pd.read_csv(FAKENEWS).drop_duplicates("content")["content"].astype(str)
+    bodies = [s[:600].replace('"', "'") for s in stories if len(s) > 600][:6]
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    raw.mkdir()
+    (raw / "feed.csv").write_text(_csv_with_a_broken_record(bodies, broken_at=2))
+    run_steps(raw, out)
+    articles = pd.read_parquet(out / "articles").sort_values("source_record")
+    quarantine = pd.read_parquet(out / "quarantine")
+    # no spurious article from the broken record's body; every other record with its number
+    assert list(articles["title"]) == ["Story 0", "Story 1", "Story 3", "Story 4", "Story 5"]
+    assert list(articles["source_record"]) == [0, 1, 3, 4, 5]
+    [row] = quarantine.to_dict("records")
+    assert row["source_record"] == 2 and row["reason"].startswith("broken CSV quoting in lines")
+    # a second run over the same folder (full reprocess) names the same records
+    run_steps(raw, out, full=True)
+    again = pd.read_parquet(out / "articles").sort_values("source_record")
+    assert list(again["source_record"]) == [0, 1, 3, 4, 5]
+    assert len(pd.read_parquet(out / "quarantine")) == 1

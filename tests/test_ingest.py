@@ -413,7 +413,7 @@ def test_csv_broken_quoting_costs_one_record(raw: Path) -> None:
     ]
     [row] = bad_by["unterminated.csv"]
     assert row["source_record"] == 1
-    assert "broken CSV quoting at line 3" in row["reason"]
+    assert "broken CSV quoting in line 3" in row["reason"]
     assert [(d["source_record"], d["title"], d["text"]) for d in docs_by["stray.csv"]] == [
         (0, "A", "body a"),
         (2, "C", "body, c"),
@@ -421,8 +421,8 @@ def test_csv_broken_quoting_costs_one_record(raw: Path) -> None:
         (5, "F", "ok"),
     ]
     assert [(q["source_record"], q["reason"].split(":")[0]) for q in bad_by["stray.csv"]] == [
-        (1, "broken CSV quoting at line 3"),
-        (4, "broken CSV quoting at line 7"),
+        (1, "broken CSV quoting in line 3"),
+        (4, "broken CSV quoting in line 7"),
     ]
 
 

@@ -584,34 +584,122 @@ def _read_txt(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None
         yield
 
 
+class _LineTape:
+    """A file's lines for :mod:`csv`, numbered, keeping the lines of the record being read
+    so that a broken record's lines can be read again, and replaying pushed-back lines: a
+    record at a time in memory, never the file (a broken field swallowing the rest of the
+    file is held by the csv module anyway, up to its field size limit)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines = lines
+        self.read = 0
+        self.exhausted = False
+        self.taken: list[tuple[int, str]] = []
+        self.pending: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _LineTape:
+        return self
+
+    def __next__(self) -> str:
+        numbered = self.next_numbered()
+        if numbered is None:
+            raise StopIteration
+        self.taken.append(numbered)
+        return numbered[1]
+
+    def next_numbered(self) -> tuple[int, str] | None:
+        """The next line and its number (replayed ones first); None at the end."""
+        if self.pending:
+            return self.pending.pop(0)
+        try:
+            line = next(self.lines)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        self.read += 1
+        return self.read - 1, line
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
     """(record number, line number, fields or None, error) for every CSV record.
 
-    A broken record (stray quote, unterminated field) is reported and parsing resumes on the
-    line after the one where that record started, so one bad quote costs one record, not the
-    rest of the file.
+    A broken record (a stray or unterminated quote) is one record: it is reported once, with
+    the lines it spans, and parsing resumes where the next record starts (:func:`_resync`),
+    so the records after it keep their numbers and no line of the broken record's body is
+    read as a record of its own. Each line is parsed at most twice: linear in the file.
     """
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    resume_line, record = 0, 0
-    while True:
-        fh = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
-        with fh:
-            lines = iter(fh)
-            for _ in range(resume_line):
-                next(lines, None)
-            reader = csv.reader(lines, strict=True)
-            line_no = resume_line
+    record, width = 0, 0
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        tape = _LineTape(iter(fh))
+        while True:
+            reader = csv.reader(tape, strict=True)
+            tape.taken = []
             try:
                 for row in reader:
-                    start = line_no
-                    line_no = resume_line + reader.line_num
-                    yield record, start, row, None
+                    width = width or len(row)
+                    yield record, tape.taken[0][0] if tape.taken else tape.read, row, None
                     record += 1
+                    tape.taken = []
                 return
-            except csv.Error as exc:
-                yield record, line_no, None, f"broken CSV quoting at line {line_no + 1}: {exc}"
+            except csv.Error as error:
+                broken = tape.taken
+                first, last = _resync(tape, broken, width)
+                span = f"lines {first + 1}-{last + 1}" if last > first else f"line {first + 1}"
+                yield record, first, None, f"broken CSV quoting in {span}: {error}"
                 record += 1
-                resume_line = line_no + 1
+                if not tape.pending and tape.exhausted:
+                    return  # the broken record ran to the end of the file
+
+
+_PROSE_AFTER_DELIMITER = re.compile(r",[ \t]")
+
+
+def _resync(tape: _LineTape, broken: list[tuple[int, str]], width: int) -> tuple[int, int]:
+    """Find where the record after a broken one begins and push it back onto ``tape``;
+    return the broken record's first and last line numbers.
+
+    Where the parser failed on a quote followed by text (not at the end of the file), that
+    quote usually opens the next record: the failing line is the first candidate. An
+    unterminated quote swallows the rest of the file: then every line after the broken
+    record's first is one. A candidate starts a record when it opens with a quoted field,
+    opens a multi-line quoted field after fewer delimiters than the header has, or is one
+    whole record of the header's width; a line with a space after a delimiter outside quotes
+    is prose (CSV writers never write one), so a body line with two commas is no record.
+    """
+    first = broken[0][0]
+    at_end = tape.exhausted
+    candidates = broken[1:] if at_end else broken[-1:] if len(broken) > 1 else []
+    for k, (_, line) in enumerate(candidates):
+        if _record_start(line, width):
+            tape.pending = candidates[k:] + tape.pending
+            return first, candidates[k][0] - 1
+    last = broken[-1][0]
+    while not at_end and (numbered := tape.next_numbered()) is not None:
+        if _record_start(numbered[1], width):
+            tape.pending.insert(0, numbered)
+            return first, numbered[0] - 1
+        last = numbered[0]
+    return first, last
+
+
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _record_start(line: str, width: int) -> bool:
+    text = line.rstrip("\r\n")
+    if text.startswith('"'):
+        return True
+    outside = _QUOTED.sub('""', text)  # a space after a comma inside quotes is text
+    if not text or _PROSE_AFTER_DELIMITER.search(outside):
+        return False
+    if outside.count('"') % 2:  # opens a quoted field that goes on over the next lines
+        return outside.count(",") < width
+    try:
+        rows = list(csv.reader([text], strict=True))
+    except csv.Error:
+        return False
+    return len(rows) == 1 and len(rows[0]) == width
 
 
 def _read_csv(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None]:
