@@ -131,3 +131,72 @@ def test_item1_csv_unterminated_quote_costs_one_record(tmp_path: Path) -> None:
     again = pd.read_parquet(out / "articles").sort_values("source_record")
     assert list(again["source_record"]) == [0, 1, 3, 4, 5]
     assert len(pd.read_parquet(out / "quarantine")) == 1
+
+
+def _article() -> tuple[str, str]:
+    from tests.helpers import REFERENCE
+
+    title, _, body = REFERENCE.read_text("utf-8").partition("\n")
+    return title.strip(), body.strip()
+
+
+def _raw_files(title: str, body: str, encode) -> dict[str, bytes]:
+    """The same article as .txt, CSV and JSONL bytes, each through ``encode``."""
+    import csv
+    import io
+    import json
+
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerows([["title", "text"], [title, body]])
+    jsonl = json.dumps({"title": title, "text": body}, ensure_ascii=False) + "\n"
+    return {
+        "article.txt": encode(f"{title}\n\n{body}\n"),
+        "feed.csv": encode(rows.getvalue()),
+        "feed.jsonl": encode(jsonl),
+    }
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_item2_utf16_csv_and_jsonl_with_or_without_bom(tmp_path: Path, codec: str) -> None:
+    import pandas as pd
+
+    from tests.helpers import run_steps
+
+    title, body = _article()
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    raw.mkdir()
+    for name, data in _raw_files(title, body, lambda text: text.encode(codec)).items():
+        (raw / name).write_bytes(data)  # "utf-16" writes a BOM, -le/-be none
+    run_steps(raw, out)
+    assert not (out / "quarantine").exists() or pd.read_parquet(out / "quarantine").empty
+    articles = pd.read_parquet(out / "articles")
+    duplicates = pd.read_parquet(out / "duplicates")
+    assert len(articles) + len(duplicates) == 3  # one story three times: one kept
+    assert articles["text"].iloc[0].startswith("NATO risks angering Russia")
+
+
+@pytest.mark.unit
+def test_item8_a_few_nul_bytes_are_cleaned_not_rejected(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tests.helpers import run_steps
+
+    title, body = _article()
+    words = body.split(" ")
+    for at in (40, 80, 120):  # three NUL bytes inside the article, as a scraper left them
+        words[at] = words[at] + "\x00"
+    body = " ".join(words)
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    raw.mkdir()
+    for name, data in _raw_files(title, body, lambda text: text.encode("utf-8")).items():
+        (raw / name).write_bytes(data)
+    run_steps(raw, out)
+    assert not (out / "quarantine").exists() or pd.read_parquet(out / "quarantine").empty
+    articles = pd.read_parquet(out / "articles")
+    assert len(articles) + len(pd.read_parquet(out / "duplicates")) == 3
+    assert not articles["text"].str.contains("\x00").any()
+    edits = pd.read_parquet(out / "edits")
+    control = edits[edits["rule"] == "unicode.control/1"]
+    assert set(control["doc_id"]) >= set(articles["doc_id"]) and (control["count"] == 3).all()

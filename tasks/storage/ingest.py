@@ -13,16 +13,17 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import json
 import math
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,21 +107,47 @@ class Plan:
 
 
 def decode_bytes(data: bytes) -> str:
-    """UTF-8 (BOM stripped), UTF-16 with BOM, else cp1252 -- never with replacement characters.
+    """UTF-8 (BOM stripped), UTF-16 (with a BOM, or without one by its NUL pattern), else
+    cp1252 -- never with replacement characters.
 
-    Raises :class:`InputError` for binary data or bytes no candidate encoding accepts.
+    Raises :class:`InputError` for binary data or bytes no candidate encoding accepts. A few
+    NUL or control bytes in text do not make it binary (:func:`_reject_binary`): the
+    normalize stage removes them, each document's removals one counted edit.
     """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    encoding = utf16_encoding(data[:65536])
+    if encoding is not None:
         try:
-            text = data.decode("utf-16")
+            text = data.decode(encoding)
         except UnicodeDecodeError as exc:
             raise InputError(f"undecodable UTF-16: {exc.reason} at byte {exc.start}") from exc
     else:
-        if b"\x00" in data[:65536]:
-            raise InputError("binary data (NUL bytes), not text")
+        _reject_binary(data[:8192].decode("latin-1"))  # bytes as they are, before decoding
         text = _decode_utf8_or_cp1252(data)
     _reject_binary(text)
     return normalize_newlines(text)
+
+
+#: UTF-16 without a BOM: this share of the high (or low) bytes of the code units are NUL and
+#: almost none of the others are -- what text mostly of ASCII letters, digits, spaces and
+#: punctuation looks like in UTF-16; binary formats do not keep NULs to one side.
+UTF16_NUL_SIDE, UTF16_OTHER_SIDE = 0.3, 0.01
+
+
+def utf16_encoding(head: bytes) -> str | None:
+    """The codec of UTF-16 bytes (``utf-16`` with a BOM, ``utf-16-le``/``-be`` by their NUL
+    pattern), or None for anything else."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = head[: len(head) // 2 * 2]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    half = len(sample) // 2
+    even_nul, odd_nul = sample[0::2].count(0) / half, sample[1::2].count(0) / half
+    if odd_nul >= UTF16_NUL_SIDE and even_nul <= UTF16_OTHER_SIDE:
+        return "utf-16-le"
+    if even_nul >= UTF16_NUL_SIDE and odd_nul <= UTF16_OTHER_SIDE:
+        return "utf-16-be"
+    return None
 
 
 def _decode_utf8_or_cp1252(data: bytes) -> str:
@@ -154,12 +181,19 @@ def _decode_utf8_or_cp1252(data: bytes) -> str:
     return "\n".join(lines)
 
 
+#: Text is binary when more than this share of its first 8,192 characters (and more than 8)
+#: are NUL or other control characters (newline, tab, form feed and vertical tab aside): a
+#: scraped article with a few stray NULs is text (issue 13), a PNG, a gzip stream or a PDF
+#: read as cp1252 has one in eight or more.
+BINARY_CONTROL_SHARE = 0.01
+
+
 def _reject_binary(text: str) -> None:
     sample = text[:8192]
     if not sample:
         return
     controls = sum(1 for c in sample if c < " " and c not in "\n\r\t\f\v")
-    if "\x00" in sample or controls > max(8, len(sample) // 20):
+    if controls > max(8, int(len(sample) * BINARY_CONTROL_SHARE)):
         raise InputError(f"binary data ({controls} control characters in the first {len(sample)})")
 
 
@@ -232,6 +266,11 @@ def _jsonl_ranges(path: Path, unit_bytes: int) -> Iterator[tuple[int, int, int]]
             start, line = stop, line + lines
 
 
+def _utf16_file(path: Path) -> str | None:
+    with path.open("rb") as fh:
+        return utf16_encoding(fh.read(65536))
+
+
 def _parquet_ranges(path: Path, unit_bytes: int) -> Iterator[tuple[int, int, int, int]]:
     """(first row group, stop row group, first row, bytes) ranges of about ``unit_bytes``."""
     meta = pq.ParquetFile(path).metadata
@@ -279,7 +318,7 @@ def plan_units(
                 txt_group, txt_bytes = [], 0
             continue
         try:
-            if kind == "jsonl":
+            if kind == "jsonl" and _utf16_file(path) is None:  # UTF-16: one unit, no cuts
                 for start, stop, line in _jsonl_ranges(path, unit_bytes):
                     add(kind, (rel,), start=start, stop=stop, first_record=line, size=stop - start)
                 continue
@@ -620,17 +659,22 @@ class _LineTape:
         return self.read - 1, line
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
+def _csv_rows(
+    path: Path, encoding: str | None = None
+) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
     """(record number, line number, fields or None, error) for every CSV record.
 
     A broken record (a stray or unterminated quote) is one record: it is reported once, with
     the lines it spans, and parsing resumes where the next record starts (:func:`_resync`),
     so the records after it keep their numbers and no line of the broken record's body is
     read as a record of its own. Each line is parsed at most twice: linear in the file.
+    ``encoding``: a UTF-16 codec (:func:`utf16_encoding`), else UTF-8 with stray bytes kept
+    for :func:`_fix_cell`.
     """
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     record, width = 0, 0
-    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+    errors = "strict" if encoding else "surrogateescape"
+    with path.open("r", encoding=encoding or "utf-8-sig", errors=errors, newline="") as fh:
         tape = _LineTape(iter(fh))
         while True:
             reader = csv.reader(tape, strict=True)
@@ -710,13 +754,24 @@ def _read_csv(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None
             head = fh.read(65536)
         if not head:
             raise InputError("empty file")
-        if b"\x00" in head:
-            raise InputError("binary data (NUL bytes), not CSV")
+        encoding = utf16_encoding(head)
+        if encoding is None:
+            try:
+                _reject_binary(head.decode("latin-1"))
+            except InputError as exc:
+                raise InputError(f"{exc}, not CSV") from None
     except (InputError, OSError) as exc:
         out.reject(rel, None, str(exc))
         return
+    try:
+        yield from _csv_records(rel, path, encoding, out)
+    except UnicodeDecodeError as exc:  # only UTF-16 is decoded strictly (UTF-8: per cell)
+        out.reject(rel, None, f"undecodable UTF-16 at byte {exc.start} of a block: {exc.reason}")
+
+
+def _csv_records(rel: str, path: Path, encoding: str | None, out: BatchBuilder) -> Iterator[None]:
     header: list[str] | None = None
-    for record, line, row, error in _csv_rows(path):
+    for record, line, row, error in _csv_rows(path, encoding):
         if header is None:
             if row is None:
                 out.reject(rel, None, f"unreadable CSV header: {error}")
@@ -766,33 +821,71 @@ def _read_jsonl(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[No
     path = raw_dir / rel
     try:
         fh = path.open("rb")
+        encoding = utf16_encoding(fh.read(65536)) if unit.start == 0 else None
     except OSError as exc:
         out.reject(rel, None, str(exc))
         return
     with fh:
         fh.seek(unit.start)
-        stop = unit.stop if unit.stop is not None else math.inf
-        record = unit.first_record
-        position = unit.start
-        for raw in fh:
-            if position >= stop:
-                break
-            position += len(raw)
-            line = raw.strip()
-            if line:
-                try:
-                    if record == 0 and line.startswith(codecs.BOM_UTF8):
-                        line = line[len(codecs.BOM_UTF8) :]
-                    if b"\x00" in line:
-                        raise InputError("binary data (NUL bytes) in JSON line")
-                    value = json.loads(_decode_line(line))
-                    _add_json_value(out, rel, record, value)
-                except (InputError, json.JSONDecodeError, RecursionError) as exc:
-                    out.reject(rel, record, f"bad JSON line {record + 1}: {exc}")
-            record += 1
-            yield
+        if encoding is not None:
+            record = yield from _utf16_json_lines(fh, encoding, rel, out)
+        else:
+            record = yield from _json_lines(fh, unit, rel, out)
     if unit.start == 0 and record == unit.first_record:
         out.reject(rel, None, "empty file")
+
+
+def _json_lines(
+    fh: BinaryIO, unit: WorkUnit, rel: str, out: BatchBuilder
+) -> Generator[None, None, int]:
+    """The records of a UTF-8 (or cp1252) JSON Lines byte range; returns the next number."""
+    stop = unit.stop if unit.stop is not None else math.inf
+    record, position = unit.first_record, unit.start
+    for raw in fh:
+        if position >= stop:
+            break
+        position += len(raw)
+        line = raw.strip()
+        if line:
+            if record == 0 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8) :]
+            try:
+                _add_json_line(out, rel, record, _decode_line(line))
+            except InputError as exc:
+                out.reject(rel, record, f"bad JSON line {record + 1}: {exc}")
+        record += 1
+        yield
+    return record
+
+
+def _utf16_json_lines(
+    fh: BinaryIO, encoding: str, rel: str, out: BatchBuilder
+) -> Generator[None, None, int]:
+    """The records of a UTF-16 JSON Lines file (one unit: its lines cannot be cut by bytes)."""
+    record = 0
+    text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline=None)
+    try:
+        for line in text:
+            if line.strip():
+                _add_json_line(out, rel, record, line.strip().lstrip("\ufeff"))
+            record += 1
+            yield
+    except UnicodeDecodeError as exc:
+        out.reject(rel, record, f"undecodable UTF-16 from line {record + 1}: {exc.reason}")
+    finally:
+        text.detach()
+    return record
+
+
+def _add_json_line(out: BatchBuilder, rel: str, record: int, line: str) -> None:
+    """One JSON Lines record; control characters inside strings are allowed (the normalize
+    stage removes them with an edit), anything else that is not JSON is quarantined."""
+    try:
+        value = json.loads(line, strict=False)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        out.reject(rel, record, f"bad JSON line {record + 1}: {exc}")
+        return
+    _add_json_value(out, rel, record, value)
 
 
 def _json_records(value: Any) -> Iterable[Any]:
