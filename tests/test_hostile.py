@@ -200,3 +200,30 @@ def test_item8_a_few_nul_bytes_are_cleaned_not_rejected(tmp_path: Path) -> None:
     edits = pd.read_parquet(out / "edits")
     control = edits[edits["rule"] == "unicode.control/1"]
     assert set(control["doc_id"]) >= set(articles["doc_id"]) and (control["count"] == 3).all()
+
+
+@pytest.mark.unit
+def test_item9_a_document_emptied_by_cleaning_leaves_one_edit_per_rule(tmp_path: Path) -> None:
+    """A file of 20,000 "GETTY" credit lines (the issue's had 200,000) is quarantined with
+    no text left; its audit is one counted row per rule, not one row per removed line."""
+    import pandas as pd
+
+    from tests.helpers import REFERENCE, run_steps
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    raw.mkdir()
+    (raw / "credits.txt").write_text("Photo credits\n\n" + "GETTY\n\n" * 20_000)
+    (raw / "article.txt").write_bytes(REFERENCE.read_bytes())
+    run_steps(raw, out)
+    [row] = pd.read_parquet(out / "quarantine").to_dict("records")
+    assert row["source_file"] == "credits.txt" and "no text left" in row["reason"]
+    edits = pd.read_parquet(out / "edits")
+    articles = pd.read_parquet(out / "articles")
+    dropped = edits[~edits["doc_id"].isin(articles["doc_id"])]
+    assert 1 <= len(dropped) <= 5
+    assert not dropped.duplicated(["doc_id", "stage", "rule"]).any()
+    assert dropped["count"].sum() >= 20_000  # every removed line is still counted
+    assert dropped["start"].isna().all()
+    # the published article keeps its edits row by row, with spans
+    kept = edits[edits["doc_id"].isin(articles["doc_id"])]
+    assert len(kept) > 5 and kept["start"].notna().any()

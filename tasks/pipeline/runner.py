@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from newsclean.tasks.schema import QUARANTINE_SCHEMA, RUNNER_FIELDS
 from newsclean.tasks.stages.base import BatchContext, Stage
-from newsclean.tasks.stages.edits import empty_edits
+from newsclean.tasks.stages.edits import compact_edits, empty_edits
 
 
 class ContractError(RuntimeError):
@@ -110,6 +110,7 @@ class Runner:
         quarantine: list[pa.Table] = [QUARANTINE_SCHEMA.empty_table()]
         stats: dict[str, StageStats] = {}
         changed = np.zeros(batch.num_rows, dtype=bool)
+        dropped_ids: list[pa.Array] = []
         for stage in self.stages:
             started = time.perf_counter()
             result = stage.process(batch, BatchContext(changed=changed))
@@ -122,7 +123,9 @@ class Runner:
                 keep = np.asarray(result.keep, dtype=bool)
                 dropped = int((~keep).sum())
                 if dropped:
-                    quarantine.append(_quarantined(out.filter(pa.array(~keep)), result.reason))
+                    gone = out.filter(pa.array(~keep))
+                    quarantine.append(_quarantined(gone, result.reason))
+                    dropped_ids.append(gone["doc_id"].combine_chunks())
                     out = out.filter(pa.array(keep))
                     changed = changed[keep]
             stats[stage.name] = StageStats(
@@ -135,9 +138,12 @@ class Runner:
             edits.append(result.edits)
             batch = out
         schema = self.output_schema
+        all_edits = pa.concat_tables(edits) if edits else empty_edits()
+        if dropped_ids:  # a dropped document's audit: one counted row per stage and rule
+            all_edits = compact_edits(all_edits, pa.concat_arrays(dropped_ids))
         return BatchRun(
             docs=batch.select(schema.names).cast(schema),
-            edits=pa.concat_tables(edits) if edits else empty_edits(),
+            edits=all_edits,
             quarantine=pa.concat_tables(quarantine),
             stats=stats,
         )

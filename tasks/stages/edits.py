@@ -192,3 +192,39 @@ def word_context(text: str, start: int, end: int, limit: int = 80) -> tuple[int,
     ceiling = min(len(text), end + limit)
     stops = [i for i in (text.find(" ", end, ceiling), text.find("\n", end, ceiling)) if i != -1]
     return left, min(stops) if stops else ceiling
+
+
+def compact_edits(edits: pa.Table, doc_ids: pa.Array) -> pa.Table:
+    """The edits of ``doc_ids`` (documents a filter dropped: quarantined, left without text)
+    as one counted row per document, stage and rule, the others untouched.
+
+    Why: the audit of a dropped document only has to say what emptied it; 200,000 removed
+    "GETTY" lines of one junk file must not become 200,000 rows of ``edits/``. The row keeps
+    the first ``before``/``after`` as an example and sums ``count``; it has no span (the
+    document is not published, so there is nothing to replay).
+    """
+    import pyarrow.compute as pc
+
+    if edits.num_rows == 0 or len(doc_ids) == 0:
+        return edits
+    dropped = pc.is_in(edits["doc_id"], value_set=doc_ids)
+    if not pc.any(dropped).as_py():
+        return edits
+    rows = edits.filter(dropped)
+    keys = ["doc_id", "stage", "rule"]
+    firsts = ["before", "after", "publisher", "field", "model_version"]
+    grouped = rows.group_by(keys, use_threads=False).aggregate(
+        [("count", "sum"), *[(name, "first") for name in firsts]]
+    )
+    compact = pa.table(
+        {
+            **{name: grouped[name] for name in keys},
+            **{name: grouped[f"{name}_first"] for name in ("before", "after")},
+            "count": pc.cast(grouped["count_sum"], pa.int32()),
+            **{name: grouped[f"{name}_first"] for name in ("publisher", "field")},
+            "start": pa.nulls(grouped.num_rows, pa.int64()),
+            "end": pa.nulls(grouped.num_rows, pa.int64()),
+            "model_version": grouped["model_version_first"],
+        }
+    )
+    return pa.concat_tables([edits.filter(pc.invert(dropped)), compact.cast(EDIT_SCHEMA)])
