@@ -227,3 +227,45 @@ def test_item9_a_document_emptied_by_cleaning_leaves_one_edit_per_rule(tmp_path:
     # the published article keeps its edits row by row, with spans
     kept = edits[edits["doc_id"].isin(articles["doc_id"])]
     assert len(kept) > 5 and kept["start"].notna().any()
+
+
+@pytest.mark.unit
+def test_item7_a_recovery_run_reports_the_commit_it_rolled_forward(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from newsclean.tasks.pipeline.report import headline_rows
+    from newsclean.tasks.storage import journal
+    from tests.helpers import FAKENEWS, run_steps
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    raw.mkdir()
+    (raw / "news.csv").write_bytes(FAKENEWS.read_bytes())
+    real_apply = journal._apply
+
+    def killed_after_two_renames(out_dir: Path, entries: dict) -> None:
+        real_apply(out_dir, {"renames": entries["renames"][:2], "deletes": []})
+        raise KeyboardInterrupt("killed mid-commit")
+
+    monkeypatch.setattr(journal, "_apply", killed_after_two_renames)
+    with pytest.raises(KeyboardInterrupt):
+        run_steps(raw, out)
+    monkeypatch.setattr(journal, "_apply", real_apply)
+    killed_run = json.loads((out / journal.JOURNAL).read_text())["run_id"]
+    second = run_steps(raw, out)
+    summary = json.loads((out / "runs" / f"{second['run_id']}.json").read_text())
+    recovery = summary["recovery"]
+    assert recovery["rolled_forward"] > 2 and recovery["rolled_forward_run"] == killed_run
+    rows = dict(headline_rows(summary))  # the CLI's and the HTML report's first lines
+    assert killed_run in rows["recovered a killed run's commit"]
+    html = Path(summary["report_html"]).read_text("utf-8")
+    assert (
+        "recovered a killed run&#x27;s commit" in html or "recovered a killed run's commit" in html
+    )
+    # a run with nothing to recover says nothing about it
+    third = run_steps(raw, out)
+    quiet = json.loads((out / "runs" / f"{third['run_id']}.json").read_text())
+    assert quiet["recovery"][
+        "rolled_forward"
+    ] == 0 and "recovered a killed run's commit" not in dict(headline_rows(quiet))

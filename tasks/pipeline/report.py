@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsclean.tasks.pipeline.report_html import render_html
+from newsclean.tasks.pipeline.report_html import recovery_rows, render_html
 from newsclean.tasks.schema import DOC_SCHEMA
 from newsclean.tasks.stages.base import BatchContext
 from newsclean.tasks.stages.edits import Shifts
@@ -100,6 +100,7 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         else []
     )
     return [
+        *recovery_rows(summary.get("recovery") or {}),
         *seen,
         *model,
         ("documents in", f"{summary['documents_in']:,}"),

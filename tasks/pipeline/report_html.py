@@ -205,9 +205,29 @@ def _by_count(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
 # --------------------------------------------------------------------------- header
 
 
+def recovery_rows(recovered: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What taking the output folder repaired, when it repaired anything: a killed run's
+    commit rolled forward (its data is now complete), its staging or temp files removed."""
+    rows = []
+    if recovered.get("rolled_forward"):
+        run = recovered.get("rolled_forward_run") or "unknown"
+        rows.append(
+            (
+                "recovered a killed run's commit",
+                f"run {run}: {recovered['rolled_forward']:,} files rolled forward, now complete",
+            )
+        )
+    swept = recovered.get("temp_files_swept") or 0
+    if swept or recovered.get("stale_staging_removed"):
+        staging = ", its staging folder" if recovered.get("stale_staging_removed") else ""
+        rows.append(("removed leftovers of a killed run", f"{swept:,} temp files{staging}"))
+    return rows
+
+
 def _header(summary: Mapping[str, Any]) -> str:
     dedup = summary.get("dedup") if isinstance(summary.get("dedup"), Mapping) else {}
     files = summary.get("files") if isinstance(summary.get("files"), Mapping) else {}
+    recovered = summary.get("recovery") if isinstance(summary.get("recovery"), Mapping) else {}
     dup_detail = " · ".join(
         f"{label} {_int(dedup.get(key)):,}" for key, label in DUPLICATE_BARS[:3]
     )
@@ -256,6 +276,10 @@ def _header(summary: Mapping[str, Any]) -> str:
             f"<code>{_esc(summary.get('out_dir') or '')}</code></p>",
             f'<dl class="figures">\n{cards}\n</dl>',
             f'<p class="sub">{_esc(" · ".join(extra))}</p>',
+            *(
+                f'<p class="sub recovery"><strong>{_esc(name)}</strong>: {_esc(value)}</p>'
+                for name, value in recovery_rows(recovered)
+            ),
             "</header>",
         ]
     )

@@ -253,6 +253,7 @@ def write_report(state: RunState) -> RunState:
         boilerplate=state.learned,
         versions=state.versions,
         stages=stages,
+        recovery=state.run.recovered,
     )
     order = [name for step in state.chain.steps for name in step.stages]
     summary["examples"] = workers.run(

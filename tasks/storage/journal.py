@@ -46,19 +46,21 @@ def _apply(out: Path, entries: dict[str, Any]) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def recover(out: Path) -> dict[str, int]:
+def recover(out: Path) -> dict[str, Any]:
     """Finish a commit a killed run left half-done, then sweep temp files of killed runs.
-    Called by the next run under the writer lock, before anything else."""
+    Called by the next run under the writer lock, before anything else. Returns what it did
+    (the run reports it): the renames rolled forward and the run they belonged to, and the
+    temp files swept."""
     journal = out / JOURNAL
-    rolled = 0
+    rolled, killed_run = 0, None
     if journal.exists():
         entries = json.loads(journal.read_text())
         _apply(out, entries)
         journal.unlink()
-        rolled = len(entries["renames"])
+        rolled, killed_run = len(entries["renames"]), entries.get("run_id")
     swept = 0
     for folder in [out, *(out / name for name in (*TABLES, INDEX_DIR, MODEL_DIR))]:
         for temp in folder.glob(".*.tmp") if folder.is_dir() else []:
             temp.unlink()
             swept += 1
-    return {"rolled_forward": rolled, "temp_files_swept": swept}
+    return {"rolled_forward": rolled, "rolled_forward_run": killed_run, "temp_files_swept": swept}

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -44,6 +44,9 @@ class RunContext:
     out_dir: str
     staging_dir: str
     ingested_at: datetime
+    #: What taking the output folder repaired: a killed run's commit rolled forward, temp
+    #: files and staging swept (:func:`journal.recover`); reported by the run.
+    recovered: dict[str, Any] = field(default_factory=dict)
 
 
 def new_run_id(now: datetime, raw_dir: Path) -> str:
@@ -100,9 +103,10 @@ def start_run(raw_dir: str, out_dir: str, lock_wait: float = 0.0) -> RunContext:
     holder = {"run_id": run_id, "pid": os.getpid(), "started": now.isoformat()}
     lock = acquire_lock(out, holder, lock_wait)
     try:
-        journal.recover(out)
+        recovered = journal.recover(out)
         migrate.migrate(out)
         staging_root = out / STAGING
+        recovered["stale_staging_removed"] = staging_root.exists()
         if staging_root.exists():
             shutil.rmtree(staging_root)  # left by a killed run: never published, safe to drop
         staging = staging_root / run_id
@@ -111,7 +115,7 @@ def start_run(raw_dir: str, out_dir: str, lock_wait: float = 0.0) -> RunContext:
         lock.close()
         raise
     _held[run_id] = lock
-    return RunContext(run_id, str(raw), str(out), str(staging), now)
+    return RunContext(run_id, str(raw), str(out), str(staging), now, recovered)
 
 
 def finish_run(run: RunContext, summary: dict[str, Any]) -> None:
