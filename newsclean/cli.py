@@ -165,15 +165,16 @@ def run(
     try:  # before Prefect starts: a refused run costs no server and no traceback
         check_lock(out.resolve(), lock_wait)
     except OutputBusy as busy:
-        console.print(f"[red]{busy}[/red]", soft_wrap=True)
+        console.print(str(busy), style="red", markup=False, soft_wrap=True)
         raise typer.Exit(3) from None
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if not verbose:  # the CLI reports every outcome itself; --verbose shows Prefect's logs
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     # Lazy: Prefect's settings must be in the environment before it is imported, and
     # `newsclean report`/`show` should not pay Prefect's import time.
     import newsclean.prefect_env  # noqa: F401
     from newsclean.flows import clean_corpus
     from newsclean.tasks.pipeline import progress
+    from newsclean.tasks.pipeline.steps import describe_fault
 
     columns = (
         TextColumn("[bold]cleaning"),
@@ -212,8 +213,14 @@ def run(
                 lock_wait=lock_wait,
             )
         except OutputBusy as busy:  # another run took the lock since the check
-            console.print(f"[red]{busy}[/red]", soft_wrap=True)
+            console.print(str(busy), style="red", markup=False, soft_wrap=True)
             raise typer.Exit(3) from None
+        except Exception as error:
+            fault = describe_fault(error, out)
+            if fault is None:
+                raise
+            console.print(fault, style="red", markup=False, soft_wrap=True)  # the machine failed
+            raise typer.Exit(4) from None
         finally:
             progress.unsubscribe(listen)
     console.print(_summary_table(summary))

@@ -3,8 +3,10 @@
 The logic lives in :mod:`newsclean.tasks.pipeline.steps`; each task takes the small run state
 and returns it updated (unit passes return a unit's summary), so no table crosses the Prefect
 API and nothing is cached or persisted (caching would pickle results; see docs/prefect.md).
-Unit passes are retried twice on any error (transient I/O); a unit that still fails is
-quarantined by the ``quarantine-unit`` task and the run goes on.
+Unit passes are retried twice on any error (transient I/O) but the machine's (no space, no
+permission, no memory: :func:`steps.infrastructure_fault`); a unit that still fails is
+quarantined by the ``quarantine-unit`` task and the run goes on, unless the machine failed it:
+then the run stops.
 """
 
 from __future__ import annotations
@@ -26,7 +28,19 @@ from newsclean.tasks.pipeline.units import PassJob
 from newsclean.tasks.storage.ingest import WorkUnit
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
-_UNIT_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 2}
+
+
+def _worth_retrying(task: Task, task_run: Any, state: Any) -> bool:
+    """Retry a unit on any error but the machine's (a full disk stays full two seconds on)."""
+    error = getattr(state, "data", None)
+    return not (isinstance(error, BaseException) and steps.infrastructure_fault(error))
+
+
+_UNIT_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": 2,
+    "retry_condition_fn": _worth_retrying,
+}
 
 
 def _log(name: str, state: RunState) -> None:

@@ -234,6 +234,8 @@ def test_flow_retries_a_transient_error_and_quarantines_a_failing_file(
     again = clean_corpus(raw_dir=str(demo_raw), out_dir=str(out), workers_count=1, typos=False)
     assert again["files"]["new"] == 1 and again["kept"] == 1
     assert len(pd.read_parquet(out / "articles")) == 240
+    # issue 13 item 5: read again and published, the file's failure row is superseded
+    assert not pd.read_parquet(out / "quarantine")["reason"].str.contains("retries").any()
 
 
 @pytest.mark.process

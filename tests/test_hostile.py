@@ -269,3 +269,85 @@ def test_item7_a_recovery_run_reports_the_commit_it_rolled_forward(
     assert quiet["recovery"][
         "rolled_forward"
     ] == 0 and "recovered a killed run's commit" not in dict(headline_rows(quiet))
+
+
+def _disk_full(monkeypatch: pytest.MonkeyPatch, files_prefix: str) -> None:
+    """Units reading files under ``files_prefix`` fail as a full disk fails them."""
+    import errno as errnos
+
+    from newsclean.tasks.pipeline import steps
+
+    real = steps.run_unit
+
+    def no_space(job, unit):
+        if job.step == "clean-unit" and unit.files[0].startswith(files_prefix):
+            raise OSError(errnos.ENOSPC, "No space left on device", "part-00000.parquet")
+        return real(job, unit)
+
+    monkeypatch.setattr(steps, "run_unit", no_space)
+
+
+@pytest.mark.unit
+def test_item5_disk_full_while_cleaning_fails_the_run_and_quarantines_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from newsclean.tasks.pipeline.steps import InfrastructureError
+    from tests.helpers import RAW, run_steps
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    import shutil
+
+    shutil.copytree(RAW, raw)
+    first = run_steps(raw, out)  # a dataset exists; a new file arrives; the disk is full
+    (raw / "late.txt").write_text("A late story\n\n" + "The council met on Monday. " * 20)
+    before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    _disk_full(monkeypatch, "late")
+    with pytest.raises(InfrastructureError, match="no space left on device"):
+        run_steps(raw, out)
+    after = {p.name: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    assert after == before  # nothing published, nothing quarantined
+    assert not (out / "_staging").exists()  # the failed run's staging is gone at once
+    # the next run (disk freed) processes the file; no failure rows anywhere
+    monkeypatch.undo()
+    again = run_steps(raw, out)
+    assert again["files"]["new"] == 1 and again["articles"] == 1 and first["articles"] > 0
+    assert not pd.read_parquet(out / "quarantine")["reason"].str.contains("retries").any()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 600 kB tmpfs (a real full disk: the demo data's staging does not fit); skipped
+    where mounting is not allowed."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+@pytest.mark.process
+@pytest.mark.slow
+def test_item5_a_real_full_disk_exits_4_with_one_line(small_disk: Path) -> None:
+    from tests.helpers import RAW
+
+    out = small_disk / "clean"
+    env = {**os.environ, "COLUMNS": "300"}
+    done = subprocess.run(
+        [sys.executable, "-m", "newsclean.cli", "run", str(RAW), "--out", str(out),
+         "--no-typos"],
+        capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr
+    message = [line for line in done.stdout.splitlines() if "stopped" in line]
+    assert len(message) == 1 and "no space left on device" in message[0]
+    assert "[errno 28]" in message[0].lower() and "is as before" in message[0]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (out / "quarantine").exists() and not (out / "_staging").exists()

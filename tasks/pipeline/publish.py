@@ -224,9 +224,12 @@ def publish_run(
     n_workers: int = 1,
     retract_files: list[str] | None = None,
     failed_files: list[str] | None = None,
+    processed_files: list[str] | None = None,
 ) -> dict[str, Any]:
     """Add the run's new rows to the dataset in ``out_dir`` and apply its supersessions
-    (see the module doc); returns the rows written and the report's figures."""
+    (see the module doc); returns the rows written and the report's figures.
+    ``processed_files``: every raw file this run read (their earlier quarantine rows, e.g.
+    of a run that failed on them, are superseded by this run's)."""
     jobs, moves = [], []
     docs = parts_by_unit(staging_dir, "docs")
     for index, unit in enumerate(sorted(docs)):
@@ -257,6 +260,7 @@ def publish_run(
         retract_files,
         failed_files,
         examples,
+        processed_files,
     )
     return {
         "articles": sum(r["articles"] for r in results),
@@ -276,18 +280,21 @@ def finish_publish(
     retract_files: list[str] | None = None,
     failed_files: list[str] | None = None,
     learned_examples: dict[str, str] | None = None,
+    processed_files: list[str] | None = None,
 ) -> dict[str, Any]:
     """Worker job: every file the run adds or rewrites besides the units' (its duplicates
     and new quarantine rows, the earlier files that lose rows, the learned model, the new
     manifest) as hidden temp files, then one journaled commit of them all with the units'."""
     out, staging = Path(out_dir), Path(job.staging_dir)
     files = set(retract_files or [])
-    quarantine = _new_quarantine(out, staging, unsupported, files)
+    read_again = files | set(processed_files or [])
+    quarantine = _new_quarantine(out, staging, unsupported, read_again)
     counts, renames = _write_run_tables(out, job, quarantine)
     retraction = Retraction(
         superseded=read_parquet(staging / SUPERSEDED),
         replaced=read_parquet(staging / REPLACED).column("doc_id").combine_chunks(),
         files=files,
+        quarantine_files=read_again,
     )
     rewrites, deletes = retraction.prepare(out)
     renames = [

@@ -10,8 +10,11 @@ benches, tools). The order of the steps is the chain's, and only the chain's.
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -44,7 +47,7 @@ from newsclean.tasks.schema import (
 )
 from newsclean.tasks.stages.learned import LINE_COLUMNS, LearnedSet, default_config
 from newsclean.tasks.stages.minhash import NearDupConfig
-from newsclean.tasks.storage import ingest, manifest, run_state
+from newsclean.tasks.storage import ingest, journal, manifest, run_state
 from newsclean.tasks.storage.io import run_metadata
 from newsclean.tasks.storage.layout import VOCABULARY, staged_parts
 
@@ -228,6 +231,7 @@ def publish(state: RunState) -> RunState:
         state.n_workers,
         state.scan["retract"],
         state.failed_files(),
+        sorted({f for unit in state.plan.get("units", []) for f in unit["files"]}),
     )
     return state.updated(published=published, versions=versions)
 
@@ -319,6 +323,51 @@ def quarantine_unit(state: RunState, unit: ingest.WorkUnit, error: str) -> int:
     return quarantine_failed_unit(state.run.staging_dir, unit.index, list(unit.files), error)
 
 
+class InfrastructureError(RuntimeError):
+    """The machine, not the input, failed the run (no space, no permission on the output,
+    no memory, a worker killed): the run stops and nothing of it is published; quarantining
+    the files would record good input as bad and let a scheduler see success."""
+
+
+#: errno values that say the storage or the machine failed, whatever the input.
+INFRASTRUCTURE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO,
+     errno.ENOMEM, errno.EMFILE, errno.ENFILE}
+)  # fmt: skip
+
+
+def infrastructure_fault(error: BaseException) -> str | None:
+    """Why ``error`` (or an error it was raised from) is the machine's fault, or None."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError):
+            return "out of memory"
+        if isinstance(current, BrokenProcessPool):
+            return "a worker process died (killed, e.g. by the kernel's out-of-memory killer)"
+        if isinstance(current, OSError) and current.errno in INFRASTRUCTURE_ERRNOS:
+            return os.strerror(current.errno).lower()
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def describe_fault(error: BaseException, out_dir: Path | str) -> str | None:
+    """One line for a run the machine stopped (None: not the machine's fault): why, and
+    what the dataset is now."""
+    if isinstance(error, InfrastructureError):
+        return str(error)
+    why = infrastructure_fault(error)
+    if why is None:
+        return None
+    out = Path(out_dir)
+    if (out / journal.JOURNAL).exists():
+        state = "its commit was under way: the next run completes it"
+    else:
+        state = f"nothing of it was published, {out} is as before"
+    return f"run stopped: {why} ({error!r}); {state}"
+
+
 def settle_pass(
     state: RunState,
     outcomes: list[tuple[ingest.WorkUnit, dict[str, Any] | BaseException]],
@@ -326,9 +375,15 @@ def settle_pass(
 ) -> RunState:
     """Collect a pass's unit summaries; a unit that failed (after its retries) is quarantined
     file by file and left out of the rest of the run (and of the manifest: the next run
-    tries it again)."""
+    tries it again), unless the machine failed it: then the run stops
+    (:class:`InfrastructureError`)."""
     units, failed = list(state.units), dict(state.failed)
     for unit, outcome in outcomes:
+        if isinstance(outcome, BaseException) and (why := infrastructure_fault(outcome)):
+            raise InfrastructureError(
+                f"run {state.run.run_id} stopped: {why} ({outcome!r}); nothing of it was "
+                f"published, {state.run.out_dir} is as before"
+            ) from outcome
         if isinstance(outcome, BaseException):
             failed[unit.index] = list(unit.files)
             quarantine(state, unit, repr(outcome))
@@ -367,6 +422,9 @@ def drive(
                 state = settle_pass(state, outcomes, quarantine)
             else:
                 state = run_step(step.name, state)
+    except BaseException:
+        run_state.discard_staging(state.run)  # a failed run's staging must not fill the disk
+        raise
     finally:
         end(state)
     return state
@@ -376,11 +434,20 @@ def _inline_units(
     state: RunState, step: UnitPass, units: list[ingest.WorkUnit]
 ) -> list[tuple[ingest.WorkUnit, dict[str, Any] | BaseException]]:
     job = pass_job(state, step)
-    return [(unit, unit_pass(state, job, unit)) for unit in units]
+    outcomes: list[tuple[ingest.WorkUnit, dict[str, Any] | BaseException]] = []
+    for unit in units:
+        try:
+            outcomes.append((unit, unit_pass(state, job, unit)))
+        except Exception as error:  # the machine's fault is settled like the flow's
+            if infrastructure_fault(error) is None:
+                raise
+            outcomes.append((unit, error))
+    return outcomes
 
 
 def run_inline(params: RunParams | None = None, **overrides: Any) -> RunState:
     """One run without Prefect, in this process (plus the worker pool ``workers`` asks for):
-    the same steps in the same order as the flow. A failing unit raises (no retries here)."""
+    the same steps in the same order as the flow. A failing unit raises (no retries here);
+    a unit the machine failed stops the run as in the flow (:class:`InfrastructureError`)."""
     params = params or RunParams(**overrides)
     return drive(params, lambda name, s: RUN_STEPS[name](s), _inline_units)

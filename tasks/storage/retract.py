@@ -8,7 +8,7 @@ temp names here; the journal commits them with the run's new files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,16 +45,21 @@ class Retraction:
     superseded: pa.Table
     replaced: pa.Array
     files: set[str]
+    #: Files this run read again: their earlier quarantine rows give way to this run's.
+    quarantine_files: set[str] = field(default_factory=set)
     removed_rows: int = 0
 
     def prepare(self, out: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
         """Temp rewrites of the affected earlier files, and the files left empty."""
         rewrites: list[tuple[Path, Path]] = []
         deletes: list[Path] = []
-        if not (self.superseded.num_rows or len(self.replaced) or self.files):
+        if not (
+            self.superseded.num_rows or len(self.replaced) or self.files or self.quarantine_files
+        ):
             return rewrites, deletes
         file_ids: list[pa.Array] = []
         file_set = pa.array(sorted(self.files), pa.string())
+        quarantine_set = pa.array(sorted(self.files | self.quarantine_files), pa.string())
         gone = pa.concat_arrays([self.superseded["doc_id"].combine_chunks(), self.replaced])
         for table in ("articles", OTHER_LANGUAGES, INDEX_DIR, "duplicates", "quarantine", "edits"):
             ids = self.replaced if table in ("duplicates", "edits") else gone
@@ -62,10 +67,14 @@ class Retraction:
                 ids = pa.concat_arrays([ids, *file_ids]).unique()
             if table == "quarantine":
                 ids = pa.array([], pa.string())
+            by_file = quarantine_set if table == "quarantine" else file_set
+            repointing = table == "duplicates" and self.superseded.num_rows > 0
+            if not (len(by_file) or len(ids) or repointing):
+                continue  # nothing this table could lose (new files only touch quarantine)
             for path in published_parts(out, table):
                 names = pq.read_schema(path).names
                 keys = read_parquet(path, columns=[c for c in _KEY_NAMES if c in names])
-                drop = self._drop_mask(keys, ids, file_set, file_ids)
+                drop = self._drop_mask(keys, ids, by_file, file_ids)
                 repoint = table == "duplicates" and self.superseded.num_rows > 0
                 if not pc.any(drop).as_py() and not (
                     repoint and pc.any(pc.is_in(keys["kept_doc_id"], value_set=gone)).as_py()

@@ -118,6 +118,15 @@ def start_run(raw_dir: str, out_dir: str, lock_wait: float = 0.0) -> RunContext:
     return RunContext(run_id, str(raw), str(out), str(staging), now, recovered)
 
 
+def discard_staging(run: RunContext) -> bool:
+    """Drop a failed run's staging at once, unless a commit journal may still need it (the
+    next run rolls that commit forward); returns whether it was dropped."""
+    if (Path(run.out_dir) / journal.JOURNAL).exists():
+        return False
+    remove_staging(Path(run.staging_dir).parent)
+    return True
+
+
 def finish_run(run: RunContext, summary: dict[str, Any]) -> None:
     """Write ``runs/<run_id>.json`` (the run's figures and versions) and drop its staging."""
     text = json.dumps(summary, indent=2, sort_keys=True, default=str)
