@@ -169,12 +169,18 @@ def run(
         raise typer.Exit(3) from None
     if not verbose:  # the CLI reports every outcome itself; --verbose shows Prefect's logs
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_INTERNAL_LOGGING_LEVEL", "CRITICAL")
     # Lazy: Prefect's settings must be in the environment before it is imported, and
     # `newsclean report`/`show` should not pay Prefect's import time.
     import newsclean.prefect_env  # noqa: F401
     from newsclean.flows import clean_corpus
+    from newsclean.server_watch import ServerWatch
     from newsclean.tasks.pipeline import progress
-    from newsclean.tasks.pipeline.steps import describe_fault
+    from newsclean.tasks.pipeline.steps import describe_fault, server_lost
+    from newsclean.tasks.storage.run_state import commit_marker
+
+    before = commit_marker(out)
+    lost: tuple[int, str] | None = None
 
     columns = (
         TextColumn("[bold]cleaning"),
@@ -186,7 +192,14 @@ def run(
     with Progress(*columns, console=console, transient=False) as bar:
         job = bar.add_task("clean", total=None)
 
+        def server_gone(reported: bool) -> None:
+            committed = reported or commit_marker(out) != before
+            _exit_now(*_server_lost_outcome("the server process exited", out, committed))
+
+        watch = ServerWatch(server_gone).start()
+
         def listen(event: str, data: dict[str, Any]) -> None:
+            watch.progressed(event)
             if event == "planned":
                 bar.update(job, total=data["total_bytes"])
             elif event == "unit_done" and data.get("step") == "clean-unit":
@@ -217,17 +230,49 @@ def run(
             raise typer.Exit(3) from None
         except Exception as error:
             fault = describe_fault(error, out)
-            if fault is None:
+            if fault is not None:  # the machine failed
+                console.print(fault, style="red", markup=False, soft_wrap=True)
+                raise typer.Exit(4) from None
+            if not server_lost(error):
                 raise
-            console.print(fault, style="red", markup=False, soft_wrap=True)  # the machine failed
-            raise typer.Exit(4) from None
+            why = f"{type(error).__name__}: {error}"
+            lost = _server_lost_outcome(why, out, committed=commit_marker(out) != before)
         finally:
+            watch.stop()
             progress.unsubscribe(listen)
+    if lost is not None:
+        _exit_now(*lost)
     console.print(_summary_table(summary))
     console.print(_rules_table(summary))
     console.print(
         f"dataset: [bold]{out}[/bold]  (articles/, edits/, duplicates/, quarantine/, dedup_index/)"
     )
+
+
+def _server_lost_outcome(how: str, out: Path, committed: bool) -> tuple[int, str]:
+    """Exit code and one line for a run whose Prefect server went away: 5 when the run's
+    commit landed (the dataset is complete; only Prefect's record of the run is lost), 6
+    when it did not (nothing of it is visible, or a begun commit the next run completes)."""
+    why = f"the Prefect server was lost during the run ({how})"
+    if committed:
+        return 5, f"{why}; the run committed: {out} is complete (newsclean report shows it)"
+    from newsclean.tasks.storage.journal import JOURNAL
+
+    if (out / JOURNAL).exists():
+        return 6, f"{why}; its commit was under way: the next run completes it"
+    return 6, f"{why}; the run did not commit: {out} is as before, run it again"
+
+
+def _exit_now(code: int, message: str) -> None:
+    """Say why and exit at once: with its server gone, Prefect would spend minutes at exit
+    retrying to deliver queued events, logging each failure. The dataset needs nothing more
+    (a commit is journaled; a run that did not commit left nothing visible)."""
+    from newsclean.tasks.pipeline import workers
+
+    console.print(message, style="red", markup=False, soft_wrap=True)
+    console.file.flush()
+    workers.shutdown()
+    os._exit(code)
 
 
 def _load_summary(out: Path, run_id: str | None) -> dict[str, Any]:

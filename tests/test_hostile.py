@@ -351,3 +351,98 @@ def test_item5_a_real_full_disk_exits_4_with_one_line(small_disk: Path) -> None:
     assert "[errno 28]" in message[0].lower() and "is as before" in message[0]
     assert "Traceback" not in done.stdout + done.stderr
     assert not (out / "quarantine").exists() and not (out / "_staging").exists()
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the direct children of ``pid``, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                found.append((int(stat.parent.name), cmdline.decode(errors="replace")))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.process
+@pytest.mark.slow
+def test_item4_the_prefect_server_dies_mid_run(tmp_path: Path) -> None:
+    """kill -9 of the temporary Prefect server once the run has started: one line saying
+    the server was lost and whether the dataset was committed, an exit code saying which,
+    no log flood (it used to be 500 lines over 150 s and exit 1)."""
+    import signal
+    import time
+
+    import pandas as pd
+
+    from tests.helpers import RAW, run_steps
+
+    out = tmp_path / "clean"
+    env = {**os.environ, "COLUMNS": "300"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "newsclean.cli", "run", str(RAW), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    killed = False
+    while time.monotonic() < deadline and run.poll() is None and not killed:
+        if (out / "_staging").exists():  # the flow has taken the output folder
+            for pid, cmdline in _children(run.pid):
+                if "uvicorn" in cmdline:
+                    os.kill(pid, signal.SIGKILL)
+                    killed = True
+        time.sleep(0.1)
+    stdout, stderr = run.communicate(timeout=300)
+    assert killed, "the run ended before its server could be killed"
+    lines = [line for line in (stdout + stderr).splitlines() if line.strip()]
+    lost = [line for line in lines if "Prefect server was lost" in line]
+    assert len(lost) == 1 and len(lines) <= 3, lines  # the message and the progress bar
+    assert run.returncode in (5, 6)
+    if run.returncode == 5:  # committed: the dataset is what a run without the fault gives
+        assert "the run committed" in lost[0]
+        reference = tmp_path / "reference"
+        run_steps(RAW, reference, typos=True)
+        got = pd.read_parquet(out / "articles").sort_values("doc_id")
+        want = pd.read_parquet(reference / "articles").sort_values("doc_id")
+        assert list(got["doc_id"]) == list(want["doc_id"])
+        assert list(got["text"]) == list(want["text"])
+    else:
+        assert "did not commit" in lost[0] and not (out / "manifest.parquet").exists()
+
+
+@pytest.mark.unit
+def test_item4_the_watch_waits_for_the_run_then_reports_once() -> None:
+    import threading
+
+    from newsclean.server_watch import ServerWatch
+
+    calls: list[bool] = []
+    done = threading.Event()
+    alive = threading.Event()
+    alive.set()
+
+    def on_lost(reported: bool) -> None:
+        calls.append(reported)
+        done.set()
+
+    watch = ServerWatch(on_lost, poll_seconds=0.01, died=lambda: not alive.is_set()).start()
+    watch.progressed("unit_done")
+    alive.clear()  # the server dies; the run goes on
+    assert not done.wait(0.2)  # not before the run has written its summary
+    watch.progressed("reported")
+    assert done.wait(5) and calls == [True]
+    # a run that goes quiet after losing its server is given up on, as not reported
+    quiet: list[bool] = []
+    ServerWatch(quiet.append, poll_seconds=0.01, idle_seconds=0.05, died=lambda: True).start()
+    deadline = threading.Event()
+    deadline.wait(1)
+    assert quiet == [False]
+    # a run that ends normally stops its watch: nothing is reported
+    stopped: list[bool] = []
+    watch = ServerWatch(stopped.append, poll_seconds=0.01, died=lambda: False).start()
+    watch.stop()
+    deadline.wait(0.1)
+    assert stopped == []

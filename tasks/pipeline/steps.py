@@ -233,6 +233,7 @@ def publish(state: RunState) -> RunState:
         state.failed_files(),
         sorted({f for unit in state.plan.get("units", []) for f in unit["files"]}),
     )
+    progress.publish("committed", run_id=state.run.run_id)
     return state.updated(published=published, versions=versions)
 
 
@@ -270,6 +271,7 @@ def write_report(state: RunState) -> RunState:
     )
     summary["report_html"] = report.write_html(state.run.out_dir, summary)
     run_state.finish_run(state.run, summary)
+    progress.publish("reported", run_id=state.run.run_id)
     return state.updated(summary=summary)
 
 
@@ -350,6 +352,21 @@ def infrastructure_fault(error: BaseException) -> str | None:
             return os.strerror(current.errno).lower()
         current = current.__cause__ or current.__context__
     return None
+
+
+def server_lost(error: BaseException) -> bool:
+    """Whether ``error`` (or one it was raised from) is the Prefect server going away: a
+    refused or broken connection to its API."""
+    import httpx  # Prefect's HTTP client
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, httpx.TransportError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def describe_fault(error: BaseException, out_dir: Path | str) -> str | None:

@@ -27,7 +27,8 @@ from typing import Any, TextIO
 
 from newsclean.tasks.storage import journal, migrate
 from newsclean.tasks.storage.io import write_text_atomic
-from newsclean.tasks.storage.layout import STAGING, remove_staging, run_summary_path
+from newsclean.tasks.storage.layout import RUNS_DIR, STAGING, remove_staging, run_summary_path
+from newsclean.tasks.storage.manifest import MANIFEST
 
 LOCK_FILE = ".newsclean.lock"
 _held: dict[str, TextIO] = {}
@@ -116,6 +117,15 @@ def start_run(raw_dir: str, out_dir: str, lock_wait: float = 0.0) -> RunContext:
         raise
     _held[run_id] = lock
     return RunContext(run_id, str(raw), str(out), str(staging), now, recovered)
+
+
+def commit_marker(out: Path) -> tuple[int, tuple[str, ...]]:
+    """What changes when a run commits: the manifest's modification time (it is renamed
+    last in every commit) and the run summaries written after it."""
+    manifest_file = out / MANIFEST
+    stamp = manifest_file.stat().st_mtime_ns if manifest_file.exists() else 0
+    runs = out / RUNS_DIR
+    return stamp, tuple(sorted(p.name for p in runs.glob("*.json"))) if runs.is_dir() else ()
 
 
 def discard_staging(run: RunContext) -> bool:

@@ -1,0 +1,76 @@
+"""Watch the temporary Prefect server of a CLI run, so that losing it ends the run with one
+line in seconds rather than minutes of retries and event dumps (issue 13).
+
+Why a watch: a run's tasks keep working when the server dies (they report through Prefect's
+event queue), so the dataset is usually committed seconds later; but every later call the
+flow makes to the API is retried with exponential back-off (about a minute each) and the
+queued events are retried and logged one by one at exit: 150 s and 500 lines. The CLI
+knows better: once the server is gone and the run has written its summary (or gone quiet),
+it says what the dataset is and exits at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+def temporary_server_died() -> bool:
+    """Whether a temporary server this process started (Prefect's ``SubprocessASGIServer``,
+    one per port) has exited. A server configured with PREFECT_API_URL is not watched."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        process = getattr(server, "server_process", None)
+        if process is not None and process.poll() is not None:
+            return True
+    return False
+
+
+class ServerWatch:
+    """Polls the temporary server; once it died, calls ``on_lost`` when the run has written
+    its summary (:meth:`reported`) or has published no progress for ``idle_seconds``."""
+
+    def __init__(
+        self,
+        on_lost: Callable[[bool], None],
+        poll_seconds: float = 0.5,
+        idle_seconds: float = 300.0,
+        died: Callable[[], bool] = temporary_server_died,
+    ) -> None:
+        self.on_lost = on_lost
+        self.poll_seconds = poll_seconds
+        self.idle_seconds = idle_seconds
+        self.died = died
+        self._stop = threading.Event()
+        self._reported = threading.Event()
+        self._last_progress = time.monotonic()
+        self._thread = threading.Thread(target=self._watch, name="newsclean-server-watch")
+        self._thread.daemon = True
+
+    def start(self) -> ServerWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def progressed(self, event: str) -> None:
+        """A progress event of the run (``reported``: its summary is written)."""
+        self._last_progress = time.monotonic()
+        if event == "reported":
+            self._reported.set()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            if self.died():
+                break
+        else:
+            return
+        while not self._stop.is_set() and not self._reported.is_set():
+            if time.monotonic() - self._last_progress > self.idle_seconds:
+                break
+            self._reported.wait(self.poll_seconds)
+        if not self._stop.is_set():
+            self.on_lost(self._reported.is_set())
