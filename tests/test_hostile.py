@@ -446,3 +446,70 @@ def test_item4_the_watch_waits_for_the_run_then_reports_once() -> None:
     watch.stop()
     deadline.wait(0.1)
     assert stopped == []
+
+
+def _hostile_folder(raw: Path) -> dict[str, int | None]:
+    """Every item's input in one raw folder; returns each file's record count (None: the
+    file as a whole is one row, accepted or refused)."""
+    import pandas as pd
+
+    from tests.helpers import FAKENEWS
+
+    raw.mkdir(parents=True)
+    stories = pd.read_csv(FAKENEWS).drop_duplicates("content")["content"].astype(str)
+    bodies = [s[:600].replace('"', "'") for s in stories if len(s) > 600][:6]
+    title, body = _article()
+    files: dict[str, bytes] = {
+        "broken.csv": _csv_with_a_broken_record(bodies, broken_at=2).encode(),
+        **{f"utf16-{k}": v for k, v in _raw_files(title, body, lambda t: t.encode("utf-16")).items()},
+        "nul.txt": f"{title}\n\n{body[:300]}\x00{body[300:]}".encode(),
+        "credits.txt": ("Photo credits\n\n" + "GETTY\n\n" * 2_000).encode(),
+        "blob.txt": ("Blob\n\n" + "abcdefghij" * 20_000).encode(),
+        "dots.txt": ("Dots\n\n" + "a." * 50_000).encode(),
+        "parens.txt": ("Parens\n\n" + "(" * 20_000).encode(),
+        "titles.txt": ("Titles\n\n" + "Mr." * 20_000).encode(),
+        "binary.txt": bytes(range(256)) * 40,
+        "empty.txt": b"",
+        "header-only.csv": b"title,text\n",
+        "sheet.xlsx": b"PK\x03\x04 not supported",
+    }  # fmt: skip
+    for name, data in files.items():
+        (raw / name).write_bytes(data)
+    counts: dict[str, int | None] = {name: None for name in files}
+    counts.update({"broken.csv": 6, "utf16-feed.csv": 1, "utf16-feed.jsonl": 1})
+    return counts
+
+
+@pytest.mark.unit
+def test_every_hostile_document_is_accounted_for_and_a_rerun_adds_nothing(
+    tmp_path: Path,
+) -> None:
+    import pandas as pd
+
+    from tests.helpers import run_steps
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    expected = _hostile_folder(raw)
+    run_steps(raw, out)
+    tables = {
+        name: pd.read_parquet(out / name) for name in ("articles", "duplicates", "quarantine")
+    }
+    rows: dict[tuple[str, int | None], list[str]] = {}
+    for name, table in tables.items():
+        for file, record in zip(table["source_file"], table["source_record"], strict=True):
+            key = (file, None if pd.isna(record) else int(record))
+            rows.setdefault(key, []).append(name)
+    assert all(len(where) == 1 for where in rows.values()), rows  # in one table, once
+    for file, count in expected.items():
+        if count is None:  # the whole file: one article, or one quarantine row
+            found = [k for k in rows if k[0] == file]
+            assert len(found) == 1, (file, found)
+        else:
+            assert sorted(r for f, r in rows if f == file) == list(range(count)), file
+    assert set(f for f, _ in rows) == set(expected)
+    sizes = {name: len(table) for name, table in tables.items()}
+    edits = len(pd.read_parquet(out / "edits"))
+    again = run_steps(raw, out)
+    assert again["documents"] == 0
+    assert {name: len(pd.read_parquet(out / name)) for name in tables} == sizes
+    assert len(pd.read_parquet(out / "edits")) == edits

@@ -18,6 +18,7 @@ import json
 import math
 import re
 import sys
+from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -337,6 +338,20 @@ def plan_units(
 # --------------------------------------------------------------------------- records
 
 
+def _as_text(value: Any, joiner: str) -> str | None:
+    """A field's text whatever a table stored: bytes decoded (UTF-8, else cp1252), a list of
+    parts (paragraphs stored as an array) joined, anything else as ``str`` -- never the
+    ``b'...'`` or ``['...']`` repr that ``str()`` would give."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, bytes | bytearray):
+        return _decode_line(bytes(value))
+    if isinstance(value, list | tuple):
+        parts = [_as_text(v, joiner) for v in value]
+        return joiner.join(p for p in parts if p)
+    return str(value)
+
+
 def make_doc_id(source_file: str, source_record: int) -> str:
     """Stable id: the same file and record give the same id in every run."""
     key = f"{source_file}\x1f{source_record}".encode()
@@ -467,10 +482,16 @@ class BatchBuilder:
         extra: dict[str, Any] | None = None,
     ) -> None:
         """Validate one record and append it, or quarantine it with the reason."""
-        if text is None or not str(text).strip():
+        try:
+            text, title = _as_text(text, "\n\n"), _as_text(title, " ")
+            url, domain = _as_text(url, " "), _as_text(domain, " ")
+        except InputError as exc:
+            self.reject(source_file, source_record, str(exc))
+            return
+        text = normalize_newlines(text) if text is not None else None
+        if text is None or not text.strip():  # after normalizing: a lone BOM is no text
             self.reject(source_file, source_record, "record has no body text")
             return
-        text = normalize_newlines(str(text))
         try:
             raw_bytes = len(text.encode("utf-8"))
         except UnicodeEncodeError as exc:
@@ -634,7 +655,7 @@ class _LineTape:
         self.read = 0
         self.exhausted = False
         self.taken: list[tuple[int, str]] = []
-        self.pending: list[tuple[int, str]] = []
+        self.pending: deque[tuple[int, str]] = deque()  # popped from the left: O(1) a line
 
     def __iter__(self) -> _LineTape:
         return self
@@ -649,7 +670,7 @@ class _LineTape:
     def next_numbered(self) -> tuple[int, str] | None:
         """The next line and its number (replayed ones first); None at the end."""
         if self.pending:
-            return self.pending.pop(0)
+            return self.pending.popleft()
         try:
             line = next(self.lines)
         except StopIteration:
@@ -716,12 +737,12 @@ def _resync(tape: _LineTape, broken: list[tuple[int, str]], width: int) -> tuple
     candidates = broken[1:] if at_end else broken[-1:] if len(broken) > 1 else []
     for k, (_, line) in enumerate(candidates):
         if _record_start(line, width):
-            tape.pending = candidates[k:] + tape.pending
+            tape.pending.extendleft(reversed(candidates[k:]))
             return first, candidates[k][0] - 1
     last = broken[-1][0]
     while not at_end and (numbered := tape.next_numbered()) is not None:
         if _record_start(numbered[1], width):
-            tape.pending.insert(0, numbered)
+            tape.pending.appendleft(numbered)
             return first, numbered[0] - 1
         last = numbered[0]
     return first, last
@@ -771,6 +792,7 @@ def _read_csv(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None
 
 def _csv_records(rel: str, path: Path, encoding: str | None, out: BatchBuilder) -> Iterator[None]:
     header: list[str] | None = None
+    records = 0
     for record, line, row, error in _csv_rows(path, encoding):
         if header is None:
             if row is None:
@@ -781,6 +803,7 @@ def _csv_records(rel: str, path: Path, encoding: str | None, out: BatchBuilder) 
         data_record = record - 1
         if row == []:
             continue  # a blank line is no record (csv.DictReader and pandas skip it too)
+        records += 1
         if row is None:
             out.reject(rel, data_record, error or "broken CSV record")
         elif len(row) != len(header):
@@ -797,6 +820,10 @@ def _csv_records(rel: str, path: Path, encoding: str | None, out: BatchBuilder) 
                 continue
             out.add_mapping(rel, data_record, dict(zip(header, values, strict=True)))
         yield
+    if header is None:  # every file is accounted for, even one with nothing readable
+        out.reject(rel, None, "no records (not even a CSV header)")
+    elif records == 0:
+        out.reject(rel, None, "no records (a CSV header only)")
 
 
 def _decode_line(raw: bytes) -> str:
@@ -822,31 +849,36 @@ def _read_jsonl(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[No
     try:
         fh = path.open("rb")
         encoding = utf16_encoding(fh.read(65536)) if unit.start == 0 else None
+        size = path.stat().st_size
     except OSError as exc:
         out.reject(rel, None, str(exc))
         return
     with fh:
         fh.seek(unit.start)
         if encoding is not None:
-            record = yield from _utf16_json_lines(fh, encoding, rel, out)
+            record, lines = yield from _utf16_json_lines(fh, encoding, rel, out)
         else:
-            record = yield from _json_lines(fh, unit, rel, out)
+            record, lines = yield from _json_lines(fh, unit, rel, out)
     if unit.start == 0 and record == unit.first_record:
         out.reject(rel, None, "empty file")
+    elif unit.start == 0 and lines == 0 and (unit.stop is None or unit.stop >= size):
+        out.reject(rel, None, "no records (only blank lines)")  # every file is accounted for
 
 
 def _json_lines(
     fh: BinaryIO, unit: WorkUnit, rel: str, out: BatchBuilder
-) -> Generator[None, None, int]:
-    """The records of a UTF-8 (or cp1252) JSON Lines byte range; returns the next number."""
+) -> Generator[None, None, tuple[int, int]]:
+    """The records of a UTF-8 (or cp1252) JSON Lines byte range; returns the next record
+    number and how many lines were not blank."""
     stop = unit.stop if unit.stop is not None else math.inf
-    record, position = unit.first_record, unit.start
+    record, position, lines = unit.first_record, unit.start, 0
     for raw in fh:
         if position >= stop:
             break
         position += len(raw)
         line = raw.strip()
         if line:
+            lines += 1
             if record == 0 and line.startswith(codecs.BOM_UTF8):
                 line = line[len(codecs.BOM_UTF8) :]
             try:
@@ -855,26 +887,28 @@ def _json_lines(
                 out.reject(rel, record, f"bad JSON line {record + 1}: {exc}")
         record += 1
         yield
-    return record
+    return record, lines
 
 
 def _utf16_json_lines(
     fh: BinaryIO, encoding: str, rel: str, out: BatchBuilder
-) -> Generator[None, None, int]:
+) -> Generator[None, None, tuple[int, int]]:
     """The records of a UTF-16 JSON Lines file (one unit: its lines cannot be cut by bytes)."""
-    record = 0
+    record = lines = 0
     text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline=None)
     try:
         for line in text:
             if line.strip():
+                lines += 1
                 _add_json_line(out, rel, record, line.strip().lstrip("\ufeff"))
             record += 1
             yield
     except UnicodeDecodeError as exc:
+        lines += 1  # the rest of the file is this one quarantine row
         out.reject(rel, record, f"undecodable UTF-16 from line {record + 1}: {exc.reason}")
     finally:
         text.detach()
-    return record
+    return record, lines
 
 
 def _add_json_line(out: BatchBuilder, rel: str, record: int, line: str) -> None:
@@ -888,7 +922,7 @@ def _add_json_line(out: BatchBuilder, rel: str, record: int, line: str) -> None:
     _add_json_value(out, rel, record, value)
 
 
-def _json_records(value: Any) -> Iterable[Any]:
+def _json_records(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     if isinstance(value, dict):
@@ -923,7 +957,10 @@ def _read_json(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[Non
     except (InputError, OSError, RecursionError) as exc:
         out.reject(rel, None, str(exc))
         return
-    for record, item in enumerate(_json_records(value)):
+    records = _json_records(value)
+    if not records:
+        out.reject(rel, None, "no records (an empty JSON list)")
+    for record, item in enumerate(records):
         _add_json_value(out, rel, record, item)
         yield
 
@@ -937,6 +974,8 @@ def _read_parquet(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[
         return
     groups = range(unit.start, unit.stop if unit.stop is not None else parquet.num_row_groups)
     record = unit.first_record
+    if unit.start == 0 and parquet.metadata.num_rows == 0:
+        out.reject(rel, None, "no records (a Parquet file with no rows)")
     for group in groups:
         rows = parquet.metadata.row_group(group).num_rows
         try:
