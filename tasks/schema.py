@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 """Stored in every Parquet file's metadata under ``newsclean.schema_version``."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -40,6 +40,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("title", pa.string()),
         pa.field("text", pa.string()),
         pa.field("url", pa.string()),
+        pa.field("url_canonical", pa.string()),
         pa.field("domain", pa.string()),
         pa.field("authors", pa.list_(pa.string())),
         pa.field("published_at", TIMESTAMP),

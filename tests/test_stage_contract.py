@@ -223,4 +223,5 @@ def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
         "content_hash",
         "word_count",
         "text_chars",
+        "url_canonical",
     ]

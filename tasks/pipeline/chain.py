@@ -95,6 +95,7 @@ CHAIN = Chain(
                 "spelling",
                 "drop-empty",
                 "derive",
+                "url-canonical",
             ),
             source="raw",
             output="docs",
