@@ -43,6 +43,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("url_canonical", pa.string()),
         pa.field("domain", pa.string()),
         pa.field("authors", pa.list_(pa.string())),
+        pa.field("author_orgs", pa.list_(pa.string())),
         pa.field("published_at", TIMESTAMP),
         pa.field("captions", pa.list_(pa.string())),
         pa.field("language", pa.string()),

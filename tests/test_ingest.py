@@ -357,10 +357,10 @@ def test_csv_alias_mapping(raw: Path) -> None:
     assert first["text"] == body
     assert first["url"] == "https://www.example.com/a"
     assert first["domain"] == "example.com"
-    assert first["authors"] == ["Jane Doe", "John Roe"]
+    assert first["authors"] == ["Jane Doe, John Roe"]  # as given: the authors stage splits
     assert first["published_at"] == datetime(2020, 1, 2, 1, 4, 5, tzinfo=UTC)
     assert json.loads(first["extra"]) == {"id": "7", "type": "fake"}
-    assert second["authors"] == ["Alice", "Bob"]
+    assert second["authors"] == ["Alice and Bob"]
     assert second["published_at"] == datetime(2021, 6, 1, 12, 30, tzinfo=UTC)
     assert second["domain"] == "news.example.org"
     assert json.loads(second["extra"]) == {"id": "8", "type": "satire", "Extra Col": "x"}
@@ -530,7 +530,7 @@ def test_jsonl_good_bad_non_object_and_blank_lines(raw: Path) -> None:
     _, docs, quarantine, _ = ingest(raw)
     assert [d["source_record"] for d in docs] == [0, 5, 8]
     assert docs[0]["domain"] == "express.co.uk"
-    assert (docs[1]["title"], docs[1]["text"], docs[1]["authors"]) == ("H", lines[2], ["A", "B"])
+    assert (docs[1]["title"], docs[1]["text"], docs[1]["authors"]) == ("H", lines[2], ["A; B"])
     assert docs[1]["published_at"] == datetime(2020, 1, 1, tzinfo=UTC)
     assert docs[2]["published_at"] == datetime(2020, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)
     rows = {q["source_record"]: q["reason"] for q in quarantine}

@@ -70,8 +70,11 @@ def test_demo_tables_equal_the_previous_release(demo_run: tuple[Path, dict]) -> 
     out, _ = demo_run
     previous = json.loads(PREVIOUS.read_text())
     now = snapshot(out)
-    edits = pd.read_parquet(out / "edits", columns=["doc_id", "rule"])
+    edits = pd.read_parquet(out / "edits", columns=["doc_id", "rule", "field"])
     newer_rules = set(edits.loc[edits["rule"].isin(RULES_SINCE_RELEASE), "doc_id"])
+    # issue 14: the authors stage cleans `authors` (each change an edit of field "authors",
+    # reviewed in tests/test_authors.py); those documents' authors and edit counts differ.
+    cleaned_authors = set(edits.loc[edits["field"] == "authors", "doc_id"])
     assert now["quarantine"] == previous["quarantine"]
     for table in ("articles", "duplicates"):
         assert sorted(now[table]) == sorted(previous[table]), f"{table}: other documents"
@@ -82,6 +85,7 @@ def test_demo_tables_equal_the_previous_release(demo_run: tuple[Path, dict]) -> 
             if now[table][doc_id].get(column) != digest
             and column not in REVIEWED_CHANGES.get(doc_id, set())
             and not (column in _TEXT_AND_COUNTS and doc_id in newer_rules)
+            and not (column in {"authors", "n_edits"} and doc_id in cleaned_authors)
         }
         assert differing == set(), f"{table}: {sorted(differing)[:10]}"
     assert len(previous["articles"]) == 240 and len(previous["duplicates"]) == 11

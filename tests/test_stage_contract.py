@@ -224,4 +224,5 @@ def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
         "word_count",
         "text_chars",
         "url_canonical",
+        "author_orgs",
     ]

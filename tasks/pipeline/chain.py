@@ -96,6 +96,7 @@ CHAIN = Chain(
                 "drop-empty",
                 "derive",
                 "url-canonical",
+                "authors",
             ),
             source="raw",
             output="docs",

@@ -372,7 +372,7 @@ def parse_authors(value: Any) -> list[str]:
                     return parse_authors(parsed)
             except json.JSONDecodeError:
                 pass
-        items = re.split(r"\s*[;,|]\s*|\s+and\s+", text)
+        items = [text]  # split by the authors stage, which knows "Smith, John" is one person
     return [a.strip() for a in items if a and a.strip()]
 
 

@@ -10,7 +10,8 @@ in place, by the next run, under the writer lock (before it reads anything).
   version N; it becomes the rule's real id (``/1``, the only version of its thresholds then)
   with ``model_version = N``; schema 3 ``articles`` lacked ``language`` and
   ``language_score`` (null: not identified; a ``--full`` run identifies them); schema 4
-  ``articles`` lacked ``english_spelling`` and schema 5 ``url_canonical`` (null likewise; a
+  ``articles`` lacked ``english_spelling`` and schema 5 ``url_canonical`` and
+  ``author_orgs`` (null likewise; a
   ``--full`` run computes them). Without the columns in every
   file, readers that take the first file's schema would drop them.
 
@@ -61,7 +62,13 @@ def migrate(out: Path) -> int:
 
 
 #: ``articles`` columns added after schema 3, null in files written before them.
-_ADDED_ARTICLE_COLUMNS = ("language", "language_score", "english_spelling", "url_canonical")
+_ADDED_ARTICLE_COLUMNS = (
+    "language",
+    "language_score",
+    "english_spelling",
+    "url_canonical",
+    "author_orgs",
+)
 
 
 def _articles_with_null_columns(data: pa.Table, names: list[str]) -> pa.Table:
