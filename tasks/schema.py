@@ -45,6 +45,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("authors", pa.list_(pa.string())),
         pa.field("author_orgs", pa.list_(pa.string())),
         pa.field("published_at", TIMESTAMP),
+        pa.field("published_inferred", pa.bool_()),
         pa.field("captions", pa.list_(pa.string())),
         pa.field("language", pa.string()),
         pa.field("language_score", pa.float32()),

@@ -109,3 +109,9 @@ def test_stage_cleans_a_batch() -> None:
     assert result.table["authors"].to_pylist() == [["Lisa Haven"], ["Smith, John"]]
     assert result.table["author_orgs"].to_pylist() == [[], ["Reuters"]]
     assert set(result.edits["rule"].to_pylist()) == {"author.byline-prefix/1", "author.org/1"}
+
+
+def test_stage_on_an_empty_batch() -> None:
+    batch = make_batch("x").slice(0, 0)
+    out = AuthorStage().process(batch, BatchContext()).table
+    assert out.num_rows == 0 and out.schema.field("author_orgs").type.value_type.equals("string")

@@ -225,4 +225,5 @@ def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
         "text_chars",
         "url_canonical",
         "author_orgs",
+        "published_inferred",
     ]

@@ -97,6 +97,7 @@ CHAIN = Chain(
                 "derive",
                 "url-canonical",
                 "authors",
+                "dates",
             ),
             source="raw",
             output="docs",

@@ -297,6 +297,7 @@ def pass_job(state: RunState, step: UnitPass) -> PassJob:
         near_dup=state.config,
         vocabulary=state.vocabulary if params.typos else None,
         keep_words=params.keep_word_list(),
+        ingested_at=state.run.ingested_at,
     )
     return PassJob(
         step=step.name,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ class RunInputs:
     near_dup: NearDupConfig
     vocabulary: str | None = None
     keep_words: tuple[str, ...] = ()
+    #: The run's start (UTC): what the dates stage bounds a record without a crawl time by.
+    ingested_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,14 @@ class _LoadedInputs(dict):
     ask for the corrector never reads the vocabulary."""
 
     def __init__(self, inputs: RunInputs, loaded: dict[str, Any]) -> None:
-        super().__init__({"near_dup": inputs.near_dup, **loaded})
+        super().__init__({"near_dup": inputs.near_dup, "ingested_at": inputs.ingested_at, **loaded})
         self._inputs = inputs
 
     def __missing__(self, key: str) -> Any:
         if key != "corrector":
-            raise KeyError(f"no run input {key!r} (known: near_dup, corrector, learned)")
+            raise KeyError(
+                f"no run input {key!r} (known: near_dup, ingested_at, corrector, learned)"
+            )
         value = self[key] = _corrector(self._inputs.vocabulary, self._inputs.keep_words)
         return value
 

@@ -61,7 +61,7 @@ class BatchContext:
 
 #: Run-wide inputs given to :meth:`Stage.build` by the orchestration layer. Known keys:
 #: ``near_dup`` (NearDupConfig), ``corrector`` (typos.Corrector), ``learned``
-#: (learned.LearnedSet or None).
+#: (learned.LearnedSet or None), ``ingested_at`` (the run's start, UTC).
 RunInputs = Mapping[str, Any]
 
 

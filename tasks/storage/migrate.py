@@ -10,8 +10,8 @@ in place, by the next run, under the writer lock (before it reads anything).
   version N; it becomes the rule's real id (``/1``, the only version of its thresholds then)
   with ``model_version = N``; schema 3 ``articles`` lacked ``language`` and
   ``language_score`` (null: not identified; a ``--full`` run identifies them); schema 4
-  ``articles`` lacked ``english_spelling`` and schema 5 ``url_canonical`` and
-  ``author_orgs`` (null likewise; a
+  ``articles`` lacked ``english_spelling`` and schema 5 ``url_canonical``, ``author_orgs``
+  and ``published_inferred`` (null likewise; a
   ``--full`` run computes them). Without the columns in every
   file, readers that take the first file's schema would drop them.
 
@@ -68,6 +68,7 @@ _ADDED_ARTICLE_COLUMNS = (
     "english_spelling",
     "url_canonical",
     "author_orgs",
+    "published_inferred",
 )
 
 
