@@ -50,6 +50,8 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("language", pa.string()),
         pa.field("language_score", pa.float32()),
         pa.field("english_spelling", pa.string()),
+        pa.field("page_kind", pa.string()),
+        pa.field("page_kind_reason", pa.string()),
         pa.field("word_count", pa.int32()),
         pa.field("content_hash", pa.string()),
         pa.field("dup_cluster", pa.string()),

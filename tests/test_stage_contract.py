@@ -226,4 +226,6 @@ def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
         "url_canonical",
         "author_orgs",
         "published_inferred",
+        "page_kind",
+        "page_kind_reason",
     ]

@@ -98,6 +98,7 @@ CHAIN = Chain(
                 "url-canonical",
                 "authors",
                 "dates",
+                "pages",
             ),
             source="raw",
             output="docs",

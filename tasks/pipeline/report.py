@@ -56,6 +56,7 @@ def build_summary(
         "edits_by_rule": dict(sorted(edits_by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
         "domains": published.get("domains", {}),
         "languages": published.get("languages", {}),
+        "page_kinds": published.get("page_kinds", {}),
         "set_aside": published.get("other_languages", 0),
         "set_aside_languages": published.get("set_aside_languages", {}),
         "lengths": published.get("lengths", {"edges": LENGTH_EDGES, "before": [], "after": []}),
@@ -105,6 +106,11 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         *model,
         ("documents in", f"{summary['documents_in']:,}"),
         *([("kept per language", languages_line(summary))] if summary.get("languages") else []),
+        *(
+            [("kept per page kind", languages_line(summary, key="page_kinds"))]
+            if set(summary.get("page_kinds") or {}) - {"article"}
+            else []
+        ),
         ("MB in", f"{summary['bytes_in'] / 1e6:,.2f}"),
         ("kept", f"{summary['kept']:,}"),
         *(
@@ -165,12 +171,15 @@ class UnitFigures:
         self.domains: Counter[str] = Counter()
         self.languages: Counter[str] = Counter()
         self.other_languages: Counter[str] = Counter()
+        self.page_kinds: Counter[str] = Counter()
         self.before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
         self.after = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
 
     def add(self, staged: Any, kept: Any, set_aside: Any = None) -> None:
         self.domains.update(d or "(none)" for d in kept.column("domain").to_pylist())
         self.languages.update(c or "(unknown)" for c in kept.column("language").to_pylist())
+        if "page_kind" in kept.column_names:
+            self.page_kinds.update(k or "(unknown)" for k in kept.column("page_kind").to_pylist())
         if set_aside is not None:
             codes = set_aside.column("language").to_pylist()
             self.other_languages.update(c or "(unknown)" for c in codes)
@@ -182,6 +191,7 @@ class UnitFigures:
             "domains": dict(self.domains),
             "languages": dict(self.languages),
             "set_aside_languages": dict(self.other_languages),
+            "page_kinds": dict(self.page_kinds),
             "lengths": {
                 "edges": LENGTH_EDGES,
                 "before": self.before.tolist(),
@@ -202,6 +212,7 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
     domains: Counter[str] = Counter()
     languages: Counter[str] = Counter()
     other_languages: Counter[str] = Counter()
+    page_kinds: Counter[str] = Counter()
     before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
     after = before.copy()
     for unit in figures:
@@ -209,6 +220,7 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
         domains.update(unit["domains"])
         languages.update(unit.get("languages", {}))
         other_languages.update(unit.get("set_aside_languages", {}))
+        page_kinds.update(unit.get("page_kinds", {}))
         before += np.asarray(unit["lengths"]["before"])
         after += np.asarray(unit["lengths"]["after"])
     top = dict(domains.most_common(TOP_DOMAINS))
@@ -220,6 +232,7 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
         "domains": top,
         "languages": dict(languages.most_common()),
         "set_aside_languages": dict(other_languages.most_common()),
+        "page_kinds": dict(page_kinds.most_common()),
         "lengths": {"edges": LENGTH_EDGES, "before": before.tolist(), "after": after.tolist()},
     }
 

@@ -224,7 +224,9 @@ def load_pack(name: str, directory: Path = RULES_DIR) -> RulePack:
     return RulePack(name=name, version=str(raw.get("version", "0")), rules=rules, settings=settings)
 
 
-PACKS = ("normalize", "boilerplate", "typos", "dedup", "learned", "urls", "authors", "dates")
+PACKS = (
+    "normalize", "boilerplate", "typos", "dedup", "learned", "urls", "authors", "dates", "pages",
+)  # fmt: skip
 
 
 @cache

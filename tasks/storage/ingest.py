@@ -708,7 +708,7 @@ def _csv_rows(
                     tape.taken = []
                 return
             except csv.Error as error:
-                broken = tape.taken
+                broken = tape.taken or [(tape.read, "")]  # (the csv module reads a line first)
                 first, last = _resync(tape, broken, width)
                 span = f"lines {first + 1}-{last + 1}" if last > first else f"line {first + 1}"
                 yield record, first, None, f"broken CSV quoting in {span}: {error}"

@@ -11,7 +11,7 @@ in place, by the next run, under the writer lock (before it reads anything).
   with ``model_version = N``; schema 3 ``articles`` lacked ``language`` and
   ``language_score`` (null: not identified; a ``--full`` run identifies them); schema 4
   ``articles`` lacked ``english_spelling`` and schema 5 ``url_canonical``, ``author_orgs``
-  and ``published_inferred`` (null likewise; a
+  , ``published_inferred``, ``page_kind`` and ``page_kind_reason`` (null likewise; a
   ``--full`` run computes them). Without the columns in every
   file, readers that take the first file's schema would drop them.
 
@@ -69,6 +69,8 @@ _ADDED_ARTICLE_COLUMNS = (
     "url_canonical",
     "author_orgs",
     "published_inferred",
+    "page_kind",
+    "page_kind_reason",
 )
 
 
