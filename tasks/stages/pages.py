@@ -11,12 +11,14 @@ kind; nothing is removed.
 from __future__ import annotations
 
 import re
-import statistics
 from dataclasses import dataclass
+from functools import cache
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from newsclean.tasks.rules import RulePack, pack
+from newsclean.tasks.rules import Rule, RulePack, pack
 from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, register
 from newsclean.tasks.stages.edits import StageResult, empty_edits
 
@@ -38,29 +40,68 @@ class _Shape:
     last: str
 
 
-def _shape(text: str, prose_words: int) -> _Shape:
-    paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    counts = [len(p.split()) for p in paragraphs]
-    words = sum(counts)
-    prose = sum(
-        n for p, n in zip(paragraphs, counts, strict=True)
-        if n >= prose_words and _SENTENCE_END.search(p)
-    )  # fmt: skip
-    return _Shape(
-        words, len(paragraphs), prose / words if words else 0.0,
-        statistics.median(counts) if counts else 0.0, paragraphs[-1] if paragraphs else "",
-    )  # fmt: skip
+def _shapes(texts: pa.Array, prose_words: int) -> list[_Shape]:
+    """Every text's shape from Arrow kernels over its paragraphs (splitting and counting
+    words per paragraph in Python cost 9 % of the clean pass): words, paragraphs, the share
+    of words in prose paragraphs, the median paragraph's words, the last paragraph."""
+    lists = pc.split_pattern(pc.fill_null(texts, ""), "\n\n")
+    parent = np.asarray(pc.list_parent_indices(lists), dtype=np.int64)
+    paragraphs = pc.list_flatten(lists)
+    # Words as spaces + 1 in the trimmed paragraph: text reaching this stage has its
+    # whitespace collapsed by normalize (a regex count or a split cost 4 to 6 times more).
+    trimmed = pc.utf8_trim_whitespace(pc.fill_null(paragraphs, ""))
+    gaps = pc.add(pc.count_substring(trimmed, " "), pc.count_substring(trimmed, "\n"))
+    nonblank = np.asarray(pc.greater(pc.utf8_length(trimmed), 0), dtype=bool)
+    words = (np.asarray(gaps, dtype=np.int64) + 1) * nonblank
+    ends = np.asarray(pc.match_substring_regex(paragraphs, _SENTENCE_END.pattern), dtype=bool)
+    keep = words > 0  # a blank paragraph is none
+    parent, words, ends = parent[keep], words[keep], ends[keep]
+    kept_text = paragraphs.filter(pa.array(keep))
+    n = len(texts)
+    total = np.bincount(parent, weights=words, minlength=n)
+    count = np.bincount(parent, minlength=n)
+    prose_total = np.bincount(parent, weights=words * ((words >= prose_words) & ends), minlength=n)
+    order = np.lexsort((words, parent))  # by document, then words: a median by position
+    starts = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+    has = count > 0
+    lasts = kept_text.take(pa.array((starts + count - 1)[has])).to_pylist()
+    last_of = dict(zip(np.flatnonzero(has).tolist(), lasts, strict=True))
+    shapes = []
+    for i in range(n):
+        c = int(count[i])
+        if c == 0:
+            shapes.append(_Shape(0, 0, 0.0, 0.0, ""))
+            continue
+        w = words[order[starts[i] : starts[i] + c]]
+        median = float(w[c // 2]) if c % 2 else float(w[c // 2 - 1] + w[c // 2]) / 2
+        shapes.append(
+            _Shape(int(total[i]), c, float(prose_total[i] / total[i]), median, last_of[i])
+        )
+    return shapes
 
 
 def page_kind(text: str, label: str, rules: RulePack) -> tuple[str, str | None]:
     """(kind, reason) of one page; ``label`` is its URL and title, for the gallery rule."""
-    by_name = {r.name: r for r in rules.active if r.kind == "page"}
-    shape = _shape(text or "", int(rules.settings["prose_words"]))
+    shape = _shapes(pa.array([text or ""], pa.string()), int(rules.settings["prose_words"]))[0]
+    return _kind(shape, label, rules)
+
+
+@cache
+def _page_rules(rules: RulePack) -> dict[str, Rule]:
+    return {r.name: r for r in rules.active if r.kind == "page"}
+
+
+#: A paywall prompt closes the text: only the last paragraph's end is searched for one.
+PROMPT_CHARS = 300
+
+
+def _kind(shape: _Shape, label: str, rules: RulePack) -> tuple[str, str | None]:
+    by_name = _page_rules(rules)
     stub, teaser = by_name["page.stub"], by_name["page.teaser"]
     listing, gallery = by_name["page.listing"], by_name["page.gallery"]
     if shape.words < stub.max_words and shape.prose_share == 0:
         return "stub", f"{stub.id}: {shape.words} words, no prose"
-    if shape.words <= teaser.max_words and teaser.compiled().search(shape.last):
+    if shape.words <= teaser.max_words and teaser.compiled().search(shape.last[-PROMPT_CHARS:]):
         return "teaser", f"{teaser.id}: {shape.words} words ending in a paywall prompt"
     p = listing.params
     if (
@@ -94,15 +135,16 @@ class PageKindStage(Stage):
         return {"rules:pages": self.pack.version}
 
     def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
-        texts = batch.column("text").to_pylist()
         labels = [
             f"{url or ''} | {title or ''}"
             for url, title in zip(
                 batch.column("url").to_pylist(), batch.column("title").to_pylist(), strict=True
             )
         ]
+        prose_words = int(self.pack.settings["prose_words"])
+        shapes = _shapes(batch.column("text").combine_chunks(), prose_words)
         found = [
-            page_kind(t or "", label, self.pack) for t, label in zip(texts, labels, strict=True)
+            _kind(shape, label, self.pack) for shape, label in zip(shapes, labels, strict=True)
         ]
         kinds = pa.array([k for k, _ in found], pa.string())
         reasons = pa.array([r for _, r in found], pa.string())
