@@ -73,7 +73,7 @@ def test_item6_a_locked_run_is_refused_before_prefect_starts(tmp_path: Path) -> 
         )  # fmt: skip
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # reaps it and closes its pipe
     assert done.returncode == 3
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert len(lines) == 1 and "--lock-wait" in lines[0] and "pid" in lines[0]
