@@ -460,6 +460,7 @@ def _inline_units(
             if infrastructure_fault(error) is None:
                 raise
             outcomes.append((unit, error))
+            break  # the other units would meet the same full disk
     return outcomes
 
 
