@@ -165,7 +165,7 @@ def run(
     try:  # before Prefect starts: a refused run costs no server and no traceback
         check_lock(out.resolve(), lock_wait)
     except OutputBusy as busy:
-        console.print(str(busy), style="red", markup=False, soft_wrap=True)
+        _say_failure(str(busy))
         raise typer.Exit(3) from None
     if not verbose:  # the CLI reports every outcome itself; --verbose shows Prefect's logs
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
@@ -226,12 +226,12 @@ def run(
                 lock_wait=lock_wait,
             )
         except OutputBusy as busy:  # another run took the lock since the check
-            console.print(str(busy), style="red", markup=False, soft_wrap=True)
+            _say_failure(str(busy))
             raise typer.Exit(3) from None
         except Exception as error:
             fault = describe_fault(error, out)
             if fault is not None:  # the machine failed
-                console.print(fault, style="red", markup=False, soft_wrap=True)
+                _say_failure(fault)
                 raise typer.Exit(4) from None
             if not server_lost(error):
                 raise
@@ -249,18 +249,22 @@ def run(
     )
 
 
+def _say_failure(line: str) -> None:
+    """One red line, printed as it is: a path or an error may hold [brackets] rich would
+    read as markup."""
+    console.print(line, style="red", markup=False, soft_wrap=True)
+
+
 def _server_lost_outcome(how: str, out: Path, committed: bool) -> tuple[int, str]:
     """Exit code and one line for a run whose Prefect server went away: 5 when the run's
     commit landed (the dataset is complete; only Prefect's record of the run is lost), 6
     when it did not (nothing of it is visible, or a begun commit the next run completes)."""
+    from newsclean.tasks.pipeline.steps import uncommitted_state
+
     why = f"the Prefect server was lost during the run ({how})"
     if committed:
         return 5, f"{why}; the run committed: {out} is complete (newsclean report shows it)"
-    from newsclean.tasks.storage.journal import JOURNAL
-
-    if (out / JOURNAL).exists():
-        return 6, f"{why}; its commit was under way: the next run completes it"
-    return 6, f"{why}; the run did not commit: {out} is as before, run it again"
+    return 6, f"{why}; the run did not commit: {uncommitted_state(out)}"
 
 
 def _exit_now(code: int, message: str) -> None:
@@ -269,7 +273,7 @@ def _exit_now(code: int, message: str) -> None:
     (a commit is journaled; a run that did not commit left nothing visible)."""
     from newsclean.tasks.pipeline import workers
 
-    console.print(message, style="red", markup=False, soft_wrap=True)
+    _say_failure(message)
     console.file.flush()
     workers.shutdown()
     os._exit(code)

@@ -29,8 +29,9 @@ def temporary_server_died() -> bool:
 
 
 class ServerWatch:
-    """Polls the temporary server; once it died, calls ``on_lost`` when the run has written
-    its summary (:meth:`reported`) or has published no progress for ``idle_seconds``."""
+    """Polls the temporary server; once it died, calls ``on_lost(reported)`` when the run has
+    written its summary (a ``reported`` progress event, :meth:`progressed`) or has published
+    no progress event for ``idle_seconds``."""
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -339,19 +339,25 @@ INFRASTRUCTURE_ERRNOS = frozenset(
 )  # fmt: skip
 
 
-def infrastructure_fault(error: BaseException) -> str | None:
-    """Why ``error`` (or an error it was raised from) is the machine's fault, or None."""
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the errors it was raised from (``__cause__``, else ``__context__``)."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, MemoryError):
-            return "out of memory"
-        if isinstance(current, BrokenProcessPool):
-            return "a worker process died (killed, e.g. by the kernel's out-of-memory killer)"
-        if isinstance(current, OSError) and current.errno in INFRASTRUCTURE_ERRNOS:
-            return os.strerror(current.errno).lower()
+        yield current
         current = current.__cause__ or current.__context__
+
+
+def infrastructure_fault(error: BaseException) -> str | None:
+    """Why ``error`` (or an error it was raised from) is the machine's fault, or None."""
+    for cause in _causes(error):
+        if isinstance(cause, MemoryError):
+            return "out of memory"
+        if isinstance(cause, BrokenProcessPool):
+            return "a worker process died (killed, e.g. by the kernel's out-of-memory killer)"
+        if isinstance(cause, OSError) and cause.errno in INFRASTRUCTURE_ERRNOS:
+            return os.strerror(cause.errno).lower()
     return None
 
 
@@ -360,17 +366,12 @@ def server_lost(error: BaseException) -> bool:
     refused or broken connection to its API."""
     import httpx  # Prefect's HTTP client
 
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, httpx.TransportError):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(isinstance(cause, httpx.TransportError) for cause in _causes(error))
 
 
-def describe_fault(error: BaseException, out_dir: Path | str) -> str | None:
+def describe_fault(
+    error: BaseException, out_dir: Path | str, run_id: str | None = None
+) -> str | None:
     """One line for a run the machine stopped (None: not the machine's fault): why, and
     what the dataset is now."""
     if isinstance(error, InfrastructureError):
@@ -378,12 +379,15 @@ def describe_fault(error: BaseException, out_dir: Path | str) -> str | None:
     why = infrastructure_fault(error)
     if why is None:
         return None
-    out = Path(out_dir)
+    run = f"run {run_id}" if run_id else "run"
+    return f"{run} stopped: {why} ({error!r}); {uncommitted_state(Path(out_dir))}"
+
+
+def uncommitted_state(out: Path) -> str:
+    """What a run that stopped before its commit ended leaves in ``out``."""
     if (out / journal.JOURNAL).exists():
-        state = "its commit was under way: the next run completes it"
-    else:
-        state = f"nothing of it was published, {out} is as before"
-    return f"run stopped: {why} ({error!r}); {state}"
+        return "its commit was under way: the next run completes it"
+    return f"nothing of it was published, {out} is as before"
 
 
 def settle_pass(
@@ -397,11 +401,11 @@ def settle_pass(
     (:class:`InfrastructureError`)."""
     units, failed = list(state.units), dict(state.failed)
     for unit, outcome in outcomes:
-        if isinstance(outcome, BaseException) and (why := infrastructure_fault(outcome)):
-            raise InfrastructureError(
-                f"run {state.run.run_id} stopped: {why} ({outcome!r}); nothing of it was "
-                f"published, {state.run.out_dir} is as before"
-            ) from outcome
+        fault = None
+        if isinstance(outcome, BaseException):
+            fault = describe_fault(outcome, state.run.out_dir, state.run.run_id)
+        if fault is not None:
+            raise InfrastructureError(fault) from outcome
         if isinstance(outcome, BaseException):
             failed[unit.index] = list(unit.files)
             quarantine(state, unit, repr(outcome))

@@ -138,6 +138,4 @@ class AuthorStage(Stage):
         batch = batch.set_column(
             index, batch.schema.field(index), pa.array(people, pa.list_(pa.string()))
         )
-        return StageResult(
-            batch.append_column(ORGS.field(), pa.array(orgs, ORGS.type)), log.to_table()
-        )
+        return StageResult(ORGS.append(batch, orgs), log.to_table())

@@ -27,6 +27,7 @@ settings) are handed to :meth:`Stage.build` by the orchestration layer, which lo
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -48,6 +49,12 @@ class NewColumn:
 
     def field(self) -> pa.Field:
         return pa.field(self.name, self.type)
+
+    def append(self, batch: pa.Table, values: list | pa.Array) -> pa.Table:
+        """``batch`` with this column added, built with the declared type (a list of Python
+        values for an empty batch would otherwise become a null-typed column)."""
+        column = values if isinstance(values, pa.Array) else pa.array(values, self.type)
+        return batch.append_column(self.field(), column.cast(self.type))
 
 
 @dataclass(frozen=True)
@@ -133,3 +140,19 @@ def resolve(reference: str) -> type[Stage]:
 def registered() -> dict[str, list[int]]:
     """Every registered stage name and its versions (for docs and the CLI)."""
     return {name: sorted(versions) for name, versions in sorted(_REGISTRY.items())}
+
+
+def extra_strings(extra: str | None, keys: tuple[str, ...]) -> list[str]:
+    """The string values of a record's ``extra`` columns (ingest keeps the input's unmapped
+    columns there, as JSON) named ``keys``, in key order, stripped; [] when it has none or
+    is no JSON object. Stages read a record's own metadata (a canonical link, a crawl time)
+    through this, one JSON parse per record and only when a key's name appears."""
+    if not extra or not any(key in extra for key in keys):
+        return []
+    try:
+        values = json.loads(extra)
+    except ValueError:
+        return []
+    if not isinstance(values, dict):
+        return []
+    return [v.strip() for k in keys if isinstance(v := values.get(k), str) and v.strip()]

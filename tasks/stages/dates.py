@@ -13,13 +13,19 @@ the same run always gives the same dates.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
 from newsclean.tasks.rules import RulePack, pack
-from newsclean.tasks.stages.base import BatchContext, NewColumn, RunInputs, Stage, register
+from newsclean.tasks.stages.base import (
+    BatchContext,
+    NewColumn,
+    RunInputs,
+    Stage,
+    extra_strings,
+    register,
+)
 from newsclean.tasks.stages.edits import EditLog, StageResult
 
 INFERRED = NewColumn(
@@ -32,20 +38,12 @@ _MONTHS = {m: i for i, m in enumerate(
 
 def crawl_time(extra: str | None, keys: tuple[str, ...]) -> datetime | None:
     """When the record was crawled, from its ``extra`` columns (UTC), if it says."""
-    if not extra or not any(k in extra for k in keys):
-        return None
-    try:
-        values = json.loads(extra)
-    except ValueError:
-        return None
-    for key in keys:
-        value = values.get(key) if isinstance(values, dict) else None
-        if isinstance(value, str):
-            try:
-                found = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            return found if found.tzinfo else found.replace(tzinfo=UTC)
+    for value in extra_strings(extra, keys):
+        try:
+            found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        return found if found.tzinfo else found.replace(tzinfo=UTC)
     return None
 
 
@@ -134,6 +132,4 @@ class DatesStage(Stage):
         index = batch.schema.get_field_index("published_at")
         column = pa.array(published, batch.schema.field(index).type)
         batch = batch.set_column(index, batch.schema.field(index), column)
-        return StageResult(
-            batch.append_column(INFERRED.field(), pa.array(inferred, pa.bool_())), log.to_table()
-        )
+        return StageResult(INFERRED.append(batch, inferred), log.to_table())

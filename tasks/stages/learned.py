@@ -232,16 +232,25 @@ def model_keys(model: pa.Table) -> np.ndarray:
     )
 
 
+def _story_shares(
+    rows: pa.Table, publishers: pa.Table
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(stories, words, share of the publisher's stories) per (publisher, line) row; 0 share
+    for rows of publisher ``*`` or of a publisher with no stories."""
+    at = pc.index_in(rows["publisher"], value_set=publishers["publisher"].combine_chunks())
+    total = np.asarray(publishers["stories"].take(at).fill_null(0), dtype=np.float64)
+    stories = np.asarray(rows["stories"], dtype=np.int64)
+    words = np.asarray(rows["words"].fill_null(0), dtype=np.int64)
+    share = np.divide(stories, total, out=np.zeros(len(stories)), where=total > 0)
+    return stories, words, share
+
+
 def corpus_counts(counts: pa.Table, publishers: pa.Table, corpus: CorpusConfig) -> pa.Table:
     """Lines counted across publishers (``learned.corpus-line``): per short line printed by
     at least two publishers as their own repeated line, a row of publisher ``*`` with the
     number of such ``publishers``, all the distinct stories printing it (any publisher) and
     the first and last run seen. Only these candidates are kept, so the model stays small."""
-    at = pc.index_in(counts["publisher"], value_set=publishers["publisher"].combine_chunks())
-    total = np.asarray(publishers["stories"].take(at).fill_null(0), dtype=np.float64)
-    stories = np.asarray(counts["stories"], dtype=np.int64)
-    words = np.asarray(counts["words"].fill_null(0), dtype=np.int64)
-    share = np.divide(stories, total, out=np.zeros(len(stories)), where=total > 0)
+    stories, words, share = _story_shares(counts, publishers)
     short = words <= corpus.max_words
     repeating = short & (stories >= corpus.min_publisher_stories) & (share >= corpus.min_share)
     own = (
@@ -287,11 +296,7 @@ def learned_mask(
     ``learned.repeated-line``'s thresholds, a line of publisher ``*`` when it meets
     ``learned.corpus-line``'s; neither when the allow list names the line for its publisher
     or for every publisher."""
-    at = pc.index_in(model["publisher"], value_set=publishers["publisher"].combine_chunks())
-    total = np.asarray(publishers["stories"].take(at).fill_null(0), dtype=np.float64)
-    stories = np.asarray(model["stories"], dtype=np.int64)
-    words = np.asarray(model["words"].fill_null(0), dtype=np.int64)
-    share = np.divide(stories, total, out=np.zeros(len(stories)), where=total > 0)
+    stories, words, share = _story_shares(model, publishers)
     keys = model_keys(model)
     line_hash = np.asarray(model["line_hash"], dtype=np.uint64)
     anywhere = line_key(np.full(len(keys), hash64(ANY), dtype=np.uint64), line_hash)

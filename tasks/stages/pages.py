@@ -146,7 +146,5 @@ class PageKindStage(Stage):
         found = [
             _kind(shape, label, self.pack) for shape, label in zip(shapes, labels, strict=True)
         ]
-        kinds = pa.array([k for k, _ in found], pa.string())
-        reasons = pa.array([r for _, r in found], pa.string())
-        batch = batch.append_column(COLUMNS[0].field(), kinds)
-        return StageResult(batch.append_column(COLUMNS[1].field(), reasons), empty_edits())
+        batch = COLUMNS[0].append(batch, [kind for kind, _ in found])
+        return StageResult(COLUMNS[1].append(batch, [why for _, why in found]), empty_edits())

@@ -11,13 +11,10 @@ rule versions used are recorded with every run (the pack is a resource of this s
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from newsclean.tasks.rules import RulePack, pack
-from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, register
+from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, extra_strings, register
 from newsclean.tasks.stages.edits import StageResult, empty_edits
 from newsclean.tasks.urls import UrlRules, canonical_url
 
@@ -44,15 +41,10 @@ def url_rules(rules: RulePack) -> UrlRules:
 
 
 def canonical_link(extra: str | None, keys: tuple[str, ...]) -> str | None:
-    """The record's own canonical link from its ``extra`` JSON, if it has an http(s) one."""
-    try:
-        values = json.loads(extra) if extra else {}
-    except ValueError:
-        return None
-    for key in keys:
-        value = values.get(key) if isinstance(values, dict) else None
-        if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
-            return value.strip()
+    """The record's own canonical link from its ``extra`` columns, if it has an http(s) one."""
+    for value in extra_strings(extra, keys):
+        if value.lower().startswith(("http://", "https://")):
+            return value
     return None
 
 
@@ -76,15 +68,9 @@ class UrlCanonicalStage(Stage):
 
     def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
         urls = batch.column("url").to_pylist()
-        extras = batch.column("extra")
-        # Only records whose extra names a canonical key are parsed (JSON per row is slow).
-        mentions = pa.array([False] * batch.num_rows, pa.bool_())
-        for key in self.keys:
-            mentions = pc.or_(mentions, pc.fill_null(pc.match_substring(extras, f'"{key}"'), False))
-        found = {
-            i: canonical_link(extras[i].as_py(), self.keys)
-            for i in pc.indices_nonzero(mentions).to_pylist()
-        }
-        values = [canonical_url(found.get(i) or url, self.rules) for i, url in enumerate(urls)]
-        column = pa.array(values, pa.string())
-        return StageResult(batch.append_column(COLUMN.field(), column), empty_edits())
+        extras = batch.column("extra").to_pylist()
+        values = [
+            canonical_url(canonical_link(extra, self.keys) or url, self.rules)
+            for url, extra in zip(urls, extras, strict=True)
+        ]
+        return StageResult(COLUMN.append(batch, values), empty_edits())

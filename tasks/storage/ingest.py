@@ -116,14 +116,13 @@ def decode_bytes(data: bytes) -> str:
     normalize stage removes them, each document's removals one counted edit.
     """
     encoding = utf16_encoding(data[:65536])
-    if encoding is not None:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"undecodable UTF-16: {exc.reason} at byte {exc.start}") from exc
-    else:
-        _reject_binary(data[:8192].decode("latin-1"))  # bytes as they are, before decoding
-        text = _decode_utf8_or_cp1252(data)
+    if encoding is None:
+        _reject_binary_bytes(data)  # before decoding: binary is named so, not "undecodable"
+        return normalize_newlines(_decode_utf8_or_cp1252(data))
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"undecodable UTF-16: {exc.reason} at byte {exc.start}") from exc
     _reject_binary(text)
     return normalize_newlines(text)
 
@@ -187,6 +186,12 @@ def _decode_utf8_or_cp1252(data: bytes) -> str:
 #: scraped article with a few stray NULs is text (issue 13), a PNG, a gzip stream or a PDF
 #: read as cp1252 has one in eight or more.
 BINARY_CONTROL_SHARE = 0.01
+
+
+def _reject_binary_bytes(data: bytes) -> None:
+    """:func:`_reject_binary` on bytes as they are (Latin-1 maps each byte to one character,
+    so control bytes are counted whatever the encoding turns out to be)."""
+    _reject_binary(data[:8192].decode("latin-1"))
 
 
 def _reject_binary(text: str) -> None:
@@ -778,7 +783,7 @@ def _read_csv(raw_dir: Path, unit: WorkUnit, out: BatchBuilder) -> Iterator[None
         encoding = utf16_encoding(head)
         if encoding is None:
             try:
-                _reject_binary(head.decode("latin-1"))
+                _reject_binary_bytes(head)
             except InputError as exc:
                 raise InputError(f"{exc}, not CSV") from None
     except (InputError, OSError) as exc:
