@@ -58,7 +58,7 @@ SWEEP = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
 # --------------------------------------------------------------------------- newsclean side
 
 
-def inner(raw: Path, work: Path, workers: int) -> None:
+def inner(raw: Path, work: Path, workers: int, keys: bool = True) -> None:
     """The measured run (in its own process): sketch in a pool, then decide in a worker."""
     from newsclean.tasks.pipeline import workers as pool
     from newsclean.tasks.stages import minhash
@@ -69,7 +69,8 @@ def inner(raw: Path, work: Path, workers: int) -> None:
         stale.unlink()
     files = sorted(str(p) for p in raw.glob("*.jsonl"))
     started = time.perf_counter()
-    counts = pool.run_many(workers, sketch_file, [(f, str(work), config) for f in files])
+    jobs = [(f, str(work), config, 1000, keys) for f in files]
+    counts = pool.run_many(workers, sketch_file, jobs)
     sketched = time.perf_counter()
     result = pool.run(workers, decide_all, str(work), config)
     done = time.perf_counter()
@@ -152,7 +153,9 @@ def sweep(work: Path, truth: pd.DataFrame) -> list[dict[str, Any]]:
         columns.update(
             {n: pa.array(bands[:, i]) for i, n in enumerate(minhash.band_columns(config))}
         )
-        columns.update({n: sketch.column(n) for n in ("num_contexts", "num_values")})
+        columns.update(
+            {n: sketch.column(n) for n in ("num_contexts", "num_values", "url_key", "title_key")}
+        )
         rebanded = pa.table(columns, schema=minhash.sketch_schema(config))
         started = time.perf_counter()
         decision = decide(Documents(keys, rebanded), TableSketches.empty(config), config)
@@ -247,15 +250,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vs-datatrove", action="store_true")
     ap.add_argument("--dt-python", type=Path, default=DEFAULT_DT_PYTHON)
     ap.add_argument("--flow", action="store_true", help="also run the whole CLI twice")
+    ap.add_argument(
+        "--no-keys", action="store_true", help="MinHash candidates only (no URL/title keys)"
+    )
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     work = args.work or args.corpus / "bench"
     if args.inner:
-        inner(args.corpus / "raw", work / "newsclean", args.workers)
+        inner(args.corpus / "raw", work / "newsclean", args.workers, not args.no_keys)
         return 0
     work.mkdir(parents=True, exist_ok=True)
     truth = load_truth(args.corpus)
     cmd = [sys.executable, __file__, str(args.corpus), "--work", str(work), "--inner"]
+    cmd += ["--no-keys"] if args.no_keys else []
     measured = measure([*cmd, "--workers", str(args.workers)], work / "newsclean.log", REPO_DIR)
     inner_result = json.loads((work / "newsclean" / "result.json").read_text())
     dropped = pd.read_parquet(work / "newsclean" / "duplicates.parquet")

@@ -13,12 +13,15 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 
-def sketch_file(path: str, out_dir: str, config: Any, rows: int = 1000) -> int:
-    """Worker job: keys and MinHash sketches of one JSONL file, as the flow stages them."""
+def sketch_file(
+    path: str, out_dir: str, config: Any, rows: int = 1000, with_keys: bool = True
+) -> int:
+    """Worker job: keys and MinHash sketches of one JSONL file, as the flow stages them (the
+    URL as given stands in for ``url_canonical``: the corpus writes canonical URLs)."""
     from newsclean.tasks.stages import minhash
     from newsclean.tasks.stages.derive import content_hashes
 
-    table = pj.read_json(path).select(["id", "content"])
+    table = pj.read_json(path).select(["id", "content", "title", "url", "domain"])
     ids = table.column("id").combine_chunks()
     texts = table.column("content").combine_chunks()
     keys = pa.table(
@@ -29,10 +32,17 @@ def sketch_file(path: str, out_dir: str, config: Any, rows: int = 1000) -> int:
             "published_at": pa.nulls(len(ids), pa.timestamp("us", tz="UTC")),
             "source_file": pa.array([Path(path).name] * len(ids)),
             "source_record": pa.array(np.arange(len(ids)), pa.int64()),
+            "domain": table.column("domain"),
         }
     )
+    meta = table.rename_columns(["id", "content", "title", "url_canonical", "domain"])
     sketches = [
-        minhash.sketch_batch(ids.slice(i, rows), texts.slice(i, rows), config)
+        minhash.sketch_batch(
+            ids.slice(i, rows),
+            texts.slice(i, rows),
+            config,
+            meta.slice(i, rows) if with_keys else None,
+        )
         for i in range(0, len(ids), rows)
     ]
     name = Path(path).stem

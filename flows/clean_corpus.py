@@ -54,6 +54,7 @@ def clean_corpus(
     keep_policy: list[str] | None = None,
     full: bool = False,
     languages: list[str] | None = None,
+    keep_kinds: list[str] | None = None,
     lock_wait: float = RUN.lock_wait,
     learn_boilerplate: bool = RUN.learn_boilerplate,
     inline: bool = False,
@@ -68,7 +69,9 @@ def clean_corpus(
     ``merge_number_variants`` lets copies that differ only in their figures merge;
     ``keep_policy`` lists the keep criteria in priority order (``dedup.keep-policy``).
     ``languages`` keeps only articles identified as one of these ISO 639-1 codes in
-    ``articles/``; the others go to ``other_languages/`` with the reason.
+    ``articles/``; the others go to ``other_languages/`` with the reason. ``keep_kinds``
+    keeps only these page kinds (``article``, ``stub``, ``teaser``, ``listing``,
+    ``gallery``) in ``articles/``; the others go to ``other_kinds/`` with the reason.
     ``lock_wait``: seconds to wait for another run writing to ``out_dir``.
     ``learn_boilerplate=False`` neither learns nor removes per-publisher lines. ``stages``
     replaces the stage list of some steps for this run (``{"clean-unit": [...]}``, see
@@ -91,6 +94,7 @@ def clean_corpus(
         keep_policy=tuple(keep_policy) if keep_policy else None,
         full=full,
         languages=tuple(languages) if languages else None,
+        keep_kinds=tuple(keep_kinds) if keep_kinds else None,
         lock_wait=lock_wait,
         learn_boilerplate=learn_boilerplate,
         inline=inline,

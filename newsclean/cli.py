@@ -31,6 +31,7 @@ from newsclean.tasks.settings import RUN, SERVE
 from newsclean.tasks.stages.dedup import KEEP_CRITERIA
 from newsclean.tasks.stages.learned import default_config as learned_config
 from newsclean.tasks.stages.minhash import default_config
+from newsclean.tasks.stages.pages import PAGE_KINDS
 from newsclean.tasks.storage import boilerplate_model
 
 NEAR_DUP = default_config()
@@ -123,6 +124,13 @@ def run(
             "the others go to OUT/other_languages/ with the reason."
         ),
     ] = None,
+    keep_kinds: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep only these page kinds in OUT/articles/ (comma-separated, among "
+            f"{', '.join(PAGE_KINDS)}); the others go to OUT/other_kinds/ with the reason."
+        ),
+    ] = None,
     lock_wait: Annotated[
         float,
         typer.Option(help="Seconds to wait for another run writing to OUT (0: refuse at once)."),
@@ -156,6 +164,10 @@ def run(
         codes and all(len(c) == 2 and c.isalpha() and c.isascii() for c in codes)
     ):
         console.print("[red]--languages: give ISO 639-1 codes, comma-separated (en,de)[/red]")
+        raise typer.Exit(2)
+    kinds = [k.strip().lower() for k in keep_kinds.split(",") if k.strip()] if keep_kinds else None
+    if kinds is not None and not (kinds and set(kinds) <= set(PAGE_KINDS)):
+        console.print(f"[red]--keep-kinds: give page kinds among {', '.join(PAGE_KINDS)}[/red]")
         raise typer.Exit(2)
     if threshold is not None and not 0 < threshold <= 1:
         console.print("[red]--threshold must be in (0, 1][/red]")
@@ -223,6 +235,7 @@ def run(
                 keep_policy=policy,
                 full=full,
                 languages=codes,
+                keep_kinds=kinds,
                 lock_wait=lock_wait,
             )
         except OutputBusy as busy:  # another run took the lock since the check

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 """Stored in every Parquet file's metadata under ``newsclean.schema_version``."""
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -55,6 +55,8 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("word_count", pa.int32()),
         pa.field("content_hash", pa.string()),
         pa.field("dup_cluster", pa.string()),
+        pa.field("n_copies", pa.int32()),
+        pa.field("publishers", pa.list_(pa.string())),
         pa.field("n_edits", pa.int32()),
         pa.field("source_file", pa.string()),
         pa.field("source_record", pa.int64()),
@@ -102,6 +104,7 @@ DUPLICATE_SCHEMA = pa.schema(
         pa.field("source_file", pa.string()),
         pa.field("source_record", pa.int64()),
         pa.field("run_id", pa.string()),
+        pa.field("domain", pa.string()),
     ]
 )
 
@@ -128,6 +131,8 @@ RUNNER_FIELDS = (pa.field("n_edits", pa.int32()),)
 #: Columns set per run when articles are published, not by any stage.
 RUN_FIELDS = (
     pa.field("dup_cluster", pa.string()),
+    pa.field("n_copies", pa.int32()),
+    pa.field("publishers", pa.list_(pa.string())),
     pa.field("run_id", pa.string()),
     pa.field("ingested_at", TIMESTAMP),
 )
@@ -163,4 +168,5 @@ DEDUP_KEY_COLUMNS = [
     "published_at",
     "source_file",
     "source_record",
+    "domain",
 ]

@@ -18,12 +18,12 @@ from tests.helpers import make_batch
 pytestmark = pytest.mark.unit
 
 CLEANER = AuthorCleaner(pack("authors"))
-RULES = [r for r in pack("authors").active if r.kind == "author"]
+RULES = [r for r in pack("authors").active if r.kind in ("author", "author-text")]
 
 
 def cleaned(field: str) -> tuple[list[str], list[str], list[dict]]:
     log = EditLog("authors")
-    people, orgs = CLEANER.clean([field], "d1", log)
+    people, orgs = CLEANER.clean(CLEANER.decoded([field], "d1", log), "d1", log)
     return people, orgs, log.to_table().to_pylist()
 
 
@@ -45,7 +45,7 @@ def test_changes_are_edits_and_organisations_are_kept() -> None:
     people, orgs, edits = cleaned("By Anna Giaritelli, Associated Press")
     assert people == ["Anna Giaritelli"] and orgs == ["Associated Press"]
     assert [(e["rule"], e["before"], e["after"], e["field"]) for e in edits] == [
-        ("author.byline-prefix/1", "By Anna Giaritelli", "Anna Giaritelli", "authors"),
+        ("author.byline-prefix/2", "By Anna Giaritelli", "Anna Giaritelli", "authors"),
         ("author.org/1", "Associated Press", "", "authors"),
     ]
 
@@ -108,7 +108,7 @@ def test_stage_cleans_a_batch() -> None:
     result = AuthorStage().process(batch, BatchContext())
     assert result.table["authors"].to_pylist() == [["Lisa Haven"], ["Smith, John"]]
     assert result.table["author_orgs"].to_pylist() == [[], ["Reuters"]]
-    assert set(result.edits["rule"].to_pylist()) == {"author.byline-prefix/1", "author.org/1"}
+    assert set(result.edits["rule"].to_pylist()) == {"author.byline-prefix/2", "author.org/1"}
 
 
 def test_stage_on_an_empty_batch() -> None:

@@ -4,6 +4,7 @@ The flow's steps are called as plain functions (no Prefect), in the flow's order
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pandas as pd
 import pytest
 
 from newsclean.tasks.stages import minhash
+from newsclean.tasks.storage import journal
+from newsclean.tasks.storage.layout import published_parts
 from tests.helpers import run_steps
 from tests.test_dedup import BASE, OTHER, article, near_copies, paragraphs
 
@@ -150,3 +153,110 @@ def test_stale_index_is_rebuilt_from_the_articles(tmp_path: Path, base_text: str
     assert_consistent(out)
     name = next((out / "dedup_index").glob("*.parquet")).name
     assert re.match(r"part-.*\.parquet", name)
+
+
+THIRD = 700  # cnnnext.com: a story unlike BASE and OTHER
+
+
+def write_records(folder: Path, name: str, records: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def republished(out: Path) -> dict[str, tuple[int, list[str]]]:
+    articles = table(out, "articles")
+    return {
+        row.url: (row.n_copies, list(row.publishers))
+        for row in articles[["url", "n_copies", "publishers"]].itertuples()
+    }
+
+
+def test_later_copy_updates_n_copies_and_publishers_in_the_same_commit(
+    tmp_path: Path, base_text: str, monkeypatch
+) -> None:
+    """Day 1 publishes a story; day 2 brings a copy from another site: the day-1 article's
+    ``n_copies`` and ``publishers`` change in day 2's journaled commit (a run killed before
+    applying it changes nothing; the next run rolls it forward). Taking the copy back (its
+    file changed) takes the count back; re-running adds no rows."""
+    out = tmp_path / "clean"
+    story = {"title": "Newsweek fact check", "text": base_text, "url": "https://a.com/news/story"}
+    other = {"title": "Open Skies", "text": article(OTHER), "url": "https://a.com/news/other"}
+    write_records(tmp_path / "day1", "a", [story, other])
+    clean_run(tmp_path / "day1", out)
+    assert republished(out) == {
+        story["url"]: (0, ["a.com"]),
+        other["url"]: (0, ["a.com"]),
+    }
+    copy = {**story, "url": "https://www.b.com/world/story?utm_source=rss"}
+    write_records(tmp_path / "day2", "b", [copy, {**copy, "url": "https://c.org/story"}])
+    day1_part = published_parts(out, "articles")[0]
+
+    def killed(out_dir: Path, entries: dict) -> None:
+        raise KeyboardInterrupt("killed before the commit was applied")
+
+    monkeypatch.setattr(journal, "_apply", killed)
+    with pytest.raises(KeyboardInterrupt):
+        clean_run(tmp_path / "day2", out)
+    monkeypatch.undo()
+    entries = json.loads((out / journal.JOURNAL).read_text())
+    finals = [final for _, final in entries["renames"]]
+    assert str(day1_part.relative_to(out)) in finals  # the rewrite of day 1's articles …
+    assert any(f.startswith("duplicates/") for f in finals)  # … beside the copies
+    assert republished(out)[story["url"]] == (0, ["a.com"])  # nothing applied yet
+
+    clean_run(tmp_path / "day2", out)  # rolls the commit forward, nothing left to do
+    assert republished(out)[story["url"]] == (2, ["a.com", "b.com", "c.org"])
+    assert republished(out)[other["url"]] == (0, ["a.com"])
+    rows = {name: len(table(out, name)) for name in ("articles", "duplicates", "edits")}
+    clean_run(tmp_path / "day2", out)
+    assert {name: len(table(out, name)) for name in rows} == rows
+    assert_consistent(out)
+
+    write_records(tmp_path / "day2", "b", [{**copy, "text": article(THIRD)}])
+    clean_run(tmp_path / "day2", out)
+    assert republished(out)[story["url"]] == (0, ["a.com"])
+    assert_consistent(out)
+
+
+def test_readme_most_republished_example_runs(tmp_path: Path, base_text: str) -> None:
+    """The README's "most republished stories this week" snippet, run as printed (DuckDB and
+    pandas) on a dataset where one story of this week was printed by three sites."""
+    import datetime as dt
+
+    import duckdb
+
+    out = tmp_path / "clean"
+    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).isoformat()
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).isoformat()
+    story = {"title": "Fact check", "text": base_text, "url": "https://a.com/s", "date": recent}
+    write_records(
+        tmp_path / "raw",
+        "feeds",
+        [
+            story,
+            {**story, "url": "https://b.com/s"},
+            {**story, "url": "https://c.com/s"},
+            {
+                "title": "Open Skies",
+                "text": article(OTHER),
+                "url": "https://a.com/o",
+                "date": recent,
+            },
+            {"title": "Old", "text": article(THIRD), "url": "https://d.com/x", "date": old},
+        ],
+    )
+    clean_run(tmp_path / "raw", out)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"The most republished stories.*?```python\n(.*?)```", readme, re.S)
+    assert block is not None
+    code = block.group(1).replace("data/clean", str(out))
+    duck, frame = code.split("\n\n", 1)
+    articles = pd.read_parquet(out / "articles")
+    namespace = {"duckdb": duckdb, "pd": pd, "articles": articles}
+    top = eval(duck.strip(), namespace)  # one expression: duckdb.sql("""…""")
+    rows = top.fetchall()
+    assert [r[:4] for r in rows] == [("Fact check", "a.com", 2, 3), ("Open Skies", "a.com", 0, 1)]
+    exec(frame.replace("week.assign", "result = week.assign", 1), namespace)
+    assert namespace["result"]["title"].tolist() == ["Fact check", "Open Skies"]

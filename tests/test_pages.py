@@ -85,3 +85,52 @@ def test_fakenewscorpus_index_pages_are_flagged_with_a_reason(tmp_path: Path) ->
     assert articles["page_kind_reason"].isna().eq(articles["page_kind"] == "article").all()
     summary = result["summary"]
     assert summary["page_kinds"] == articles["page_kind"].value_counts().to_dict()
+
+
+def test_keep_kinds_sets_the_other_kinds_aside_with_the_reason(tmp_path: Path) -> None:
+    """``--keep-kinds article``: the demo's index and error pages go to ``other_kinds/``
+    (never dropped), counted in the summary, the CLI rows and the HTML report; a re-run
+    adds no rows."""
+    import pandas as pd
+
+    from newsclean.tasks.pipeline.report import headline_rows
+    from newsclean.tasks.pipeline.report_html import render_html
+    from tests.helpers import RAW, run_steps
+
+    out = tmp_path / "clean"
+    result = run_steps(RAW, out, keep_kinds=("article",))
+    articles = pd.read_parquet(out / "articles")
+    aside = pd.read_parquet(out / "other_kinds").set_index("url")
+    assert set(articles["page_kind"]) == {"article"}
+    assert set(NOT_ARTICLES) <= set(aside.index)
+    for url in NOT_ARTICLES:
+        reason = aside.loc[url, "set_aside_reason"]
+        assert reason.startswith(f"page kind {aside.loc[url, 'page_kind']} not in --keep-kinds")
+        assert aside.loc[url, "page_kind_reason"] in reason
+    summary = result["summary"]
+    assert summary["set_aside_kinds"] == aside["page_kind"].value_counts().to_dict()
+    counts = sorted(summary["set_aside_kinds"].items(), key=lambda kv: (-kv[1], kv[0]))
+    line = " · ".join(f"{k} {n}" for k, n in counts)
+    assert ("set aside: other page kinds", line) in headline_rows(summary)
+    html_line = ", ".join(f"{k} {n}" for k, n in counts)
+    assert f"set aside (other page kinds, other_kinds/): {html_line}" in render_html(summary)
+    assert "kept per page kind: article " in render_html(summary)
+    rows = (len(articles), len(aside))
+    run_steps(RAW, out, keep_kinds=("article",))
+    assert (
+        len(pd.read_parquet(out / "articles")),
+        len(pd.read_parquet(out / "other_kinds")),
+    ) == rows
+
+
+@pytest.mark.parametrize("value", ["articles", "article,index", ","])
+def test_the_cli_refuses_unknown_page_kinds(value: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from newsclean.cli import app
+
+    (tmp_path / "raw").mkdir()
+    args = ["run", str(tmp_path / "raw"), "--out", str(tmp_path / "clean"), "--keep-kinds", value]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "page kinds among article, stub" in result.output
+    assert not (tmp_path / "clean").exists()

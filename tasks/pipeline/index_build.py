@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from newsclean.tasks.pipeline.runner import Runner
 from newsclean.tasks.stages.learned import LineHashStage
-from newsclean.tasks.stages.minhash import NearDupConfig, SketchStage, sketch_schema
+from newsclean.tasks.stages.minhash import KEY_SOURCES, NearDupConfig, SketchStage, sketch_schema
 from newsclean.tasks.storage import dedup_index
 from newsclean.tasks.storage.io import read_parquet, write_parquet_atomic
 from newsclean.tasks.storage.layout import INDEX_DIR, published_parts
@@ -39,7 +39,7 @@ def rebuild_part(articles_path: Path, config: NearDupConfig) -> pa.Table:
     articles = articles.append_column(
         "text_chars", pc.cast(pc.utf8_length(articles.column("text")), pa.int64())
     )
-    texts = articles.select(["doc_id", "text", "domain"])
+    texts = articles.select(["doc_id", "text", *KEY_SOURCES])
     sketched = Runner([SketchStage(config), LineHashStage()], texts.schema).run(texts).docs
     rows = index_rows(articles, sketched, config, None)
     return rows.set_column(rows.schema.get_field_index("run_id"), "run_id", articles["run_id"])

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from newsclean.tasks.pipeline import report, workers
 from newsclean.tasks.pipeline.index_build import index_rows, schema_of
 from newsclean.tasks.pipeline.learn_job import read_learned_set, removal_examples, with_examples
+from newsclean.tasks.pipeline.republish import COPY_COLUMNS, refresh_copy_counts
 from newsclean.tasks.pipeline.runner import Runner, StageStats
 from newsclean.tasks.pipeline.units import RunInputs, build_stages
 from newsclean.tasks.schema import (
@@ -34,6 +35,7 @@ from newsclean.tasks.schema import (
     SET_ASIDE_FIELD,
     TIMESTAMP,
 )
+from newsclean.tasks.stages.dedup import republication
 from newsclean.tasks.stages.minhash import NearDupConfig
 from newsclean.tasks.storage import boilerplate_model as model_files
 from newsclean.tasks.storage import manifest
@@ -50,9 +52,11 @@ from newsclean.tasks.storage.journal import commit
 from newsclean.tasks.storage.layout import (
     DUPLICATES,
     INDEX_DIR,
+    OTHER_KINDS,
     OTHER_LANGUAGES,
     REPLACED,
     SCAN_ROWS,
+    SET_ASIDE_TABLES,
     STAGED_MODEL,
     STAGED_PUBLISHERS,
     SUPERSEDED,
@@ -65,7 +69,7 @@ from newsclean.tasks.storage.layout import (
 from newsclean.tasks.storage.retract import Retraction, ensure_readable, new_quarantine
 
 #: Tables written one file per work unit.
-UNIT_TABLES = ("articles", OTHER_LANGUAGES, "edits", INDEX_DIR)
+UNIT_TABLES = ("articles", OTHER_LANGUAGES, OTHER_KINDS, "edits", INDEX_DIR)
 
 
 @dataclass
@@ -89,16 +93,23 @@ class PartDecision:
         )
 
 
-def article_rows(docs: pa.Table, schema: pa.Schema, run_id: str, ingested_at: Any) -> pa.Table:
-    """Kept documents (with ``dup_cluster``) plus the run columns, in the articles schema."""
+def article_rows(
+    docs: pa.Table, schema: pa.Schema, run_id: str, ingested_at: Any, copies: pa.Table
+) -> pa.Table:
+    """Kept documents (with ``dup_cluster``) plus the run columns, in the articles schema;
+    ``n_copies`` and ``publishers`` from ``copies`` (the run's new duplicate rows: the
+    finishing job corrects the few articles that earlier copies point at too)."""
     n = docs.num_rows
+    n_copies, publishers = republication(docs, copies)
+    docs = docs.append_column("n_copies", n_copies).append_column("publishers", publishers)
     docs = docs.append_column("run_id", pa.array([run_id] * n, pa.string()))
     docs = docs.append_column("ingested_at", pa.array([ingested_at] * n, TIMESTAMP))
     return docs.select(schema.names).cast(schema)
 
 
 def with_set_aside(articles: pa.Schema) -> pa.Schema:
-    """The ``other_languages/`` schema: the run's articles schema plus the reason."""
+    """The ``other_languages/`` and ``other_kinds/`` schema: the run's articles schema plus
+    the reason."""
     return articles.append(SET_ASIDE_FIELD)
 
 
@@ -123,6 +134,18 @@ class PublishJob:
     metadata: dict[str, str]
     #: ISO 639-1 codes to keep in ``articles/`` (``--languages``); None keeps every language.
     languages: tuple[str, ...] | None = None
+    #: Page kinds to keep in ``articles/`` (``--keep-kinds``); None keeps every kind.
+    keep_kinds: tuple[str, ...] | None = None
+
+    def set_aside_tables(self) -> list[str]:
+        """The set-aside tables this run writes (only those its options ask for)."""
+        asked = {OTHER_LANGUAGES: self.languages, OTHER_KINDS: self.keep_kinds}
+        return [name for name, values in asked.items() if values]
+
+
+def _set_aside(articles: pa.Table, wanted: pa.Array, reasons: list[str]) -> pa.Table:
+    others = articles.filter(pc.invert(wanted))
+    return others.append_column(SET_ASIDE_FIELD, pa.array(reasons, pa.string()))
 
 
 def split_languages(
@@ -136,16 +159,37 @@ def split_languages(
     wanted = pc.fill_null(
         pc.is_in(articles.column("language"), value_set=pa.array(languages, pa.string())), False
     )
-    others = articles.filter(pc.invert(wanted))
     asked = ",".join(languages)
+    codes = articles.column("language").filter(pc.invert(wanted)).to_pylist()
     reasons = [
         f"language {code} not in --languages {asked}"
         if code
         else f"language unknown, not in --languages {asked}"
-        for code in others.column("language").to_pylist()
+        for code in codes
     ]
-    others = others.append_column(SET_ASIDE_FIELD, pa.array(reasons, pa.string()))
-    return articles.filter(wanted), others
+    return articles.filter(wanted), _set_aside(articles, wanted, reasons)
+
+
+def split_kinds(
+    articles: pa.Table, kinds: tuple[str, ...] | None
+) -> tuple[pa.Table, pa.Table | None]:
+    """(articles of the page ``kinds``, the others with ``set_aside_reason``: the kind and
+    the page rule's reason); everything stays when no kinds are asked for."""
+    if not kinds:
+        return articles, None
+    page_kind = pc.fill_null(articles.column("page_kind"), "article")
+    wanted = pc.is_in(page_kind, value_set=pa.array(kinds, pa.string()))
+    asked = ",".join(kinds)
+    others = articles.filter(pc.invert(wanted))
+    reasons = [
+        f"page kind {kind} not in --keep-kinds {asked}" + (f" ({why})" if why else "")
+        for kind, why in zip(
+            page_kind.filter(pc.invert(wanted)).to_pylist(),
+            others.column("page_kind_reason").to_pylist(),
+            strict=True,
+        )
+    ]
+    return articles.filter(wanted), _set_aside(articles, wanted, reasons)
 
 
 def _publish_runner(job: PublishJob, schema: pa.Schema) -> Runner:
@@ -168,9 +212,10 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
         "edits": (Path(temps["edits"]), EDIT_SCHEMA),
         INDEX_DIR: (Path(temps[INDEX_DIR]), schema_of(job.config)),
     }
-    if job.languages:  # other_languages/ exists only for runs that set some aside
-        targets[OTHER_LANGUAGES] = (Path(temps[OTHER_LANGUAGES]), with_set_aside(job.articles))
+    for name in job.set_aside_tables():  # they exist only for runs that set some aside
+        targets[name] = (Path(temps[name]), with_set_aside(job.articles))
     streams = ParquetStreams(targets, job.metadata)
+    copies = read_parquet(Path(job.staging_dir) / DUPLICATES, columns=COPY_COLUMNS)
     runner: Runner | None = None
     try:
         for part in map(Path, docs_parts):
@@ -187,15 +232,15 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
             examples.update(
                 {k: v for k, v in removal_examples(cleaned.edits).items() if k not in examples}
             )
-            articles = article_rows(cleaned.docs, job.articles, job.run_id, job.ingested_at)
-            articles, others = split_languages(articles, job.languages)
-            figures.add(docs, articles, others)
+            articles = article_rows(cleaned.docs, job.articles, job.run_id, job.ingested_at, copies)
+            articles, other_languages = split_languages(articles, job.languages)
+            articles, other_kinds = split_kinds(articles, job.keep_kinds)
+            figures.add(docs, articles, other_languages, other_kinds)
             streams.write("articles", articles)
-            if others is not None:
-                streams.write(OTHER_LANGUAGES, others)
-            keys = docs.select([*DEDUP_KEY_COLUMNS, "domain"]).append_column(
-                "dup_cluster", decision.dup_cluster
-            )
+            for name, aside in ((OTHER_LANGUAGES, other_languages), (OTHER_KINDS, other_kinds)):
+                if aside is not None:
+                    streams.write(name, aside)
+            keys = docs.select(DEDUP_KEY_COLUMNS).append_column("dup_cluster", decision.dup_cluster)
             keys, kept_sketch = keys.filter(decision.keep), sketch.filter(decision.keep)
             streams.write(INDEX_DIR, index_rows(keys, kept_sketch, job.config, job.run_id))
             for table in edits:
@@ -208,6 +253,7 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
     return {
         "articles": rows["articles"],
         "other_languages": rows.get(OTHER_LANGUAGES, 0),
+        "other_kinds": rows.get(OTHER_KINDS, 0),
         "edits": rows["edits"],
         "edits_by_rule": dict(by_rule),
         **figures.to_dict(),
@@ -238,7 +284,7 @@ def publish_run(
         moves += [(temps[name], str(finals[name])) for name in UNIT_TABLES]
         jobs.append((job, docs[unit], temps))
     for name in (*TABLES, INDEX_DIR):
-        if name != OTHER_LANGUAGES or job.languages:
+        if name not in SET_ASIDE_TABLES or name in job.set_aside_tables():
             (out_dir / name).mkdir(parents=True, exist_ok=True)
     results = workers.run_many(n_workers, publish_unit, jobs)
     examples: dict[str, str] = {}
@@ -265,6 +311,7 @@ def publish_run(
     return {
         "articles": sum(r["articles"] for r in results),
         "other_languages": sum(r["other_languages"] for r in results),
+        "other_kinds": sum(r["other_kinds"] for r in results),
         "edits": sum(r["edits"] for r in results),
         **report.merge_unit_figures(results),
         **counts,
@@ -297,10 +344,9 @@ def finish_publish(
         quarantine_files=read_again,
     )
     rewrites, deletes = retraction.prepare(out)
-    renames = [
-        *((Path(temp), Path(final)) for temp, final in moves),
-        *renames,
-        *rewrites,
+    renames = [*((Path(temp), Path(final)) for temp, final in moves), *renames, *rewrites]
+    renames += refresh_copy_counts(out, renames, deletes)
+    renames += [
         *_model_temps(out, staging, learned_examples or {}),
         _manifest_temp(out, staging, job.run_id, set(failed_files or [])),  # always last
     ]

@@ -59,6 +59,7 @@ def build_summary(
         "page_kinds": published.get("page_kinds", {}),
         "set_aside": published.get("other_languages", 0),
         "set_aside_languages": published.get("set_aside_languages", {}),
+        "set_aside_kinds": published.get("set_aside_kinds", {}),
         "lengths": published.get("lengths", {"edges": LENGTH_EDGES, "before": [], "after": []}),
         "quarantine_reasons": published.get("quarantine_reasons", {}),
         "files": {},
@@ -118,6 +119,11 @@ def headline_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
             if summary.get("set_aside")
             else []
         ),
+        *(
+            [("set aside: other page kinds", languages_line(summary, key="set_aside_kinds"))]
+            if summary.get("set_aside_kinds")
+            else []
+        ),
         ("duplicates dropped", f"{summary['duplicates']:,}"),
         *(
             (f"  {name.replace('_', ' ')}", f"{summary['dedup'][name]:,}")
@@ -172,10 +178,11 @@ class UnitFigures:
         self.languages: Counter[str] = Counter()
         self.other_languages: Counter[str] = Counter()
         self.page_kinds: Counter[str] = Counter()
+        self.other_kinds: Counter[str] = Counter()
         self.before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
         self.after = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
 
-    def add(self, staged: Any, kept: Any, set_aside: Any = None) -> None:
+    def add(self, staged: Any, kept: Any, set_aside: Any = None, other_kinds: Any = None) -> None:
         self.domains.update(d or "(none)" for d in kept.column("domain").to_pylist())
         self.languages.update(c or "(unknown)" for c in kept.column("language").to_pylist())
         if "page_kind" in kept.column_names:
@@ -183,6 +190,8 @@ class UnitFigures:
         if set_aside is not None:
             codes = set_aside.column("language").to_pylist()
             self.other_languages.update(c or "(unknown)" for c in codes)
+        if other_kinds is not None:
+            self.other_kinds.update(k or "(unknown)" for k in other_kinds["page_kind"].to_pylist())
         self.before += _histogram(staged.column("raw_bytes"))
         self.after += _histogram(staged.column("text_chars"))
 
@@ -192,6 +201,7 @@ class UnitFigures:
             "languages": dict(self.languages),
             "set_aside_languages": dict(self.other_languages),
             "page_kinds": dict(self.page_kinds),
+            "set_aside_kinds": dict(self.other_kinds),
             "lengths": {
                 "edges": LENGTH_EDGES,
                 "before": self.before.tolist(),
@@ -213,6 +223,7 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
     languages: Counter[str] = Counter()
     other_languages: Counter[str] = Counter()
     page_kinds: Counter[str] = Counter()
+    other_kinds: Counter[str] = Counter()
     before = np.zeros(len(LENGTH_EDGES) - 1, dtype=np.int64)
     after = before.copy()
     for unit in figures:
@@ -221,6 +232,7 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
         languages.update(unit.get("languages", {}))
         other_languages.update(unit.get("set_aside_languages", {}))
         page_kinds.update(unit.get("page_kinds", {}))
+        other_kinds.update(unit.get("set_aside_kinds", {}))
         before += np.asarray(unit["lengths"]["before"])
         after += np.asarray(unit["lengths"]["after"])
     top = dict(domains.most_common(TOP_DOMAINS))
@@ -233,6 +245,7 @@ def merge_unit_figures(figures: list[dict[str, Any]]) -> dict[str, Any]:
         "languages": dict(languages.most_common()),
         "set_aside_languages": dict(other_languages.most_common()),
         "page_kinds": dict(page_kinds.most_common()),
+        "set_aside_kinds": dict(other_kinds.most_common()),
         "lengths": {"edges": LENGTH_EDGES, "before": before.tolist(), "after": after.tolist()},
     }
 

@@ -252,6 +252,10 @@ def _header(summary: Mapping[str, Any]) -> str:
     languages = summary.get("languages") if isinstance(summary.get("languages"), Mapping) else {}
     aside = summary.get("set_aside_languages")
     aside = aside if isinstance(aside, Mapping) else {}
+    kinds = summary.get("page_kinds")
+    kinds = kinds if isinstance(kinds, Mapping) else {}
+    kinds_aside = summary.get("set_aside_kinds")
+    kinds_aside = kinds_aside if isinstance(kinds_aside, Mapping) else {}
     extra = [
         f"raw files: {_int(files.get('new')):,} new, {_int(files.get('changed')):,} changed, "
         f"{_int(files.get('unchanged')):,} unchanged",
@@ -263,6 +267,16 @@ def _header(summary: Mapping[str, Any]) -> str:
                 + ", ".join(f"{code} {n:,}" for code, n in _by_count(_counts(aside)))
             ]
             if aside
+            else []
+        ),
+        "kept per page kind: "
+        + (", ".join(f"{kind} {n:,}" for kind, n in _by_count(_counts(kinds))) or "—"),
+        *(
+            [
+                "set aside (other page kinds, other_kinds/): "
+                + ", ".join(f"{kind} {n:,}" for kind, n in _by_count(_counts(kinds_aside)))
+            ]
+            if kinds_aside
             else []
         ),
         f"already published: {_int(dedup.get('already_published')):,}",

@@ -43,6 +43,8 @@ class RunParams:
     full: bool = False
     #: Languages kept in ``articles/`` (ISO 639-1); the others go to ``other_languages/``.
     languages: tuple[str, ...] | None = None
+    #: Page kinds kept in ``articles/``; the others go to ``other_kinds/``.
+    keep_kinds: tuple[str, ...] | None = None
     lock_wait: float = RUN.lock_wait
     learn_boilerplate: bool = RUN.learn_boilerplate
     inline: bool = False

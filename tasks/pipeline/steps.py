@@ -222,6 +222,7 @@ def publish(state: RunState) -> RunState:
         articles=articles_schema(state.chain, state.params),
         metadata=run_metadata(state.run.run_id, versions),
         languages=state.params.languages,
+        keep_kinds=state.params.keep_kinds,
     )
     published = publish_run(
         Path(state.run.out_dir),

@@ -10,6 +10,7 @@ it goes), and an organisation moves to ``author_orgs`` rather than disappearing.
 
 from __future__ import annotations
 
+import html
 import re
 
 import pyarrow as pa
@@ -59,8 +60,14 @@ class AuthorCleaner:
         self.split_id = by_name["author.split"].id
         self.patterns = [
             (by_name[name].id, by_name[name].compiled())
-            for name in ("author.byline-prefix", "author.time-words", "author.contact")
+            for name in (
+                "author.byline-prefix",
+                "author.time-words",
+                "author.contact",
+                "author.placeholder",
+            )
         ]
+        self.entities_id = rules.get("author.entities").id
         role, org, sentence = (
             by_name["author.role"],
             by_name["author.org"],
@@ -70,6 +77,16 @@ class AuthorCleaner:
         self.org_id, self.org_words = org.id, frozenset(org.params["words"])
         self.agencies = frozenset(org.params["agencies"])
         self.sentence_id, self.sentence_words = sentence.id, frozenset(sentence.params["words"])
+
+    def decoded(self, items: list[str], doc_id: str, log: EditLog) -> list[str]:
+        """The items with HTML entities decoded (before any split: "&amp;" holds a ";")."""
+        out = []
+        for item in items:
+            value = html.unescape(item) if item and "&" in item else item
+            if value != item:
+                log.add(doc_id, self.entities_id, item, value, field="authors")
+            out.append(value)
+        return out
 
     def clean(self, items: list[str], doc_id: str, log: EditLog) -> tuple[list[str], list[str]]:
         """(people, organisations) of one document's author items, edits logged."""
@@ -131,7 +148,8 @@ class AuthorStage(Stage):
         for doc_id, items in zip(
             batch.column("doc_id").to_pylist(), batch.column("authors").to_pylist(), strict=True
         ):
-            kept, found = self.cleaner.clean(items or [], doc_id, log)
+            decoded = self.cleaner.decoded(items or [], doc_id, log)
+            kept, found = self.cleaner.clean(decoded, doc_id, log)
             people.append(kept)
             orgs.append(found)
         index = batch.schema.get_field_index("authors")

@@ -12,6 +12,11 @@ the run's staged sketches, :mod:`newsclean.tasks.storage.dedup_index`).
   bands; documents that
   share a band are candidates; a candidate pair is merged when its estimated Jaccard similarity
   reaches the threshold and no figure differs between the two in the same context.
+* **url / title**: documents of the same publisher with the same canonical URL, or with the
+  same normalised headline (:mod:`~newsclean.tasks.stages.dedup_keys`), are candidates too,
+  whatever their bands: a truncated copy of a page, a short wire item. Such a pair is merged
+  when the shorter text is mostly inside the longer one (:func:`estimated_containment` from the
+  MinHash estimate and the lengths) and, for headlines, no figure differs;
 * **clusters**: union-find over the merged pairs; per cluster the keep policy picks one copy.
 
 Across runs the same decision includes the kept articles of earlier runs (the dedup index):
@@ -91,7 +96,9 @@ class TableSketches:
 
 
 #: Sketch columns the decision reads for the documents a candidate pair touches.
-SKETCH_DETAIL = ["signature", "num_contexts", "num_values"]
+SKETCH_DETAIL = ["signature", "num_contexts", "num_values", "url_key", "title_key"]
+#: The candidate keys beyond MinHash, by the ``duplicates.kind`` they give.
+KEY_KINDS = {"url": "url_key", "title": "title_key"}
 _LATEST = np.iinfo(np.int64).max  # a missing published_at sorts after every date
 
 
@@ -222,6 +229,42 @@ def lsh_candidates(new: Documents, old_bands: OldBands, config: NearDupConfig) -
     return np.unique(np.concatenate(found), axis=0)
 
 
+def key_candidates(
+    new: Documents, old: SketchSource, column: str, config: NearDupConfig
+) -> np.ndarray:
+    """Pairs of documents (with shingles) that share a non-null ``column`` key, at least
+    one of them new; a big bucket is chained like an LSH bucket (:func:`bucket_pairs`)."""
+    n_new = len(new)
+    own = new.source().columns(["has_shingles", column])
+    new_keys = own.column(column).combine_chunks()
+    new_ok = np.asarray(own.column("has_shingles"), dtype=bool) & np.asarray(
+        new_keys.is_valid(), dtype=bool
+    )
+    new_nodes = np.flatnonzero(new_ok)
+    old_keys = old.column(column).combine_chunks() if len(old) else pa.array([], pa.uint64())
+    old_ok = old.has_shingles() & np.asarray(old_keys.is_valid(), dtype=bool)
+    old_nodes = np.flatnonzero(old_ok)
+    values = np.concatenate(
+        [
+            np.asarray(new_keys.fill_null(0), dtype=np.uint64)[new_nodes],
+            np.asarray(old_keys.fill_null(0), dtype=np.uint64)[old_nodes],
+        ]
+    )
+    nodes = np.concatenate([new_nodes, old_nodes + n_new]).astype(np.int64)
+    pairs = bucket_pairs(values, nodes, n_new, config.max_bucket_pairs)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs
+
+
+def estimated_containment(jaccard: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Share of the shorter text's shingles found in the longer one, from the Jaccard
+    estimate ``J`` and the two sizes (characters stand in for shingle counts):
+    ``|A∩B| = J(|A|+|B|)/(1+J)``, over ``min(|A|,|B|)``, at most 1."""
+    left = np.maximum(np.asarray(left, dtype=np.float64), 1.0)
+    right = np.maximum(np.asarray(right, dtype=np.float64), 1.0)
+    shared = jaccard * (left + right) / (1.0 + jaccard)
+    return np.minimum(shared / np.minimum(left, right), 1.0)
+
+
 class OldBands:
     """Band columns of the indexed articles that have shingles (read one band at a time)."""
 
@@ -300,6 +343,37 @@ def _verify(
     return pairs[accept]
 
 
+def _reject_conflicting_figures(
+    accept: np.ndarray, left: np.ndarray, right: np.ndarray, numbers: _Figures
+) -> None:
+    """Unset ``accept`` for the accepted pairs of rows whose figures differ in a context
+    (the loop of :func:`_verify`, whose code is pinned to ``dedup.near-minhash/1``)."""
+    for i in np.flatnonzero(accept):
+        a, b = numbers[left[i]], numbers[right[i]]
+        if minhash.numbers_conflict(a[0], a[1], b[0], b[1]):
+            accept[i] = False
+
+
+def _verify_contained(
+    pairs: np.ndarray,
+    sigs: np.ndarray,
+    row_of: np.ndarray,
+    chars: np.ndarray,
+    min_containment: float,
+    numbers: _Figures | None,
+) -> np.ndarray:
+    """The key pairs (nodes) whose shorter text is mostly inside the longer one and, when
+    ``numbers`` is given, whose figures agree. ``chars`` is per row of ``sigs``."""
+    if len(pairs) == 0:
+        return pairs
+    left, right = row_of[pairs[:, 0]], row_of[pairs[:, 1]]
+    jaccard = minhash.estimated_jaccard(sigs[left], sigs[right])
+    accept = estimated_containment(jaccard, chars[left], chars[right]) >= min_containment
+    if numbers is not None:
+        _reject_conflicting_figures(accept, left, right, numbers)
+    return pairs[accept]
+
+
 def decide(new: Documents, old: SketchSource, config: NearDupConfig) -> Decision:
     """Cluster this run's documents with each other and with the indexed articles, and apply
     the keep policy to every cluster.
@@ -318,7 +392,10 @@ def decide(new: Documents, old: SketchSource, config: NearDupConfig) -> Decision
     )
     exact = exact_pairs(hashes, n_new)
     candidates = lsh_candidates(new, OldBands(old.column, old.has_shingles()), config)
-    touched = np.concatenate([exact.ravel(), candidates.ravel()])
+    by_key = {kind: key_candidates(new, old, column, config) for kind, column in KEY_KINDS.items()}
+    touched = np.concatenate(
+        [exact.ravel(), candidates.ravel(), *(pairs.ravel() for pairs in by_key.values())]
+    )
     old_needed = np.unique(touched[touched >= n_new]) - n_new
 
     def compact(pairs: np.ndarray) -> np.ndarray:
@@ -338,10 +415,60 @@ def decide(new: Documents, old: SketchSource, config: NearDupConfig) -> Decision
     row_of = np.full(n_new + len(old_needed), -1, dtype=np.int64)
     row_of[touched_new] = np.arange(len(touched_new))
     row_of[n_new:] = len(touched_new) + np.arange(len(old_needed))
-    near = _verify(compact(candidates), sigs, row_of, _Figures(detail), config)
-    edges = np.concatenate([compact(exact), near])
+    figures = _Figures(detail)
+    near = _verify(compact(candidates), sigs, row_of, figures, config)
     touched_keys = old_keys.take(pa.array(old_needed, pa.int64()))
-    return _clusters(new.keys, touched_keys, edges, sigs, row_of, config.keep_policy)
+    chars = np.concatenate(
+        [
+            np.asarray(new.keys.column("text_chars").fill_null(0), dtype=np.int64)[touched_new],
+            np.asarray(touched_keys.column("text_chars").fill_null(0), dtype=np.int64),
+        ]
+    )
+    rules = config.keys
+    by_url = _verify_contained(
+        compact(by_key["url"]), sigs, row_of, chars, rules.url_min_containment, None
+    )
+    by_title = _verify_contained(
+        compact(by_key["title"]),
+        sigs,
+        row_of,
+        chars,
+        rules.title_min_containment,
+        figures if config.numbers_must_match else None,
+    )
+    edges = np.concatenate([compact(exact), near, by_url, by_title])
+    links = _Links(sigs, row_of, detail, config.threshold)
+    return _clusters(new.keys, touched_keys, edges, links, config.keep_policy)
+
+
+class _Links:
+    """Why a dropped copy belongs with its keeper, for ``duplicates.kind`` and
+    ``similarity``: the MinHash estimate between the two, and their URL and headline keys."""
+
+    def __init__(
+        self, sigs: np.ndarray, row_of: np.ndarray, detail: pa.Table, threshold: float
+    ) -> None:
+        self.sigs, self.row_of, self.threshold = sigs, row_of, threshold
+        self.keys = {
+            kind: np.asarray(detail.column(column).combine_chunks().fill_null(0), np.uint64)
+            for kind, column in KEY_KINDS.items()
+        }
+
+    def similarity(self, nodes: np.ndarray, keepers: np.ndarray) -> np.ndarray:
+        return minhash.estimated_jaccard(
+            self.sigs[self.row_of[nodes]], self.sigs[self.row_of[keepers]]
+        )
+
+    def kind(self, node: int, keeper: int, similarity: float) -> str:
+        """``near`` when the texts reach the threshold, else the key they share (a chain of
+        near pairs that joined the two counts as ``near``)."""
+        if similarity >= self.threshold:
+            return "near"
+        a, b = self.row_of[node], self.row_of[keeper]
+        for kind, values in self.keys.items():
+            if values[a] != 0 and values[a] == values[b]:
+                return kind
+        return "near"
 
 
 class _Figures:
@@ -359,8 +486,7 @@ def _clusters(
     new_keys: pa.Table,
     old_keys: pa.Table,
     edges: np.ndarray,
-    sigs: np.ndarray,
-    row_of: np.ndarray,
+    links: _Links,
     policy: tuple[str, ...],
 ) -> Decision:
     """Union-find over the merged pairs, then one keeper per cluster by :func:`keep_rank`.
@@ -384,10 +510,11 @@ def _clusters(
     doc_ids = nodes.column("doc_id").to_pylist()
     cluster_id = _cluster_ids(label, keeper, doc_ids, old_keys.column("dup_cluster").to_pylist())
     moved = np.flatnonzero(keeper != np.arange(len(label)))
-    similarity = minhash.estimated_jaccard(sigs[row_of[moved]], sigs[row_of[keeper[moved]]])
+    similarity = links.similarity(moved, keeper[moved])
     hashes = nodes.column("content_hash").to_pylist()
     files = nodes.column("source_file").to_pylist()
     records = nodes.column("source_record").to_pylist()
+    domains = nodes.column("domain").to_pylist()
     duplicates = []
     for node, sim in zip(moved.tolist(), similarity.tolist(), strict=True):
         kept = int(keeper[node])
@@ -396,12 +523,13 @@ def _clusters(
             {
                 "doc_id": doc_ids[node],
                 "kept_doc_id": doc_ids[kept],
-                "kind": "exact" if exact else "near",
+                "kind": "exact" if exact else links.kind(node, kept, sim),
                 "similarity": 1.0 if exact else round(sim, 4),
                 "dup_cluster": cluster_id[node],
                 "content_hash": hashes[node],
                 "source_file": files[node],
                 "source_record": records[node],
+                "domain": domains[node],
             }
         )
     clusters = pa.table(
@@ -449,3 +577,36 @@ def _cluster_ids(
 def duplicate_rows_schema() -> pa.Schema:
     """DUPLICATE_SCHEMA without the run columns the writer adds."""
     return pa.schema([f for f in DUPLICATE_SCHEMA if f.name not in {"run_id"}])
+
+
+def republication(articles: pa.Table, copies: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """``(n_copies, publishers)`` of each article, row-aligned with ``articles``
+    (``doc_id``, ``domain``): how many dropped copies (``copies``: ``kept_doc_id``,
+    ``domain``) point at it, and the distinct domains that printed it (its own and its
+    copies', sorted; a copy of unknown domain adds none)."""
+    ids = articles.column("doc_id").combine_chunks().cast(pa.string())
+    own = pa.table(
+        {
+            "kept": ids,
+            "domain": articles.column("domain").cast(pa.string()),
+            "copy": pa.array(np.zeros(len(ids), dtype=np.int32)),
+        }
+    )
+    pointing = copies.filter(pc.is_in(copies.column("kept_doc_id"), value_set=ids))
+    dropped = pa.table(
+        {
+            "kept": pointing.column("kept_doc_id").cast(pa.string()),
+            "domain": pointing.column("domain").cast(pa.string()),
+            "copy": pa.array(np.ones(pointing.num_rows, dtype=np.int32)),
+        }
+    )
+    both = pa.concat_tables([own, dropped])
+    both = both.sort_by([("kept", "ascending"), ("domain", "ascending")])
+    # One thread keeps each group's distinct domains in the sorted order.
+    grouped = both.group_by("kept", use_threads=False).aggregate(
+        [("copy", "sum"), ("domain", "distinct", pc.CountOptions(mode="only_valid"))]
+    )
+    at = pc.index_in(ids, value_set=grouped.column("kept"))
+    n_copies = pc.cast(grouped.column("copy_sum").take(at), pa.int32())
+    publishers = grouped.column("domain_distinct").take(at).cast(pa.list_(pa.string()))
+    return n_copies.combine_chunks(), publishers.combine_chunks()

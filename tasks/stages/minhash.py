@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from newsclean.tasks.rules import RulePack, pack
 from newsclean.tasks.stages.base import BatchContext, NewColumn, RunInputs, Stage, register
+from newsclean.tasks.stages.dedup_keys import KeyRules, candidate_key_texts, key_rules
 from newsclean.tasks.stages.edits import StageResult, empty_edits
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -58,6 +59,8 @@ class NearDupConfig:
     numbers_must_match: bool
     number_context_words: int
     keep_policy: tuple[str, ...]
+    #: The URL and headline candidate keys (``dedup.url-key``, ``dedup.title-key``).
+    keys: KeyRules
 
     @property
     def rows(self) -> int:
@@ -75,7 +78,7 @@ class NearDupConfig:
         """What a stored signature depends on: sketches with another id are not comparable."""
         return (
             f"{self.rule_id};k={self.shingle_words};p={self.permutations};seed={self.seed};"
-            f"r={self.rows};w={self.number_context_words}"
+            f"r={self.rows};w={self.number_context_words};keys={self.keys.key_id}"
         )
 
     def with_overrides(self, **overrides: object) -> NearDupConfig:
@@ -98,7 +101,9 @@ def config_from_pack(dedup: RulePack) -> NearDupConfig:
     fields = NearDupConfig.__dataclass_fields__
     params = {k: v for k, v in rule.params.items() if k in fields}
     policy = dedup.get("dedup.keep-policy").params["order"]
-    return NearDupConfig(rule_id=rule.id, keep_policy=tuple(policy), **params)
+    return NearDupConfig(
+        rule_id=rule.id, keep_policy=tuple(policy), keys=key_rules(dedup), **params
+    )
 
 
 def choose_band_rows(threshold: float, permutations: int, candidate_recall: float) -> int:
@@ -384,12 +389,30 @@ def sketch_schema(config: NearDupConfig) -> pa.Schema:
             *(pa.field(name, pa.uint64()) for name in band_columns(config)),
             pa.field("num_contexts", pa.list_(pa.uint64())),
             pa.field("num_values", pa.list_(pa.uint64())),
+            pa.field("url_key", pa.uint64()),
+            pa.field("title_key", pa.uint64()),
         ]
     )
 
 
-def sketch_batch(doc_ids: pa.Array, texts: pa.Array, config: NearDupConfig) -> pa.Table:
-    """One row per document: signature, LSH band hashes and number fingerprint."""
+#: Document columns the candidate keys come from (:mod:`~newsclean.tasks.stages.dedup_keys`).
+KEY_SOURCES = ("title", "url_canonical", "domain")
+
+
+def key_hashes(texts: list[str | None]) -> pa.Array:
+    """Nullable uint64 hash of each key text (None: no key), each distinct text once."""
+    present = np.array([t is not None for t in texts], dtype=bool)
+    values = np.zeros(len(texts), dtype=np.uint64)
+    if present.any():
+        values[present] = hash_strings(pa.array([t for t in texts if t is not None], pa.string()))
+    return pa.array(values, pa.uint64(), mask=~present)
+
+
+def sketch_batch(
+    doc_ids: pa.Array, texts: pa.Array, config: NearDupConfig, meta: pa.Table | None = None
+) -> pa.Table:
+    """One row per document: signature, LSH band hashes, number fingerprint, and the URL
+    and headline keys from ``meta``'s :data:`KEY_SOURCES` columns (null without ``meta``)."""
     tokens = tokenize(texts)
     counts, values = shingles(tokens, config.shingle_words)
     sigs = signatures(counts, values, config)
@@ -408,7 +431,21 @@ def sketch_batch(doc_ids: pa.Array, texts: pa.Array, config: NearDupConfig) -> p
     offsets = pa.array(num_offsets, pa.int32())
     columns["num_contexts"] = pa.ListArray.from_arrays(offsets, pa.array(contexts, pa.uint64()))
     columns["num_values"] = pa.ListArray.from_arrays(offsets, pa.array(numbers, pa.uint64()))
+    columns["url_key"], columns["title_key"] = _candidate_keys(meta, len(sigs), config)
     return pa.table(columns, schema=sketch_schema(config))
+
+
+def _candidate_keys(
+    meta: pa.Table | None, n: int, config: NearDupConfig
+) -> tuple[pa.Array, pa.Array]:
+    if meta is None:
+        return pa.nulls(n, pa.uint64()), pa.nulls(n, pa.uint64())
+    titles, urls, publishers = (
+        meta.column(name).to_pylist() if name in meta.column_names else [None] * n
+        for name in KEY_SOURCES
+    )
+    url_texts, title_texts = candidate_key_texts(titles, urls, publishers, config.keys)
+    return key_hashes(url_texts), key_hashes(title_texts)
 
 
 def signature_matrix(column: pa.Array | pa.ChunkedArray, permutations: int) -> np.ndarray:
@@ -435,9 +472,9 @@ class SketchStage(Stage):
     staged for the run-wide dedup decision (``near_dup`` input), never published."""
 
     name = "sketch"
-    version = 1
-    description = "MinHash over word shingles, LSH bands, number fingerprints"
-    reads = ("doc_id", "text")
+    version = 2
+    description = "MinHash over word shingles, LSH bands, number fingerprints, URL/title keys"
+    reads = ("doc_id", "text", *KEY_SOURCES)
 
     def __init__(self, config: NearDupConfig) -> None:
         self.config = config
@@ -457,7 +494,7 @@ class SketchStage(Stage):
 
     def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
         sketch = sketch_batch(
-            batch.column("doc_id").combine_chunks(), batch.column("text"), self.config
+            batch.column("doc_id").combine_chunks(), batch.column("text"), self.config, batch
         )
         for name in sketch.column_names[1:]:
             batch = batch.append_column(sketch.schema.field(name), sketch.column(name))

@@ -22,6 +22,9 @@ from newsclean.tasks.rules import Rule, RulePack, pack
 from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, register
 from newsclean.tasks.stages.edits import StageResult, empty_edits
 
+#: Every ``page_kind`` value (what ``--keep-kinds`` chooses from).
+PAGE_KINDS = ("article", "stub", "teaser", "listing", "gallery")
+
 COLUMNS = (
     NewColumn("page_kind", pa.string(), "article, listing, gallery, stub or teaser"),
     NewColumn(

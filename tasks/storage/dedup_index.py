@@ -39,6 +39,7 @@ KEY_FIELDS = [
     pa.field("published_at", TIMESTAMP),
     pa.field("source_file", pa.string()),
     pa.field("source_record", pa.int64()),
+    pa.field("domain", pa.string()),
     pa.field("dup_cluster", pa.string()),
     pa.field("publisher", pa.string()),
     pa.field("lines", pa.list_(pa.uint64())),

@@ -4,6 +4,7 @@
     edits/        part-<run_id>-NNNNN.parquet   one row per edit
     duplicates/   part-<run_id>-00000.parquet   dropped copies with the kept doc_id
     quarantine/   part-<run_id>-00000.parquet   rejected input with the reason
+    other_languages/, other_kinds/              articles set aside by --languages, --keep-kinds
     dedup_index/  part-<run_id>-NNNNN.parquet   keys + sketches of kept articles
     boilerplate/  model.parquet, publishers.parquet, allow.txt, deny.txt
     manifest.parquet                            raw files processed
@@ -27,9 +28,15 @@ import pyarrow as pa
 from newsclean.tasks.storage.io import read_parquet
 
 #: Analyst tables, one folder each.
-TABLES = ("articles", "edits", "duplicates", "quarantine", "other_languages")
+TABLES = ("articles", "edits", "duplicates", "quarantine", "other_languages", "other_kinds")
 #: Clean articles in a language the run was not asked to keep (``--languages``), with why.
 OTHER_LANGUAGES = "other_languages"
+#: Clean documents of a page kind the run was not asked to keep (``--keep-kinds``), with why.
+OTHER_KINDS = "other_kinds"
+#: Set-aside tables: the articles schema plus ``set_aside_reason``.
+SET_ASIDE_TABLES = (OTHER_LANGUAGES, OTHER_KINDS)
+#: Tables in the articles schema: every kept article is in one of them.
+ARTICLE_TABLES = ("articles", *SET_ASIDE_TABLES)
 INDEX_DIR = "dedup_index"
 MODEL_DIR = "boilerplate"
 STAGING = "_staging"

@@ -12,7 +12,10 @@ in place, by the next run, under the writer lock (before it reads anything).
   ``language_score`` (null: not identified; a ``--full`` run identifies them); schema 4
   ``articles`` lacked ``english_spelling`` and schema 5 ``url_canonical``, ``author_orgs``
   , ``published_inferred``, ``page_kind`` and ``page_kind_reason`` (null likewise; a
-  ``--full`` run computes them). Without the columns in every
+  ``--full`` run computes them); schema 6 ``articles`` (and ``other_languages``) lacked
+  ``n_copies`` and ``publishers`` (null here; the next run's commit fills them,
+  :mod:`newsclean.tasks.pipeline.republish`) and ``duplicates`` lacked ``domain`` (null: a
+  copy of unknown domain adds no publisher). Without the columns in every
   file, readers that take the first file's schema would drop them.
 
 Each rewrite keeps the file's metadata (its run id) and goes through a temp file and a rename.
@@ -34,7 +37,7 @@ from newsclean.tasks.storage.io import (
     read_parquet,
     write_parquet_atomic,
 )
-from newsclean.tasks.storage.layout import published_parts
+from newsclean.tasks.storage.layout import ARTICLE_TABLES, published_parts
 
 #: Before schema 4, learned removals were ``learned.repeated-line/<model version>``.
 _LEARNED_RULE = "learned.repeated-line"
@@ -45,15 +48,19 @@ def migrate(out: Path) -> int:
     """Bring every published file to the current schema; returns the files rewritten."""
     rewritten = 0
     for path in published_parts(out, "duplicates"):
-        if "content_hash" not in pq.read_schema(path).names:
+        names = pq.read_schema(path).names
+        if "content_hash" not in names:
             _rewrite(path, _duplicates_from_schema_1(path))
+            rewritten += 1
+        elif "domain" not in names:
+            _rewrite(path, _duplicates_from_schema_6(read_parquet(path)))
             rewritten += 1
     for path in published_parts(out, "edits"):
         names = pq.read_schema(path).names
         if "publisher" not in names or "model_version" not in names:
             _rewrite(path, _edits_from_schema_3(read_parquet(path)))
             rewritten += 1
-    for path in published_parts(out, "articles"):
+    for path in (p for table in ARTICLE_TABLES for p in published_parts(out, table)):
         missing = [n for n in _ADDED_ARTICLE_COLUMNS if n not in pq.read_schema(path).names]
         if missing:
             _rewrite(path, _articles_with_null_columns(read_parquet(path), missing))
@@ -71,6 +78,8 @@ _ADDED_ARTICLE_COLUMNS = (
     "published_inferred",
     "page_kind",
     "page_kind_reason",
+    "n_copies",
+    "publishers",
 )
 
 
@@ -96,6 +105,13 @@ def _duplicates_from_schema_1(path: Path) -> pa.Table:
     data = data.append_column("dup_cluster", data["kept_doc_id"])
     data = data.append_column("content_hash", pa.nulls(n, pa.string()))
     data = data.append_column("run_id", pa.array([run_id] * n, pa.string()))
+    if "domain" not in data.column_names:
+        data = data.append_column("domain", pa.nulls(n, pa.string()))
+    return data.select(DUPLICATE_SCHEMA.names).cast(DUPLICATE_SCHEMA)
+
+
+def _duplicates_from_schema_6(data: pa.Table) -> pa.Table:
+    data = data.append_column("domain", pa.nulls(data.num_rows, pa.string()))
     return data.select(DUPLICATE_SCHEMA.names).cast(DUPLICATE_SCHEMA)
 
 

@@ -23,8 +23,8 @@ from newsclean.tasks.schema import (
 )
 from newsclean.tasks.storage.io import file_metadata, read_parquet, temp_path, write_parquet_atomic
 from newsclean.tasks.storage.layout import (
+    ARTICLE_TABLES,
     INDEX_DIR,
-    OTHER_LANGUAGES,
     final_name,
     published_parts,
 )
@@ -61,7 +61,7 @@ class Retraction:
         file_set = pa.array(sorted(self.files), pa.string())
         quarantine_set = pa.array(sorted(self.files | self.quarantine_files), pa.string())
         gone = pa.concat_arrays([self.superseded["doc_id"].combine_chunks(), self.replaced])
-        for table in ("articles", OTHER_LANGUAGES, INDEX_DIR, "duplicates", "quarantine", "edits"):
+        for table in (*ARTICLE_TABLES, INDEX_DIR, "duplicates", "quarantine", "edits"):
             ids = self.replaced if table in ("duplicates", "edits") else gone
             if table == "edits" and file_ids:
                 ids = pa.concat_arrays([ids, *file_ids]).unique()
@@ -80,7 +80,7 @@ class Retraction:
                     repoint and pc.any(pc.is_in(keys["kept_doc_id"], value_set=gone)).as_py()
                 ):
                     continue
-                if table in ("articles", OTHER_LANGUAGES):
+                if table in ARTICLE_TABLES:
                     self.removed_rows += pc.sum(drop).as_py() or 0
                 data = read_parquet(path).filter(pc.invert(drop))
                 if repoint:
