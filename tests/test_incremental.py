@@ -16,7 +16,7 @@ import pytest
 
 from newsclean.tasks.schema import SCHEMA_VERSION
 from newsclean.tasks.storage import journal, run_state
-from tests.helpers import FAKENEWS, ROOT, run_steps
+from tests.helpers import FAKENEWS, REFERENCE, ROOT, run_steps
 
 STABLE = ["doc_id", "title", "text", "url", "domain", "content_hash", "dup_cluster", "n_edits"]
 
@@ -316,3 +316,28 @@ def test_edits_of_schema_3_are_migrated_in_place(tmp_path: Path) -> None:
     assert after[after["stage"] != "learned-boilerplate"]["model_version"].isna().all()
     for path in (out / "edits").glob("*.parquet"):
         assert pq.read_schema(path).metadata[b"newsclean.schema_version"] == SCHEMA_VERSION.encode()
+
+
+@pytest.mark.unit
+def test_dataset_of_schema_6_gains_republication_counts(tmp_path: Path) -> None:
+    """Articles written before ``n_copies``/``publishers`` and duplicates without ``domain``
+    (schema 6) are migrated (null), and the next run that commits fills the counts from the
+    duplicates as they stand (old copies have no domain: they add no publisher)."""
+    import pyarrow.parquet as pq
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    fakenews_slices(raw, 2)
+    run_steps(raw, out)
+    reference = pd.read_parquet(out / "articles").set_index("doc_id")
+    assert reference["n_copies"].sum() == len(pd.read_parquet(out / "duplicates"))
+    for table, columns in (("articles", ["n_copies", "publishers"]), ("duplicates", ["domain"])):
+        for path in (out / table).glob("*.parquet"):
+            pq.write_table(pq.read_table(path).drop_columns(columns), path)
+    (tmp_path / "more").mkdir()  # a later run with something to commit
+    (tmp_path / "more" / "reference.txt").write_bytes(REFERENCE.read_bytes())
+    run_steps(tmp_path / "more", out)
+    articles = pd.read_parquet(out / "articles").set_index("doc_id")
+    assert articles["n_copies"].notna().all()
+    shared = reference.index.intersection(articles.index)
+    assert (articles.loc[shared, "n_copies"] == reference.loc[shared, "n_copies"]).all()
+    assert articles.loc[shared, "publishers"].map(len).ge(1).all()

@@ -10,29 +10,28 @@ from pathlib import Path
 import pytest
 
 from newsclean.tasks.rules import pack
-from newsclean.tasks.stages.pages import page_kind
+from newsclean.tasks.stages.pages import CHECKS, page_kind
 
 pytestmark = pytest.mark.unit
 
 PACK = pack("pages")
-RULES = [r for r in PACK.active if r.kind == "page"]
-KIND = {"page.stub": "stub", "page.teaser": "teaser", "page.listing": "listing",
-        "page.gallery": "gallery"}  # fmt: skip
+RULES = [r for r in PACK.active if r.kind in CHECKS]
 
 
-def kind_of(example: str, rule_name: str) -> tuple[str, str | None]:
-    label, _, text = example.partition(" | ") if rule_name == "page.gallery" else ("", "", example)
-    return page_kind(text, label, PACK)
+def kind_of(example: str) -> tuple[str, str | None]:
+    """An example is a text, or ``URL | text`` (the gallery and index rules read the URL)."""
+    url, _, text = example.partition(" | ") if example.startswith("http") else ("", "", example)
+    return page_kind(text, url, "", PACK)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_page_rule_examples(rule) -> None:
     assert rule.examples_match and rule.examples_keep, rule.id
     for example in rule.examples_match:
-        kind, reason = kind_of(example, rule.name)
-        assert kind == KIND[rule.name] and reason.startswith(rule.id), (rule.id, example)
+        kind, reason = kind_of(example)
+        assert kind == CHECKS[rule.kind][0] and reason.startswith(rule.id), (rule.id, example)
     for example in rule.examples_keep:
-        assert kind_of(example, rule.name) == ("article", None), (rule.id, example)
+        assert kind_of(example) == ("article", None), (rule.id, example)
 
 
 def test_a_genuine_two_paragraph_brief_is_not_a_teaser() -> None:
@@ -41,7 +40,7 @@ def test_a_genuine_two_paragraph_brief_is_not_a_teaser() -> None:
         "Residents can read the full document at the town hall; subscribers to the council's "
         "newsletter will get a summary by e-mail."
     )
-    assert page_kind(brief, "", PACK) == ("article", None)
+    assert page_kind(brief, "", "", PACK) == ("article", None)
 
 
 def test_wcxb_article_pages_are_articles() -> None:
@@ -56,18 +55,26 @@ def test_wcxb_article_pages_are_articles() -> None:
         truth = ast.literal_eval(truth) if isinstance(truth, str) else truth
         lines = (truth.get("main_content") or "").split("\n")
         text = "\n\n".join(line for line in lines if line.strip())
-        kind, _ = page_kind(text, f"{record.get('url')} | {truth.get('title') or ''}", PACK)
+        kind, _ = page_kind(text, record.get("url") or "", truth.get("title") or "", PACK)
         if kind != "article":
             flagged.append(record["file_id"])
     assert len(paths) == 711 and len(flagged) <= 0.02 * len(paths), flagged
 
 
 # Found by hand in the FakeNewsCorpus sample (data/raw/fakenewscorpus, Apache-2.0, its LICENSE
-# beside it): a category page, a section page and a CMS error page scraped as articles.
+# beside it), by reading every record whose URL names a tag, category, author or topic: index
+# pages and a CMS error page scraped as articles. (A real slideshow, trafilatura eval page
+# 0194, is an example of page.gallery/2 in rules/pages.toml.)
 NOT_ARTICLES = {
     "http://breakpoint.org/category/signs-and-wonders/page/3/": "a category page, page 3",
     "http://beforeitsnews.com/stories/category/health.html": "a section page",
     "https://www.city-journal.org/contributor/alice-m-rivlin_314": "an error page",
+    "http://awarenessact.com/tag/waking-up-in-the-morgue/": "a tag page: its first story's teaser",
+    "https://willyloman.wordpress.com/tag/dennis-kucinich/page/2/": "a tag page, page 2",
+    "https://www.christianpost.com/author/brenda-garrison/": "an author page",
+    "http://barenakedislam.com/category/islamization-of-the-west/page/3/": "a category page",
+    "https://willyloman.wordpress.com/category/steven-crowder/": "a category page",
+    "http://www.unz.com/author/anatoly-karlin/topic/digital-philosophy/": "an author's topic archive",
 }
 
 
@@ -81,7 +88,10 @@ def test_fakenewscorpus_index_pages_are_flagged_with_a_reason(tmp_path: Path) ->
     for url in NOT_ARTICLES:
         assert articles.loc[url, "page_kind"] != "article", url
         assert articles.loc[url, "page_kind_reason"].startswith("page."), url
-    assert (articles["page_kind"] == "article").mean() > 0.95
+    # beyond the hand-listed pages: four beforeitsnews stubs and headline lists (read: none
+    # is a story), the only others flagged among the 240
+    flagged = set(articles.index[articles["page_kind"] != "article"])
+    assert len(flagged - set(NOT_ARTICLES)) <= 5, sorted(flagged - set(NOT_ARTICLES))
     assert articles["page_kind_reason"].isna().eq(articles["page_kind"] == "article").all()
     summary = result["summary"]
     assert summary["page_kinds"] == articles["page_kind"].value_counts().to_dict()
