@@ -197,6 +197,17 @@ def _counts(mapping: object) -> list[tuple[str, int]]:
     return [(str(key), _int(value)) for key, value in mapping.items()]
 
 
+def _count_lines(summary: Mapping, key: str, label: str, always: bool = False) -> list[str]:
+    """``label: a 3, b 1`` from the summary's counts under ``key`` (most first); no line for
+    none unless ``always`` (then "—")."""
+    counts = summary.get(key)
+    counts = counts if isinstance(counts, Mapping) else {}
+    if not counts and not always:
+        return []
+    shown = ", ".join(f"{name} {n:,}" for name, n in _by_count(_counts(counts)))
+    return [f"{label}: {shown or '—'}"]
+
+
 def _by_count(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
     """Largest first, ties by name, so the chart order never depends on dict insertion."""
     return sorted(pairs, key=lambda kv: (-kv[1], kv[0]))
@@ -249,36 +260,15 @@ def _header(summary: Mapping[str, Any]) -> str:
         + "</dd></div>"
         for name, value, detail in figures
     )
-    languages = summary.get("languages") if isinstance(summary.get("languages"), Mapping) else {}
-    aside = summary.get("set_aside_languages")
-    aside = aside if isinstance(aside, Mapping) else {}
-    kinds = summary.get("page_kinds")
-    kinds = kinds if isinstance(kinds, Mapping) else {}
-    kinds_aside = summary.get("set_aside_kinds")
-    kinds_aside = kinds_aside if isinstance(kinds_aside, Mapping) else {}
     extra = [
         f"raw files: {_int(files.get('new')):,} new, {_int(files.get('changed')):,} changed, "
         f"{_int(files.get('unchanged')):,} unchanged",
-        "kept per language: "
-        + (", ".join(f"{code} {n:,}" for code, n in _by_count(_counts(languages))) or "—"),
-        *(
-            [
-                "set aside (other languages, other_languages/): "
-                + ", ".join(f"{code} {n:,}" for code, n in _by_count(_counts(aside)))
-            ]
-            if aside
-            else []
+        *_count_lines(summary, "languages", "kept per language", always=True),
+        *_count_lines(
+            summary, "set_aside_languages", "set aside (other languages, other_languages/)"
         ),
-        "kept per page kind: "
-        + (", ".join(f"{kind} {n:,}" for kind, n in _by_count(_counts(kinds))) or "—"),
-        *(
-            [
-                "set aside (other page kinds, other_kinds/): "
-                + ", ".join(f"{kind} {n:,}" for kind, n in _by_count(_counts(kinds_aside)))
-            ]
-            if kinds_aside
-            else []
-        ),
+        *_count_lines(summary, "page_kinds", "kept per page kind", always=True),
+        *_count_lines(summary, "set_aside_kinds", "set aside (other page kinds, other_kinds/)"),
         f"already published: {_int(dedup.get('already_published')):,}",
         f"replaced: {_int(dedup.get('replaced')):,}",
     ]
