@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +28,7 @@ from rich.table import Table
 from newsclean.tasks.pipeline.learn_job import list_learned
 from newsclean.tasks.pipeline.report import headline_rows
 from newsclean.tasks.schema import ANY_PUBLISHER
-from newsclean.tasks.settings import RUN, SERVE
+from newsclean.tasks.settings import RUN, SERVE, SERVER
 from newsclean.tasks.stages.dedup import KEEP_CRITERIA
 from newsclean.tasks.stages.learned import default_config as learned_config
 from newsclean.tasks.stages.minhash import default_config
@@ -172,19 +173,39 @@ def run(
     if threshold is not None and not 0 < threshold <= 1:
         console.print("[red]--threshold must be in (0, 1][/red]")
         raise typer.Exit(2)
-    from newsclean.tasks.storage.run_state import OutputBusy, check_lock
+    from newsclean.tasks.storage.run_state import OutputBusy, check_lock, nothing_new
 
-    try:  # before Prefect starts: a refused run costs no server and no traceback
-        check_lock(out.resolve(), lock_wait)
+    try:  # before Prefect starts: a refused or a no-op run costs no server and no traceback
+        unchanged = None if full else nothing_new(raw_dir.resolve(), out.resolve(), lock_wait)
+        if unchanged is None:
+            check_lock(out.resolve(), lock_wait)
     except OutputBusy as busy:
         _say_failure(str(busy))
         raise typer.Exit(3) from None
+    if unchanged is not None:
+        console.print(
+            f"nothing new in {raw_dir}: its {len(unchanged.unchanged):,} files are unchanged "
+            f"since the runs that processed them; {out} is as it was (--full reprocesses "
+            "everything).",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
     if not verbose:  # the CLI reports every outcome itself; --verbose shows Prefect's logs
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_INTERNAL_LOGGING_LEVEL", "CRITICAL")
     # Lazy: Prefect's settings must be in the environment before it is imported, and
     # `newsclean report`/`show` should not pay Prefect's import time.
     import newsclean.prefect_env  # noqa: F401
+    from newsclean import warm_server
+
+    warm = warm_server.enabled()
+    if warm:  # before Prefect is imported: it reads PREFECT_API_URL once
+        try:
+            os.environ["PREFECT_API_URL"] = warm_server.start()["url"]
+        except RuntimeError as error:
+            _say_failure(f"{error}: this run starts a temporary server instead")
+            warm = False
     from newsclean.flows import clean_corpus
     from newsclean.server_watch import ServerWatch
     from newsclean.tasks.pipeline import progress
@@ -201,7 +222,10 @@ def run(
         TransferSpeedColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as bar:
+    with (
+        warm_server.in_use() if warm else nullcontext(),
+        Progress(*columns, console=console, transient=False) as bar,
+    ):
         job = bar.add_task("clean", total=None)
 
         def server_gone(reported: bool) -> None:
@@ -352,6 +376,52 @@ def show(
 
 boilerplate_app = typer.Typer(help="The boilerplate learned per publisher.", no_args_is_help=True)
 app.add_typer(boilerplate_app, name="boilerplate")
+
+server_app = typer.Typer(
+    help="The warm local Prefect server one-off runs reuse (started by the first run, stopped "
+    "after [server] idle_seconds unused)."
+)
+app.add_typer(server_app, name="server")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Whether the warm server runs, where, since when."""
+    import newsclean.prefect_env  # noqa: F401  (PREFECT_HOME)
+    from newsclean import warm_server
+
+    record = warm_server.status()
+    if record is None:
+        console.print("no warm Prefect server is running")
+        raise typer.Exit(1)
+    console.print(
+        f"warm Prefect server {record['url']} (keeper pid {record['pid']}, since "
+        f"{record['started']}; stops after {record['idle_seconds']:g} s unused)",
+        markup=False,
+    )
+
+
+@server_app.command("start")
+def server_start(
+    idle: Annotated[
+        float, typer.Option(help="Seconds unused after which it stops itself.")
+    ] = SERVER.idle_seconds,
+) -> None:
+    """Start the warm server now (a run would start it too)."""
+    import newsclean.prefect_env  # noqa: F401
+    from newsclean import warm_server
+
+    record = warm_server.start(idle)
+    console.print(f"warm Prefect server {record['url']} (keeper pid {record['pid']})", markup=False)
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the warm server (and its keeper)."""
+    import newsclean.prefect_env  # noqa: F401
+    from newsclean import warm_server
+
+    console.print("stopped" if warm_server.stop() else "no warm Prefect server was running")
 
 
 @boilerplate_app.command("list")

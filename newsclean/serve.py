@@ -27,7 +27,7 @@ from newsclean.tasks.settings import RUN, SERVE
 START_TIMEOUT = SERVE.server_start_timeout
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
             return response.status == 200
@@ -38,6 +38,30 @@ def _healthy(url: str) -> bool:
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def start_server(port: int, log: Path) -> subprocess.Popen:
+    """``prefect server start`` on 127.0.0.1:``port`` in its own process group (SQLite under
+    PREFECT_HOME, output to ``log``), returned once its API answers."""
+    url = f"http://127.0.0.1:{port}/api"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "prefect", "server", "start",
+        "--host", "127.0.0.1", "--port", str(port), "--analytics-off",
+    ]  # fmt: skip
+    with open(log, "ab") as sink:
+        server = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while not healthy(url):
+        if server.poll() is not None:
+            raise RuntimeError(f"prefect server exited ({server.returncode}); see {log}")
+        if time.monotonic() > deadline:
+            stop_group(server)
+            raise RuntimeError(f"prefect server did not answer in {START_TIMEOUT:.0f} s")
+        time.sleep(0.5)
+    return server
 
 
 @contextmanager
@@ -51,33 +75,16 @@ def standing_server(port: int = SERVE.port, log: Path | None = None) -> Iterator
     if not _port_free(port):
         raise RuntimeError(f"port {port} is in use: pass --port, or set PREFECT_API_URL")
     url = f"http://127.0.0.1:{port}/api"
-    home = Path(os.environ["PREFECT_HOME"])
-    log = log or home / "server.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable, "-m", "prefect", "server", "start",
-        "--host", "127.0.0.1", "--port", str(port), "--analytics-off",
-    ]  # fmt: skip
-    with open(log, "ab") as sink:
-        server = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    server = start_server(port, log or Path(os.environ["PREFECT_HOME"]) / "server.log")
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(url):
-            if server.poll() is not None:
-                raise RuntimeError(f"prefect server exited ({server.returncode}); see {log}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server did not answer in {START_TIMEOUT:.0f} s")
-            time.sleep(0.5)
         os.environ["PREFECT_API_URL"] = url
         yield url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
-        _stop_group(server)
+        stop_group(server)
 
 
-def _stop_group(process: subprocess.Popen) -> None:
+def stop_group(process: subprocess.Popen) -> None:
     """SIGTERM the server's process group, SIGKILL what is left after 20 s."""
     try:
         os.killpg(process.pid, signal.SIGTERM)

@@ -43,6 +43,13 @@ class ServeSettings:
     server_start_timeout: float
 
 
+@dataclass(frozen=True)
+class ServerSettings:
+    """The ``[server]`` table of settings.toml: the warm server of one-off runs."""
+
+    idle_seconds: float
+
+
 def _table(cls: type[T], name: str, path: Path = SETTINGS_FILE) -> T:
     """One table of settings.toml as ``cls``; a missing or unknown key fails loudly."""
     table = _load(path)[name]
@@ -63,3 +70,4 @@ def _load(path: Path) -> dict:
 
 RUN = _table(RunSettings, "run")
 SERVE = _table(ServeSettings, "serve")
+SERVER = _table(ServerSettings, "server")

@@ -3,6 +3,7 @@ level costs seconds for every unit-test run (docs/prefect.md)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,10 @@ import pytest
 
 import newsclean.prefect_env  # noqa: F401  (telemetry off, PREFECT_HOME, before any prefect import)
 from tests.helpers import RAW
+
+# No test leaves a warm Prefect server behind (newsclean/warm_server.py): CLI runs in tests,
+# and the processes they start, use a temporary one unless a test asks for it.
+os.environ["NEWSCLEAN_WARM_SERVER"] = "0"
 
 
 @pytest.fixture(scope="session")

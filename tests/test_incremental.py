@@ -341,3 +341,57 @@ def test_dataset_of_schema_6_gains_republication_counts(tmp_path: Path) -> None:
     shared = reference.index.intersection(articles.index)
     assert (articles.loc[shared, "n_copies"] == reference.loc[shared, "n_copies"]).all()
     assert articles.loc[shared, "publishers"].map(len).ge(1).all()
+
+
+@pytest.mark.process
+def test_a_run_with_nothing_new_returns_before_prefect_starts(tmp_path: Path) -> None:
+    """Every raw file unchanged since the manifest: `newsclean run` prints one line and exits
+    0 without importing Prefect (a no-op run took 14.5 s for the server alone), and writes
+    nothing."""
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    fakenews_slices(raw, 2, rows=40)
+    run_steps(raw, out)
+    before = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "newsclean.cli", "run", str(raw),
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "300"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nothing new in") and "2 files" in lines[0]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "prefect" not in imported
+    assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == before
+
+
+@pytest.mark.unit
+def test_nothing_new_only_when_a_run_would_do_nothing(tmp_path: Path) -> None:
+    """A changed or new file, a commit to roll forward, staging left by a killed run or a file
+    to migrate all need a real run."""
+    import pyarrow.parquet as pq
+
+    from newsclean.tasks.storage.run_state import nothing_new
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    assert nothing_new(raw, out) is None  # no dataset yet
+    paths = fakenews_slices(raw, 2, rows=40)
+    run_steps(raw, out)
+    assert nothing_new(raw, out) is not None
+    (out / journal.JOURNAL).write_text("{}")
+    assert nothing_new(raw, out) is None
+    (out / journal.JOURNAL).unlink()
+    (out / "_staging").mkdir()
+    assert nothing_new(raw, out) is None
+    (out / "_staging").rmdir()
+    part = next((out / "duplicates").glob("*.parquet"))
+    original = part.read_bytes()
+    pq.write_table(pq.read_table(part).drop_columns(["domain"]), part)  # schema 6
+    assert nothing_new(raw, out) is None
+    part.write_bytes(original)
+    assert nothing_new(raw, out) is not None
+    (raw / "new.txt").write_text("Title\n\nA new story.\n")
+    assert nothing_new(raw, out) is None
+    (raw / "new.txt").unlink()
+    os.utime(paths[0], ns=(1, 1))  # touched: the manifest's stat must be recorded
+    assert nothing_new(raw, out) is None

@@ -23,6 +23,7 @@ Each rewrite keeps the file's metadata (its run id) and goes through a temp file
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -44,28 +45,41 @@ _LEARNED_RULE = "learned.repeated-line"
 _LEARNED_RULE_AT_SCHEMA_3 = "learned.repeated-line/1"
 
 
-def migrate(out: Path) -> int:
-    """Bring every published file to the current schema; returns the files rewritten."""
-    rewritten = 0
+def _plan(out: Path) -> list[tuple[Path, Callable[[Path], pa.Table]]]:
+    """Every published file of an older schema, with the function that brings it up to
+    date (reading file footers only)."""
+    plan: list[tuple[Path, Callable[[Path], pa.Table]]] = []
     for path in published_parts(out, "duplicates"):
         names = pq.read_schema(path).names
         if "content_hash" not in names:
-            _rewrite(path, _duplicates_from_schema_1(path))
-            rewritten += 1
+            plan.append((path, _duplicates_from_schema_1))
         elif "domain" not in names:
-            _rewrite(path, _duplicates_from_schema_6(read_parquet(path)))
-            rewritten += 1
+            plan.append((path, lambda p: _duplicates_from_schema_6(read_parquet(p))))
     for path in published_parts(out, "edits"):
         names = pq.read_schema(path).names
         if "publisher" not in names or "model_version" not in names:
-            _rewrite(path, _edits_from_schema_3(read_parquet(path)))
-            rewritten += 1
+            plan.append((path, lambda p: _edits_from_schema_3(read_parquet(p))))
     for path in (p for table in ARTICLE_TABLES for p in published_parts(out, table)):
-        missing = [n for n in _ADDED_ARTICLE_COLUMNS if n not in pq.read_schema(path).names]
+        names = pq.read_schema(path).names
+        missing = [n for n in _ADDED_ARTICLE_COLUMNS if n not in names]
         if missing:
-            _rewrite(path, _articles_with_null_columns(read_parquet(path), missing))
-            rewritten += 1
-    return rewritten
+            plan.append(
+                (path, lambda p, m=missing: _articles_with_null_columns(read_parquet(p), m))
+            )
+    return plan
+
+
+def pending(out: Path) -> bool:
+    """Some published file is of an older schema (the next run migrates it)."""
+    return bool(_plan(out))
+
+
+def migrate(out: Path) -> int:
+    """Bring every published file to the current schema; returns the files rewritten."""
+    plan = _plan(out)
+    for path, upgraded in plan:
+        _rewrite(path, upgraded(path))
+    return len(plan)
 
 
 #: ``articles`` columns added after schema 3, null in files written before them.

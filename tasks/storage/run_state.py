@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from newsclean.tasks.storage import journal, migrate
+from newsclean.tasks.storage import journal, manifest, migrate
 from newsclean.tasks.storage.io import write_text_atomic
 from newsclean.tasks.storage.layout import RUNS_DIR, STAGING, remove_staging, run_summary_path
 from newsclean.tasks.storage.manifest import MANIFEST
@@ -92,6 +92,25 @@ def acquire_lock(out: Path, holder: dict[str, Any], wait_seconds: float = 0.0) -
     handle.write(json.dumps(holder))
     handle.flush()
     return handle
+
+
+def nothing_new(raw_dir: Path, out_dir: Path, lock_wait: float = 0.0) -> manifest.Scan | None:
+    """The scan of ``raw_dir`` when a run would have nothing to do — every file unchanged
+    since the manifest, no commit to roll forward, no staging left by a killed run, no file
+    to migrate — else None. Checked under the writer lock (:class:`OutputBusy` when another
+    run holds it), before any orchestration starts: a no-op run then costs a directory scan."""
+    if not (out_dir / manifest.MANIFEST).exists():
+        return None
+    lock = acquire_lock(out_dir, {"check": "nothing new?", "pid": os.getpid()}, lock_wait)
+    try:
+        if (out_dir / journal.JOURNAL).exists() or (out_dir / STAGING).exists():
+            return None
+        if migrate.pending(out_dir):
+            return None
+        scan = manifest.scan(raw_dir, out_dir)
+        return None if scan.new or scan.changed or scan.rows else scan
+    finally:
+        lock.close()
 
 
 def start_run(raw_dir: str, out_dir: str, lock_wait: float = 0.0) -> RunContext:
