@@ -99,13 +99,14 @@ def stop() -> bool:
         path.unlink(missing_ok=True)
         return False
     deadline = time.monotonic() + 30
-    while _running(pid) and time.monotonic() < deadline:  # it stops the server, then exits
+    while process_alive(pid) and time.monotonic() < deadline:  # it stops the server, then exits
         time.sleep(0.2)
     path.unlink(missing_ok=True)
     return True
 
 
-def _running(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this pid exists (a zombie child counts: reap your children)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -12,15 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from newsclean.warm_server import process_alive
+
 pytestmark = [pytest.mark.process, pytest.mark.slow]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _start(env: dict[str, str], idle: float) -> dict:
@@ -50,7 +44,7 @@ def test_runs_reuse_the_warm_server_until_it_idles_out(
     env = {**os.environ, "NEWSCLEAN_WARM_SERVER": "1", "COLUMNS": "300"}
     record = _start(env, idle=8)
     try:
-        assert warm_server.status() == record and _alive(record["pid"])
+        assert warm_server.status() == record and process_alive(record["pid"])
         out = tmp_path / "clean"
         started = time.monotonic()
         done = subprocess.run(
@@ -69,9 +63,9 @@ def test_runs_reuse_the_warm_server_until_it_idles_out(
         )  # fmt: skip
         assert status.returncode == 0 and record["url"] in status.stdout
         deadline = time.monotonic() + 60
-        while _alive(record["pid"]) and time.monotonic() < deadline:
+        while process_alive(record["pid"]) and time.monotonic() < deadline:
             time.sleep(1)
-        assert not _alive(record["pid"]) and warm_server.status() is None  # idled out
+        assert not process_alive(record["pid"]) and warm_server.status() is None  # idled out
     finally:
         warm_server.stop()
 
@@ -94,6 +88,6 @@ def test_server_stop_stops_it(tmp_path: Path, monkeypatch) -> None:
             capture_output=True, text=True, env=env, timeout=90,
         )  # fmt: skip
         assert stopped.returncode == 0 and "stopped" in stopped.stdout
-        assert not _alive(record["pid"]) and warm_server.status() is None
+        assert not process_alive(record["pid"]) and warm_server.status() is None
     finally:
         warm_server.stop()
