@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,12 +40,27 @@ def _home() -> Path:
 
 
 def enabled() -> bool:
-    """A run should use (and start) the warm server."""
+    """A run should use (and start) the warm server: no Prefect API is configured, in the
+    environment or in the active Prefect profile, and it is not turned off."""
     return (
         not os.environ.get("PREFECT_API_URL")
+        and not _profile_api_url()
         and os.environ.get("NEWSCLEAN_WARM_SERVER", "1") != "0"
         and SERVER.idle_seconds > 0
     )
+
+
+def _profile_api_url() -> str | None:
+    """PREFECT_API_URL of the active profile in PREFECT_HOME/profiles.toml (``prefect config
+    set`` writes it there), read without importing Prefect."""
+    path = _home() / "profiles.toml"
+    try:
+        profiles = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    value = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return str(value) if value else None
 
 
 def status() -> dict[str, Any] | None:

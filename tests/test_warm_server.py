@@ -14,7 +14,27 @@ import pytest
 
 from newsclean.warm_server import process_alive
 
-pytestmark = [pytest.mark.process, pytest.mark.slow]
+
+@pytest.mark.unit
+def test_a_configured_prefect_api_turns_the_warm_server_off(tmp_path: Path, monkeypatch) -> None:
+    from newsclean import warm_server
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILE", raising=False)
+    monkeypatch.setenv("NEWSCLEAN_WARM_SERVER", "1")
+    assert warm_server.enabled()
+    (tmp_path / "profiles.toml").write_text(
+        'active = "team"\n[profiles.team]\nPREFECT_API_URL = "http://prefect.internal:4200/api"\n'
+    )
+    assert not warm_server.enabled()  # `prefect config set PREFECT_API_URL=...` wins
+    monkeypatch.setenv("PREFECT_PROFILE", "local")
+    assert warm_server.enabled()
+    monkeypatch.setenv("PREFECT_API_URL", "http://elsewhere/api")
+    assert not warm_server.enabled()
+    monkeypatch.delenv("PREFECT_API_URL")
+    monkeypatch.setenv("NEWSCLEAN_WARM_SERVER", "0")
+    assert not warm_server.enabled()
 
 
 def _start(env: dict[str, str], idle: float) -> dict:
@@ -32,6 +52,8 @@ def _start(env: dict[str, str], idle: float) -> dict:
     return record
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_runs_reuse_the_warm_server_until_it_idles_out(
     tmp_path: Path, demo_raw: Path, monkeypatch
 ) -> None:
@@ -70,6 +92,8 @@ def test_runs_reuse_the_warm_server_until_it_idles_out(
         warm_server.stop()
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_server_stop_stops_it(tmp_path: Path, monkeypatch) -> None:
     from newsclean import warm_server
 
