@@ -177,7 +177,7 @@ def run(
 
     try:  # before Prefect starts: a refused or a no-op run costs no server and no traceback
         unchanged = None if full else nothing_new(raw_dir.resolve(), out.resolve(), lock_wait)
-        if unchanged is None:
+        if full:  # nothing_new checked the lock otherwise
             check_lock(out.resolve(), lock_wait)
     except OutputBusy as busy:
         _say_failure(str(busy))

@@ -143,8 +143,7 @@ class PublishJob:
         return [name for name, values in asked.items() if values]
 
 
-def _set_aside(articles: pa.Table, wanted: pa.Array, reasons: list[str]) -> pa.Table:
-    others = articles.filter(pc.invert(wanted))
+def _with_reasons(others: pa.Table, reasons: list[str]) -> pa.Table:
     return others.append_column(SET_ASIDE_FIELD, pa.array(reasons, pa.string()))
 
 
@@ -160,14 +159,14 @@ def split_languages(
         pc.is_in(articles.column("language"), value_set=pa.array(languages, pa.string())), False
     )
     asked = ",".join(languages)
-    codes = articles.column("language").filter(pc.invert(wanted)).to_pylist()
+    others = articles.filter(pc.invert(wanted))
     reasons = [
         f"language {code} not in --languages {asked}"
         if code
         else f"language unknown, not in --languages {asked}"
-        for code in codes
+        for code in others.column("language").to_pylist()
     ]
-    return articles.filter(wanted), _set_aside(articles, wanted, reasons)
+    return articles.filter(wanted), _with_reasons(others, reasons)
 
 
 def split_kinds(
@@ -182,14 +181,14 @@ def split_kinds(
     asked = ",".join(kinds)
     others = articles.filter(pc.invert(wanted))
     reasons = [
-        f"page kind {kind} not in --keep-kinds {asked}" + (f" ({why})" if why else "")
+        f"page kind {kind or 'article'} not in --keep-kinds {asked}" + (f" ({why})" if why else "")
         for kind, why in zip(
-            page_kind.filter(pc.invert(wanted)).to_pylist(),
+            others.column("page_kind").to_pylist(),
             others.column("page_kind_reason").to_pylist(),
             strict=True,
         )
     ]
-    return articles.filter(wanted), _set_aside(articles, wanted, reasons)
+    return articles.filter(wanted), _with_reasons(others, reasons)
 
 
 def _publish_runner(job: PublishJob, schema: pa.Schema) -> Runner:

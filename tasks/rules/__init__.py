@@ -6,7 +6,7 @@ validates the packs once (ids unique and well formed, patterns compile as Python
 as RE2, so they are linear-time) and hands the stages typed rules.
 
 Code asks for a rule by **name** (``pack.get("dedup.near-minhash")``) and gets its newest
-version; an exact id (``pack.get("dedup.near-minhash/1")``) is for tests and tools. A pack
+version; an exact id (``pack.get("dedup.near-minhash/2")``) is for tests and tools. A pack
 may keep an older version beside the new one (its examples still run); only the newest
 version of each name is *active*, i.e. applied by the stages. Every edit row names the exact
 id that made it, and ``fingerprints.json`` pins what each id means (see

@@ -230,20 +230,15 @@ def lsh_candidates(new: Documents, old_bands: OldBands, config: NearDupConfig) -
 
 
 def key_candidates(
-    new: Documents, old: SketchSource, column: str, config: NearDupConfig
-) -> np.ndarray:
-    """Pairs of documents (with shingles) that share a non-null ``column`` key, at least
-    one of them new; a big bucket is chained like an LSH bucket (:func:`bucket_pairs`)."""
-    n_new = len(new)
-    own = new.source().columns(["has_shingles", column])
-    new_keys = own.column(column).combine_chunks()
-    new_ok = np.asarray(own.column("has_shingles"), dtype=bool) & np.asarray(
-        new_keys.is_valid(), dtype=bool
-    )
-    new_nodes = np.flatnonzero(new_ok)
-    old_keys = old.column(column).combine_chunks() if len(old) else pa.array([], pa.uint64())
-    old_ok = old.has_shingles() & np.asarray(old_keys.is_valid(), dtype=bool)
-    old_nodes = np.flatnonzero(old_ok)
+    new_keys: pa.Array, new_has: np.ndarray, old_keys: pa.Array, old_has: np.ndarray,
+    config: NearDupConfig,
+) -> np.ndarray:  # fmt: skip
+    """Pairs of documents (with shingles) that share a non-null key, at least one of them
+    new (``new_*``: this run's documents, ``old_*``: the indexed articles); a big bucket is
+    chained like an LSH bucket (:func:`bucket_pairs`)."""
+    n_new = len(new_keys)
+    new_nodes = np.flatnonzero(new_has & np.asarray(new_keys.is_valid(), dtype=bool))
+    old_nodes = np.flatnonzero(old_has & np.asarray(old_keys.is_valid(), dtype=bool))
     values = np.concatenate(
         [
             np.asarray(new_keys.fill_null(0), dtype=np.uint64)[new_nodes],
@@ -253,6 +248,26 @@ def key_candidates(
     nodes = np.concatenate([new_nodes, old_nodes + n_new]).astype(np.int64)
     pairs = bucket_pairs(values, nodes, n_new, config.max_bucket_pairs)
     return np.unique(pairs, axis=0) if len(pairs) else pairs
+
+
+def _all_key_candidates(
+    new: Documents, old: SketchSource, old_has: np.ndarray, config: NearDupConfig
+) -> dict[str, np.ndarray]:
+    """:func:`key_candidates` of every key in :data:`KEY_KINDS`, each source read once."""
+    columns = list(KEY_KINDS.values())
+    own = new.source().columns(["has_shingles", *columns])
+    new_has = np.asarray(own.column("has_shingles"), dtype=bool)
+    indexed = old.columns(columns)
+    return {
+        kind: key_candidates(
+            own.column(column).combine_chunks(),
+            new_has,
+            indexed.column(column).combine_chunks().cast(pa.uint64()),
+            old_has,
+            config,
+        )
+        for kind, column in KEY_KINDS.items()
+    }
 
 
 def estimated_containment(jaccard: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -336,10 +351,7 @@ def _verify(
     left, right = row_of[pairs[:, 0]], row_of[pairs[:, 1]]
     accept = minhash.estimated_jaccard(sigs[left], sigs[right]) >= config.threshold
     if config.numbers_must_match:
-        for i in np.flatnonzero(accept):
-            a, b = numbers[left[i]], numbers[right[i]]
-            if minhash.numbers_conflict(a[0], a[1], b[0], b[1]):
-                accept[i] = False
+        _reject_conflicting_figures(accept, left, right, numbers)
     return pairs[accept]
 
 
@@ -347,7 +359,7 @@ def _reject_conflicting_figures(
     accept: np.ndarray, left: np.ndarray, right: np.ndarray, numbers: _Figures
 ) -> None:
     """Unset ``accept`` for the accepted pairs of rows whose figures differ in a context
-    (the loop of :func:`_verify`, whose code is pinned to ``dedup.near-minhash/1``)."""
+    (the near-dup and the headline-key verification share it)."""
     for i in np.flatnonzero(accept):
         a, b = numbers[left[i]], numbers[right[i]]
         if minhash.numbers_conflict(a[0], a[1], b[0], b[1]):
@@ -391,8 +403,9 @@ def decide(new: Documents, old: SketchSource, config: NearDupConfig) -> Decision
         ]
     )
     exact = exact_pairs(hashes, n_new)
-    candidates = lsh_candidates(new, OldBands(old.column, old.has_shingles()), config)
-    by_key = {kind: key_candidates(new, old, column, config) for kind, column in KEY_KINDS.items()}
+    old_has = old.has_shingles()
+    candidates = lsh_candidates(new, OldBands(old.column, old_has), config)
+    by_key = _all_key_candidates(new, old, old_has, config)
     touched = np.concatenate(
         [exact.ravel(), candidates.ravel(), *(pairs.ravel() for pairs in by_key.values())]
     )

@@ -98,11 +98,12 @@ def nothing_new(raw_dir: Path, out_dir: Path, lock_wait: float = 0.0) -> manifes
     """The scan of ``raw_dir`` when a run would have nothing to do — every file unchanged
     since the manifest, no commit to roll forward, no staging left by a killed run, no file
     to migrate — else None. Checked under the writer lock (:class:`OutputBusy` when another
-    run holds it), before any orchestration starts: a no-op run then costs a directory scan."""
-    if not (out_dir / manifest.MANIFEST).exists():
-        return None
+    run holds it), before any orchestration starts: a no-op run then costs a directory scan,
+    and any other run has had its lock check."""
     lock = acquire_lock(out_dir, {"check": "nothing new?", "pid": os.getpid()}, lock_wait)
     try:
+        if not (out_dir / MANIFEST).exists():
+            return None
         if (out_dir / journal.JOURNAL).exists() or (out_dir / STAGING).exists():
             return None
         if migrate.pending(out_dir):
