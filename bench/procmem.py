@@ -41,6 +41,7 @@ ROLE_NEEDLES: tuple[tuple[str, str], ...] = (
     ("resource_tracker", "resource-tracker"),
     ("forkserver", "forkserver"),
     ("spawn_main", "worker"),
+    ("newsclean.warm_server", "warm-server-keeper"),
     ("uvicorn", "prefect-server"),
     ("prefect", "prefect-server"),
 )
@@ -69,9 +70,17 @@ class TreeMemorySampler(threading.Thread):
     ``cpu_seconds`` (the sampler's own CPU time: its cost to the measured run).
     """
 
-    def __init__(self, root_pid: int, interval: float = 0.05, pss_every: int = 5) -> None:
+    def __init__(
+        self,
+        root_pid: int,
+        interval: float = 0.05,
+        pss_every: int = 5,
+        extra_roots: tuple[int, ...] = (),
+    ) -> None:
         super().__init__(daemon=True)
         self.root_pid = root_pid
+        #: Other trees the run uses and pays for (a warm Prefect server it talks to).
+        self.extra_roots = extra_roots
         self.interval = interval
         self.pss_every = max(1, pss_every)
         self.peak_rss = 0
@@ -85,7 +94,7 @@ class TreeMemorySampler(threading.Thread):
         self._page = os.sysconf("SC_PAGE_SIZE")
 
     def _tree(self) -> list[int]:
-        """Pids of ``root_pid`` and all its descendants, root first."""
+        """Pids of ``root_pid``, the ``extra_roots`` and all their descendants, root first."""
         children: dict[int, list[int]] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -97,7 +106,7 @@ class TreeMemorySampler(threading.Thread):
             except (OSError, IndexError, ValueError):
                 continue  # exited between listdir and open
             children.setdefault(ppid, []).append(int(entry))
-        pids, todo = [], [self.root_pid]
+        pids, todo = [], [*reversed(self.extra_roots), self.root_pid]
         while todo:
             pid = todo.pop()
             pids.append(pid)

@@ -26,6 +26,12 @@ their ``truth.json`` matches; outputs are deleted after each run unless ``--keep
 Both tools read a corpus that is most likely in the page cache (just generated, or
 read by the previous run), so disk speed is not part of the figures.
 
+``--cli`` runs newsclean as users do, ``newsclean run RAW --out OUT``, with a temporary
+Prefect server (a first run); ``--warm-server`` starts newsclean's warm server before the
+first measured run, as a first ``newsclean run`` would, and measures every run on it (a
+second run): the server's processes are sampled with each run's tree, since the run uses
+them.
+
 ``--vs-tree DIR`` runs the same corpora through another checkout of newsclean (an older
 release, ``git worktree add /tmp/old <commit>``) with this interpreter, as the tool
 ``baseline``: the same dependencies, only newsclean's code differs. With ``--repeat N`` every
@@ -34,6 +40,8 @@ tool runs N times per corpus, the tools alternating (A B A B), and the table sho
 Usage::
 
     /work/venv/bin/python bench/throughput.py --mb 100 --vs-datatrove
+    /work/venv/bin/python bench/throughput.py --mb 100 --vs-datatrove --cli --repeat 2
+    /work/venv/bin/python bench/throughput.py --mb 100 --vs-datatrove --warm-server --repeat 2
     /work/venv/bin/python bench/throughput.py --sizes 100,1000      # is peak RSS flat?
     /work/venv/bin/python bench/throughput.py --sizes 100,1000 --vs-tree /tmp/old --repeat 2
 """
@@ -95,7 +103,11 @@ class Measured:
 
 
 def run_measured(
-    cmd: list[str], log_path: Path, cwd: Path = REPO_DIR, env: dict[str, str] | None = None
+    cmd: list[str],
+    log_path: Path,
+    cwd: Path = REPO_DIR,
+    env: dict[str, str] | None = None,
+    extra_roots: tuple[int, ...] = (),
 ) -> Measured:
     """Run ``cmd`` to completion, timing it and sampling its process tree's memory.
 
@@ -116,7 +128,7 @@ def run_measured(
             text=True,
             encoding="utf-8",
         )
-        sampler = TreeMemorySampler(proc.pid)
+        sampler = TreeMemorySampler(proc.pid, extra_roots=extra_roots)
         sampler.start()
         stdout, _ = proc.communicate()
         wall = time.perf_counter() - t0
@@ -233,12 +245,22 @@ def run_newsclean(
     typos: bool = True,
     tree: Path | None = None,
     tool: str = "newsclean",
+    cli: bool = False,
+    server: tuple[int, ...] = (),
 ) -> ToolRun:
     """Run the clean-corpus flow in a subprocess of ``python`` and collect its figures;
-    with ``tree``, the flow of that other checkout (its folder first on the path)."""
+    with ``tree``, the flow of that other checkout (its folder first on the path). With
+    ``cli``, the command users run, ``newsclean run``: on the warm server whose keeper pid
+    is ``server`` (its memory counted with the run's), else with a temporary server."""
     if out_dir.exists():
         shutil.rmtree(out_dir)  # one run per folder: runs/ and duplicates/ stay unambiguous
     module, snippet, cwd, env = FLOW_MODULE, FLOW_SNIPPET, REPO_DIR, None
+    if cli and tree is None:
+        cmd = [python, "-m", "newsclean.cli", "run", str(raw_dir), "--out", str(out_dir)]
+        cmd += ["--workers", str(workers), "--typos" if typos else "--no-typos"]
+        cmd += ["--batch-size", str(batch_size)] if batch_size else []
+        env = {**os.environ, "NEWSCLEAN_WARM_SERVER": "1" if server else "0"}
+        return _collect(tool, cmd, out_dir, truth, log_dir, cwd, env, server)
     if tree is not None:
         cwd, env = tree, {**os.environ, "PYTHONPATH": str(tree)}
         if not (tree / "newsclean" / "flows").exists():  # before newsclean.flows existed
@@ -249,8 +271,22 @@ def run_newsclean(
     else:
         cmd = [python, "-c", snippet, str(raw_dir), str(out_dir), str(workers)]
         cmd += [str(batch_size or 0), "on" if typos else "off"]
+    return _collect(tool, cmd, out_dir, truth, log_dir, cwd, env)
+
+
+def _collect(
+    tool: str,
+    cmd: list[str],
+    out_dir: Path,
+    truth: dict[str, Any],
+    log_dir: Path,
+    cwd: Path,
+    env: dict[str, str] | None,
+    server: tuple[int, ...] = (),
+) -> ToolRun:
+    """Run one newsclean command measured, then read its run summary."""
     mb = truth["text_bytes"] / MB
-    m = run_measured(cmd, log_dir / f"{tool}-{mb:g}mb.log", cwd=cwd, env=env)
+    m = run_measured(cmd, log_dir / f"{tool}-{mb:g}mb.log", cwd=cwd, env=env, extra_roots=server)
     summary: dict[str, Any] = {}
     runs = sorted((out_dir / "runs").glob("*.json")) if m.returncode == 0 else []
     if runs:
@@ -264,7 +300,8 @@ def run_newsclean(
         truth["n_docs"],
         m,
         summary.get("seconds"),
-        shlex.join(cmd if cmd[1] == "-m" else [*cmd[:2], "<FLOW_SNIPPET>", *cmd[3:]]),
+        shlex.join(cmd if cmd[1] == "-m" else [*cmd[:2], "<FLOW_SNIPPET>", *cmd[3:]])
+        + (" (on the warm server)" if server else ""),
         extra,
     )
 
@@ -460,7 +497,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     ap.add_argument("--keep", action="store_true", help="keep the tools' output folders")
+    ap.add_argument("--cli", action="store_true", help="run newsclean as users do: `newsclean run`")
+    ap.add_argument(
+        "--warm-server",
+        action="store_true",
+        help="`newsclean run` on a warm Prefect server started before the first run (a second"
+        " run); its processes' memory is counted with each run's",
+    )
     args = ap.parse_args(argv)
+    args.cli = args.cli or args.warm_server
     args.size_list = (
         [float(s) for s in args.sizes.split(",") if s.strip()] if args.sizes else [args.mb]
     )
@@ -478,45 +523,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}; code: {git_state()}")
     print(f"argv: {shlex.join([Path(sys.executable).name, *sys.argv])}")
     runs: list[ToolRun] = []
-    for mb in args.size_list:
-        corpus, truth, reused = ensure_corpus(
-            work, mb, args.fmt, args.dup_share, args.seed, args.file_mb
-        )
-        raw = corpus / truth.get("raw_dir", "raw")
-        print(
-            f"\ncorpus {raw} ({'reused' if reused else 'generated'}): {len(truth['files'])} "
-            f"{args.fmt} files, {truth['text_bytes'] / MB:,.1f} MB text, "
-            f"{truth['file_bytes'] / MB:,.1f} MB on disk, {truth['n_docs']:,} docs, "
-            f"{truth['n_exact_dup_copies']:,} exact copies planted",
-            flush=True,
-        )
-        flow = functools.partial(
-            run_newsclean,
-            raw_dir=raw,
-            truth=truth,
-            workers=args.workers,
-            batch_size=args.batch_size,
-            python=args.python,
-            log_dir=work / "logs",
-            typos=not args.no_typos,
-        )
-        for _ in range(args.repeat):
-            pair = [flow(out_dir=work / "out-newsclean")]
-            if args.vs_tree:
-                tree = args.vs_tree.resolve()
-                pair.append(flow(out_dir=work / "out-baseline", tree=tree, tool="baseline"))
-            if args.vs_datatrove:
-                pair.append(
-                    run_datatrove(
-                        raw, work / "out-datatrove", truth, args.datatrove_python, work / "logs"
-                    )
-                )
-            for run in pair:
-                print("\n".join(describe(run, truth)), flush=True)
-            if not args.keep:
-                for name in ("out-newsclean", "out-baseline", "out-datatrove"):
-                    shutil.rmtree(work / name, ignore_errors=True)
-            runs += pair
+    server = start_warm_server() if args.warm_server else None
+    try:
+        for mb in args.size_list:
+            runs += bench_size(args, work, mb, server)
+    finally:
+        if server is not None and server[1]:
+            from newsclean import warm_server
+
+            warm_server.stop()
     print(
         "\nMB = decimal MB of document text; wall = whole command incl. interpreter and"
         " Prefect start-up;\ninner = the tool's own timer; RSS/PSS = peak sums over the"
@@ -526,6 +541,75 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(medians of {args.repeat} runs per tool and size, by wall time)")
     print("\n".join(table(median_runs(runs))))
     return 0 if all(r.ok for r in runs) else 1
+
+
+def start_warm_server() -> tuple[int, bool]:
+    """Start newsclean's warm Prefect server (outside any measured run) as a user's first
+    run would; returns its keeper's pid and whether this bench started it."""
+    from newsclean import warm_server
+
+    before = warm_server.status()
+    started = time.perf_counter()
+    record = before or warm_server.start()
+    seconds = time.perf_counter() - started
+    print(
+        f"warm Prefect server {record['url']} (keeper pid {record['pid']}): "
+        + ("already running" if before else f"started in {seconds:.1f} s"),
+        flush=True,
+    )
+    return int(record["pid"]), before is None
+
+
+def bench_size(
+    args: argparse.Namespace, work: Path, mb: float, server: tuple[int, bool] | None
+) -> list[ToolRun]:
+    """Every tool's runs on the corpus of ``mb`` MB, alternating."""
+    runs: list[ToolRun] = []
+    corpus, truth, reused = ensure_corpus(
+        work, mb, args.fmt, args.dup_share, args.seed, args.file_mb
+    )
+    raw = corpus / truth.get("raw_dir", "raw")
+    print(
+        f"\ncorpus {raw} ({'reused' if reused else 'generated'}): {len(truth['files'])} "
+        f"{args.fmt} files, {truth['text_bytes'] / MB:,.1f} MB text, "
+        f"{truth['file_bytes'] / MB:,.1f} MB on disk, {truth['n_docs']:,} docs, "
+        f"{truth['n_exact_dup_copies']:,} exact copies planted",
+        flush=True,
+    )
+    flow = functools.partial(
+        run_newsclean,
+        raw_dir=raw,
+        truth=truth,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        python=args.python,
+        log_dir=work / "logs",
+        typos=not args.no_typos,
+    )
+    for _ in range(args.repeat):
+        pair = [
+            flow(
+                out_dir=work / "out-newsclean",
+                cli=args.cli,
+                server=(server[0],) if server else (),
+            )
+        ]
+        if args.vs_tree:
+            tree = args.vs_tree.resolve()
+            pair.append(flow(out_dir=work / "out-baseline", tree=tree, tool="baseline"))
+        if args.vs_datatrove:
+            pair.append(
+                run_datatrove(
+                    raw, work / "out-datatrove", truth, args.datatrove_python, work / "logs"
+                )
+            )
+        for run in pair:
+            print("\n".join(describe(run, truth)), flush=True)
+        if not args.keep:
+            for name in ("out-newsclean", "out-baseline", "out-datatrove"):
+                shutil.rmtree(work / name, ignore_errors=True)
+        runs += pair
+    return runs
 
 
 if __name__ == "__main__":

@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     raw_dir = args[0] if args else RUN.raw_dir
     out_dir = args[1] if len(args) > 1 else RUN.out_dir
+    workers.prestart(RUN.workers)  # the worker pool's resources load while Prefect's server starts
     summary = clean_corpus(raw_dir=str(Path(raw_dir)), out_dir=str(Path(out_dir)))
     print(report.to_markdown(summary))
 

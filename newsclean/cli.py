@@ -7,6 +7,8 @@ full logs are in the Prefect UI/API as usual (``--verbose`` shows them here too)
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 from contextlib import nullcontext
@@ -191,6 +193,14 @@ def run(
             soft_wrap=True,
         )
         return
+    # At exit the interpreter's last garbage collection walks every object Prefect and the
+    # run created: 1.3 s of the demo's 7 s (measured). Frozen objects are skipped; the
+    # process's memory goes back to the system as it exits anyway.
+    atexit.register(gc.freeze)
+    if runner == "local" and not dask_address:
+        from newsclean.tasks.pipeline import workers as worker_pool
+
+        worker_pool.prestart(workers)  # its imports and resources load while Prefect starts
     if not verbose:  # the CLI reports every outcome itself; --verbose shows Prefect's logs
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_INTERNAL_LOGGING_LEVEL", "CRITICAL")

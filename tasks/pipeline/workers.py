@@ -3,12 +3,14 @@
 Cleaning is Python-heavy (regex, ftfy), so threads would serialize on the GIL. Prefect tasks
 run in a small thread pool and each hands its unit to this process pool. Forking the process
 that runs Prefect's threads and event loop is unsafe, so workers come from a *forkserver*: a
-clean interpreter, started once per run, that has imported the pipeline's modules
-(:data:`PRELOAD`: pyarrow, numpy, ftfy, the language identifiers, the stages) and forks each
-worker from itself. A phase that wants fresh workers (``fresh_workers`` in the chain: one
-phase's memory never stacks on the next) still gets new processes, but they start with the
-imports done: on the demo, spawned workers spent about 40 % of the run's CPU importing
-(py-spy), once per worker per phase. Workers never import Prefect and start no server.
+clean interpreter, started once per run (early: :func:`prestart`), that has imported the
+pipeline and loaded every stage's dictionaries and models (:data:`PRELOAD`,
+:mod:`newsclean.tasks.pipeline.preload`), and forks each worker from itself. A phase that
+wants fresh workers (``fresh_workers`` in the chain: one phase's memory never stacks on the
+next) still gets new processes, but they start with the imports and resources in place: on
+the demo, spawned workers spent about 40 % of the run's CPU importing (py-spy), and forked
+ones loading symspellpy and py3langid once per worker per phase. Workers never import Prefect
+and start no server.
 """
 
 from __future__ import annotations
@@ -26,12 +28,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 #: What the forkserver imports once, so that every worker it forks starts with them.
-PRELOAD = [
-    "newsclean.tasks.pipeline.units",
-    "newsclean.tasks.pipeline.dedup_job",
-    "newsclean.tasks.pipeline.learn_job",
-    "newsclean.tasks.pipeline.publish",
-]
+PRELOAD = ["newsclean.tasks.pipeline.preload"]
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
@@ -84,6 +81,19 @@ def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context
+
+
+def prestart(workers: int = 0) -> None:
+    """Start the forkserver now, so that its imports and the stages' resources load while
+    this process does something else (the CLI: Prefect's import and server start). Returns at
+    once; the first pool waits for the forkserver to be ready. Nothing when the run will have
+    no pool (``workers`` 1, or 0 on a one-core machine)."""
+    if (workers or default_workers()) <= 1:
+        return
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def _ready() -> int:

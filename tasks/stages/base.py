@@ -97,6 +97,15 @@ class Stage:
         """What this stage loads, ``{resource: version}``; recorded by every run."""
         return {}
 
+    @classmethod
+    def preload(cls) -> None:
+        """Load now what :meth:`process` would load on first use (dictionaries, models).
+
+        The worker pool calls this once in the process its workers are forked from, so a
+        worker starts with the stage's resources instead of loading them itself, once per
+        worker and phase. Loading must not depend on the run (run-wide inputs come through
+        :meth:`build`); the default loads nothing."""
+
     def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
         raise NotImplementedError
 

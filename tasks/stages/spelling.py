@@ -69,6 +69,14 @@ _NOT_VARIANTS = frozenset(
 #: The rarer form of a real pair is at least this share of the other in the word counts.
 MIN_COUNTERPART_SHARE = 0.3
 CLASSES = tuple(dict.fromkeys(name for name, _, _ in _CLASSES))
+#: The letters every match of a class's pattern contains (the table's build skips words
+#: without them: 744,000 regex substitutions took 0.4 s of every run's start).
+_NEEDLES: dict[re.Pattern[str], str] = {
+    pattern: needle
+    for (_, pattern, _), needle in zip(
+        _CLASSES, ("is", "ys", "our", "re", "ll", "ence"), strict=True
+    )
+}
 
 
 def american_forms(word: str) -> set[str]:
@@ -136,6 +144,8 @@ def variant_table() -> dict[str, Variant]:
         if len(word) < 5 or not word.isalpha():
             continue
         for kind, pattern, replacement in _CLASSES:
+            if _NEEDLES[pattern] not in word:
+                continue  # the pattern cannot match: a substring test is 10× cheaper than sub
             american = pattern.sub(replacement, word)
             if american == word or american not in words or american in table:
                 continue
@@ -232,6 +242,11 @@ class SpellingStage(Stage):
             "symspellpy": f"{package_version('symspellpy')} {WORD_LIST}",
             "pyspellchecker": package_version("pyspellchecker"),
         }
+
+    @classmethod
+    def preload(cls) -> None:
+        """The variant table, built from two word lists (about 0.6 s per process)."""
+        _evidence_words()
 
     def process(self, batch: pa.Table, context: BatchContext) -> StageResult:
         counts = side_counts(batch.column("text"))

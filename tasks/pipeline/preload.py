@@ -1,0 +1,34 @@
+"""Imported once by the worker pool's forkserver (:mod:`newsclean.tasks.pipeline.workers`):
+every stage of the chain loads its resources here, so every worker forked from that process
+starts with them.
+
+Why: symspellpy's index, the bigram list, the spelling variants and py3langid's model cost
+about 2 s and 150 MB per process. Loaded in each worker, they were paid once per worker and
+per phase (the chain's ``fresh_workers``), about 40 % of the demo run's wall time; forked from
+here, they are paid once per run, while the main process starts Prefect. The pages are shared
+copy-on-write; :func:`gc.freeze` keeps the collector from writing to them (and so copying
+them) in every worker.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from newsclean.tasks.pipeline import dedup_job, learn_job, publish, units  # noqa: F401
+from newsclean.tasks.pipeline.chain import CHAIN, Chain
+from newsclean.tasks.stages.base import resolve
+
+
+def preload_stages(chain: Chain = CHAIN) -> list[str]:
+    """Load the resources of every stage the chain names; returns the stage names."""
+    loaded = []
+    for step in chain.steps:
+        for reference in step.stages:
+            stage = resolve(reference)
+            stage.preload()
+            loaded.append(stage.name)
+    return loaded
+
+
+PRELOADED = preload_stages()
+gc.freeze()
