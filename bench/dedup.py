@@ -58,7 +58,7 @@ SWEEP = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
 # --------------------------------------------------------------------------- newsclean side
 
 
-def inner(raw: Path, work: Path, workers: int, keys: bool = True) -> None:
+def inner(raw: Path, work: Path, workers: int, keys: bool = True, exact: bool = True) -> None:
     """The measured run (in its own process): sketch in a pool, then decide in a worker."""
     from newsclean.tasks.pipeline import workers as pool
     from newsclean.tasks.stages import minhash
@@ -72,7 +72,7 @@ def inner(raw: Path, work: Path, workers: int, keys: bool = True) -> None:
     jobs = [(f, str(work), config, 1000, keys) for f in files]
     counts = pool.run_many(workers, sketch_file, jobs)
     sketched = time.perf_counter()
-    result = pool.run(workers, decide_all, str(work), config)
+    result = pool.run(workers, decide_all, str(work), config, exact)
     done = time.perf_counter()
     pool.shutdown()
     result.update(
@@ -253,16 +253,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-keys", action="store_true", help="MinHash candidates only (no URL/title keys)"
     )
+    ap.add_argument(
+        "--no-exact",
+        action="store_true",
+        help="no dedup.near-exact check: the MinHash estimate alone decides",
+    )
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     work = args.work or args.corpus / "bench"
     if args.inner:
-        inner(args.corpus / "raw", work / "newsclean", args.workers, not args.no_keys)
+        inner(
+            args.corpus / "raw",
+            work / "newsclean",
+            args.workers,
+            not args.no_keys,
+            not args.no_exact,
+        )
         return 0
     work.mkdir(parents=True, exist_ok=True)
     truth = load_truth(args.corpus)
     cmd = [sys.executable, __file__, str(args.corpus), "--work", str(work), "--inner"]
     cmd += ["--no-keys"] if args.no_keys else []
+    cmd += ["--no-exact"] if args.no_exact else []
     measured = measure([*cmd, "--workers", str(args.workers)], work / "newsclean.log", REPO_DIR)
     inner_result = json.loads((work / "newsclean" / "result.json").read_text())
     dropped = pd.read_parquet(work / "newsclean" / "duplicates.parquet")
@@ -275,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     _print_score("newsclean", inner_result["documents"], measured, quality)
     print(
         f"           sketch {inner_result['sketch_seconds']} s, decide "
-        f"{inner_result['decide_seconds']} s (inside the process; wall includes start-up)"
+        f"{inner_result['decide_seconds']} s (inside the process; wall includes start-up); "
+        f"{inner_result.get('texts_read', 0):,} texts read for the exact check"
     )
     if args.vs_datatrove:
         dt = run_datatrove(args.corpus, work, args.dt_python)

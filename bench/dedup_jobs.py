@@ -47,17 +47,34 @@ def sketch_file(
     ]
     name = Path(path).stem
     pq.write_table(keys, Path(out_dir) / f"{name}.keys.parquet")
+    pq.write_table(pa.table({"text": texts}), Path(out_dir) / f"{name}.texts.parquet")
     pq.write_table(pa.concat_tables(sketches), Path(out_dir) / f"{name}.sketch.parquet")
     return len(ids)
 
 
-def decide_all(work: str, config: Any) -> dict[str, Any]:
-    """Worker job: the dedup decision over every sketched file (empty index)."""
+def decide_all(work: str, config: Any, exact: bool = True) -> dict[str, Any]:
+    """Worker job: the dedup decision over every sketched file (empty index); with
+    ``exact``, the texts of the pairs just under the threshold are read for
+    ``dedup.near-exact`` (as the flow reads them from staging), else the estimate decides."""
     from newsclean.tasks.stages.dedup import Documents, TableSketches, decide
 
     folder = Path(work)
     keys = pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.keys.parquet")))
     sketch = pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.sketch.parquet")))
-    decision = decide(Documents(keys, sketch), TableSketches.empty(config), config)
+    asked: list[int] = []
+
+    def texts(nodes: np.ndarray) -> list[str | None]:
+        asked.append(len(nodes))
+        parts = sorted(folder.glob("*.texts.parquet"))
+        column = pa.concat_tables(pq.read_table(p) for p in parts).column("text")
+        return column.take(pa.array(nodes)).to_pylist()
+
+    decision = decide(
+        Documents(keys, sketch), TableSketches.empty(config), config, texts if exact else None
+    )
     pq.write_table(decision.duplicates, folder / "duplicates.parquet")
-    return {"documents": keys.num_rows, "dropped": decision.duplicates.num_rows}
+    return {
+        "documents": keys.num_rows,
+        "dropped": decision.duplicates.num_rows,
+        "texts_read": sum(asked),
+    }

@@ -529,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             runs += bench_size(args, work, mb, server)
     finally:
         if server is not None and server[1]:
-            from newsclean import warm_server
+            from newsclean import warm_server  # imported with its settings above
 
             warm_server.stop()
     print(
@@ -546,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
 def start_warm_server() -> tuple[int, bool]:
     """Start newsclean's warm Prefect server (outside any measured run) as a user's first
     run would; returns its keeper's pid and whether this bench started it."""
+    import newsclean.prefect_env  # noqa: F401  (PREFECT_HOME and telemetry, as for runs)
     from newsclean import warm_server
 
     before = warm_server.status()

@@ -15,7 +15,7 @@ from newsclean.tasks.stages import minhash
 from newsclean.tasks.storage import journal
 from newsclean.tasks.storage.layout import published_parts
 from tests.helpers import run_steps
-from tests.test_dedup import BASE, OTHER, article, near_copies, paragraphs
+from tests.test_dedup import BASE, OTHER, _just_under, article, near_copies, paragraphs
 
 pytestmark = pytest.mark.unit
 
@@ -69,6 +69,26 @@ def test_later_shorter_copy_is_dropped_against_the_dataset(tmp_path: Path, base_
     assert duplicates[["source_file", "kept_doc_id", "kind"]].values.tolist() == [
         ["copy.txt", kept, "near"]
     ]
+    assert_consistent(out)
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["same run", "next run"])
+def test_copy_just_under_the_estimate_is_found_from_its_texts(
+    tmp_path: Path, base_text: str, later: bool
+) -> None:
+    """dedup.near-exact through the run: the texts come from staging (same run) or from the
+    published articles (next run, the copy against the dataset)."""
+    out = tmp_path / "clean"
+    copy, _, _ = _just_under(base_text, 0.8, 0.86)
+    write_article(tmp_path / "day1", "story", "Newsweek fact check", base_text)
+    write_article(tmp_path / ("day2" if later else "day1"), "copy", "Syndicated", copy)
+    counts = clean_run(tmp_path / "day1", out)
+    if later:
+        counts = clean_run(tmp_path / "day2", out)
+    assert counts["near_duplicates"] == 1
+    row = table(out, "duplicates").iloc[0]
+    assert row["source_file"] == "copy.txt" and row["kind"] == "near"
+    assert row["similarity"] >= minhash.default_config().threshold
     assert_consistent(out)
 
 

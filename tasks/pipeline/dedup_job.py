@@ -23,6 +23,7 @@ from newsclean.tasks.stages.minhash import NearDupConfig
 from newsclean.tasks.storage import dedup_index
 from newsclean.tasks.storage.io import read_parquet, write_parquet_atomic
 from newsclean.tasks.storage.layout import (
+    ARTICLE_TABLES,
     DUPLICATES,
     INDEX_DIR,
     REPLACED,
@@ -106,7 +107,8 @@ def run_dedup(
     sketches: pa.Table | dedup_index.IndexedArticles = sketch
     if skip.any():  # a re-run without a manifest: only the unpublished documents take part
         sketches = read_staged_table(staging, "sketch", sketch_schema).filter(todo)
-    decision = decide(Documents(keys.filter(todo), sketches), index, config)
+    texts = _TextLookup(staging, out, np.flatnonzero(~skip), index)
+    decision = decide(Documents(keys.filter(todo), sketches), index, config, texts)
     _stage_decisions(staging, keys, skip, decision.clusters)
 
     write_parquet_atomic(decision.duplicates, staging / DUPLICATES)
@@ -121,6 +123,64 @@ def run_dedup(
         "superseded": decision.superseded.num_rows,
         "replaced": len(replaced),
     }
+
+
+class _TextLookup:
+    """Texts of decision nodes for ``dedup.near-exact``, read only when asked: a new document
+    from its staged docs part, an indexed article from the published file that holds it.
+
+    ``rows`` maps a new node to its row in the staging order; the index maps an old node to
+    its doc_id. Indexed articles are looked up in every published table that keeps text
+    (an article set aside by language or kind is indexed too); one the dataset no longer
+    holds gives None, and its pair is left to the estimate.
+    """
+
+    def __init__(
+        self, staging: Path, out: Path, rows: np.ndarray, index: dedup_index.IndexedArticles
+    ) -> None:
+        self.staging, self.out, self.rows, self.index = staging, out, rows, index
+
+    def __call__(self, nodes: np.ndarray) -> list[str | None]:
+        nodes = np.asarray(nodes, dtype=np.int64)
+        found: dict[int, str | None] = {}
+        new = nodes[nodes < len(self.rows)]
+        found.update(zip(new.tolist(), self._staged(self.rows[new]), strict=True))
+        old = nodes[nodes >= len(self.rows)]
+        if len(old):
+            local = old - len(self.rows)
+            order = np.argsort(local)
+            ids = self.index.take(local[order], ["doc_id"]).column("doc_id").to_pylist()
+            texts = self._published(ids)
+            found.update(zip(old[order].tolist(), (texts.get(i) for i in ids), strict=True))
+        return [found[n] for n in nodes.tolist()]
+
+    def _staged(self, rows: np.ndarray) -> list[str | None]:
+        """Texts of staged rows (staging order), reading only the parts that hold them."""
+        out: dict[int, str | None] = {}
+        start = 0
+        for part in staged_parts(self.staging, "docs"):
+            size = pq.ParquetFile(part).metadata.num_rows
+            inside = rows[(rows >= start) & (rows < start + size)]
+            if len(inside):
+                column = read_parquet(part, columns=["text"]).column("text")
+                taken = column.take(pa.array(inside - start)).to_pylist()
+                out.update(zip(inside.tolist(), taken, strict=True))
+            start += size
+        return [out[r] for r in rows.tolist()]
+
+    def _published(self, doc_ids: list[str]) -> dict[str, str | None]:
+        wanted = pa.array(sorted(set(doc_ids)), pa.string())
+        texts: dict[str, str | None] = {}
+        for table in ARTICLE_TABLES:
+            for part in published_parts(self.out, table):
+                ids = read_parquet(part, columns=["doc_id"]).column("doc_id")
+                hit = pc.is_in(ids, value_set=wanted)
+                if pc.any(hit).as_py():
+                    rows = read_parquet(part, columns=["doc_id", "text"]).filter(hit)
+                    texts.update(
+                        zip(rows["doc_id"].to_pylist(), rows["text"].to_pylist(), strict=True)
+                    )
+        return texts
 
 
 def _article_ids_of(out: Path, files: list[str]) -> pa.Array:

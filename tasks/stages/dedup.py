@@ -12,6 +12,9 @@ the run's staged sketches, :mod:`newsclean.tasks.storage.dedup_index`).
   bands; documents that
   share a band are candidates; a candidate pair is merged when its estimated Jaccard similarity
   reaches the threshold and no figure differs between the two in the same context.
+* **near, just under the threshold** (``dedup.near-exact``): a candidate pair whose estimate
+  falls short by at most a margin is decided on the true Jaccard similarity of its shingle
+  sets, from the two texts, which the orchestration layer reads for these few pairs only;
 * **url / title**: documents of the same publisher with the same canonical URL, or with the
   same normalised headline (:mod:`~newsclean.tasks.stages.dedup_keys`), are candidates too,
   whatever their bands: a truncated copy of a page, a short wire item. Such a pair is merged
@@ -24,8 +27,9 @@ a new copy of a story already in the dataset is dropped, and when
 the new copy is the better one by the keep policy, the old row is superseded (moved to
 ``duplicates`` with the new keeper) rather than kept beside it.
 
-The decision works on small per-document keys and fixed-size signatures, never on texts:
-memory grows with the number of documents, not with their bytes.
+The decision works on small per-document keys and fixed-size signatures, and on texts only
+for the pairs the exact check settles: memory grows with the number of documents, not with
+their bytes.
 """
 
 from __future__ import annotations
@@ -355,6 +359,49 @@ def _verify(
     return pairs[accept]
 
 
+#: Texts of decision nodes (this run's documents ``0..n_new-1``, then the indexed articles),
+#: given by the orchestration layer, which reads them from staging and the dataset.
+TextSource = Callable[[np.ndarray], list[str | None]]
+
+
+def _confirm_close_pairs(
+    pairs: np.ndarray,
+    sigs: np.ndarray,
+    row_of: np.ndarray,
+    numbers: _Figures,
+    config: NearDupConfig,
+    texts: TextSource,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``dedup.near-exact``: of the candidate pairs (nodes) whose estimate falls under the
+    threshold by at most the margin, those whose true shingle-set Jaccard reaches it and
+    whose figures agree; returns them and their true similarities. Only these pairs' texts
+    are read: a few per thousand documents."""
+    empty = np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.float64)
+    if len(pairs) == 0 or config.exact_margin <= 0:
+        return empty
+    left, right = row_of[pairs[:, 0]], row_of[pairs[:, 1]]
+    estimate = minhash.estimated_jaccard(sigs[left], sigs[right])
+    close = np.flatnonzero(
+        (estimate < config.threshold) & (estimate >= config.threshold - config.exact_margin)
+    )
+    if len(close) == 0:
+        return empty
+    nodes = np.unique(pairs[close].ravel())
+    sets = dict(
+        zip(nodes.tolist(), minhash.shingle_sets(texts(nodes), config.shingle_words), strict=True)
+    )
+    similarity = minhash.exact_jaccard(
+        [sets[a] for a in pairs[close, 0].tolist()], [sets[b] for b in pairs[close, 1].tolist()]
+    )
+    accept = similarity >= config.threshold
+    if config.numbers_must_match:
+        accepted = np.zeros(len(pairs), dtype=bool)
+        accepted[close] = accept
+        _reject_conflicting_figures(accepted, left, right, numbers)
+        accept = accepted[close]
+    return pairs[close[accept]], similarity[accept]
+
+
 def _reject_conflicting_figures(
     accept: np.ndarray, left: np.ndarray, right: np.ndarray, numbers: _Figures
 ) -> None:
@@ -386,13 +433,17 @@ def _verify_contained(
     return pairs[accept]
 
 
-def decide(new: Documents, old: SketchSource, config: NearDupConfig) -> Decision:
+def decide(
+    new: Documents, old: SketchSource, config: NearDupConfig, texts: TextSource | None = None
+) -> Decision:
     """Cluster this run's documents with each other and with the indexed articles, and apply
     the keep policy to every cluster.
 
     Nodes ``0..n_new-1`` are this run's documents, ``n_new + i`` the indexed article ``i``.
     Only the indexed articles that share a hash or a band with a new document are read beyond
     their keys and band columns, so a large index costs a few columns, not its signatures.
+    ``texts`` gives nodes' texts for the ``dedup.near-exact`` check of pairs just under the
+    threshold (without it, the estimate alone decides).
     """
     n_new = len(new)
     old_keys = old.keys()
@@ -430,6 +481,18 @@ def decide(new: Documents, old: SketchSource, config: NearDupConfig) -> Decision
     row_of[n_new:] = len(touched_new) + np.arange(len(old_needed))
     figures = _Figures(detail)
     near = _verify(compact(candidates), sigs, row_of, figures, config)
+    confirmed, true_similarity = np.empty((0, 2), dtype=np.int64), np.empty(0)
+    if texts is not None:
+
+        def texts_of(rows: np.ndarray) -> list[str | None]:
+            """Texts by compacted row: an indexed article's row back to its node number."""
+            nodes = rows.copy()
+            nodes[rows >= n_new] = n_new + old_needed[rows[rows >= n_new] - n_new]
+            return texts(nodes)
+
+        confirmed, true_similarity = _confirm_close_pairs(
+            compact(candidates), sigs, row_of, figures, config, texts_of
+        )
     touched_keys = old_keys.take(pa.array(old_needed, pa.int64()))
     chars = np.concatenate(
         [
@@ -449,8 +512,14 @@ def decide(new: Documents, old: SketchSource, config: NearDupConfig) -> Decision
         rules.title_min_containment,
         figures if config.numbers_must_match else None,
     )
-    edges = np.concatenate([compact(exact), near, by_url, by_title])
-    links = _Links(sigs, row_of, detail, config.threshold)
+    edges = np.concatenate([compact(exact), near, confirmed, by_url, by_title])
+    exact_similarity = {
+        (a, b): sim
+        for (a, b), sim in zip(
+            np.sort(confirmed, axis=1).tolist(), true_similarity.tolist(), strict=True
+        )
+    }
+    links = _Links(sigs, row_of, detail, config.threshold, exact_similarity)
     return _clusters(new.keys, touched_keys, edges, links, config.keep_policy)
 
 
@@ -459,18 +528,29 @@ class _Links:
     ``similarity``: the MinHash estimate between the two, and their URL and headline keys."""
 
     def __init__(
-        self, sigs: np.ndarray, row_of: np.ndarray, detail: pa.Table, threshold: float
+        self,
+        sigs: np.ndarray,
+        row_of: np.ndarray,
+        detail: pa.Table,
+        threshold: float,
+        exact: dict[tuple[int, int], float] | None = None,
     ) -> None:
         self.sigs, self.row_of, self.threshold = sigs, row_of, threshold
+        #: True similarities of the pairs ``dedup.near-exact`` confirmed (sorted node pairs).
+        self.exact = exact or {}
         self.keys = {
             kind: np.asarray(detail.column(column).combine_chunks().fill_null(0), np.uint64)
             for kind, column in KEY_KINDS.items()
         }
 
     def similarity(self, nodes: np.ndarray, keepers: np.ndarray) -> np.ndarray:
-        return minhash.estimated_jaccard(
+        """The MinHash estimate, or the true similarity where the exact check computed it."""
+        estimate = minhash.estimated_jaccard(
             self.sigs[self.row_of[nodes]], self.sigs[self.row_of[keepers]]
         )
+        for i, (a, b) in enumerate(zip(nodes.tolist(), keepers.tolist(), strict=True)):
+            estimate[i] = self.exact.get((min(a, b), max(a, b)), estimate[i])
+        return estimate
 
     def kind(self, node: int, keeper: int, similarity: float) -> str:
         """``near`` when the texts reach the threshold, else the key they share (a chain of

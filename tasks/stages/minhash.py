@@ -61,6 +61,10 @@ class NearDupConfig:
     keep_policy: tuple[str, ...]
     #: The URL and headline candidate keys (``dedup.url-key``, ``dedup.title-key``).
     keys: KeyRules
+    #: ``dedup.near-exact``: candidate pairs whose estimate falls at most this far under the
+    #: threshold are decided on their true Jaccard similarity (0: never).
+    exact_rule: str
+    exact_margin: float
 
     @property
     def rows(self) -> int:
@@ -101,8 +105,14 @@ def config_from_pack(dedup: RulePack) -> NearDupConfig:
     fields = NearDupConfig.__dataclass_fields__
     params = {k: v for k, v in rule.params.items() if k in fields}
     policy = dedup.get("dedup.keep-policy").params["order"]
+    exact = dedup.get("dedup.near-exact")
     return NearDupConfig(
-        rule_id=rule.id, keep_policy=tuple(policy), keys=key_rules(dedup), **params
+        rule_id=rule.id,
+        keep_policy=tuple(policy),
+        keys=key_rules(dedup),
+        exact_rule=exact.id,
+        exact_margin=float(exact.params["margin"]),
+        **params,
     )
 
 
@@ -331,6 +341,24 @@ def band_hashes(sigs: np.ndarray, config: NearDupConfig) -> np.ndarray:
 def estimated_jaccard(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Share of equal signature positions, row by row (the MinHash Jaccard estimate)."""
     return (left == right).mean(axis=1, dtype=np.float64)
+
+
+def shingle_sets(texts: list[str | None], k: int) -> list[np.ndarray]:
+    """Each text's distinct shingle hashes, sorted: the sets the signatures estimate."""
+    tokens = tokenize(pa.array(texts, pa.large_string()))
+    counts, values = shingles(tokens, k)
+    ends = np.cumsum(counts)
+    return [np.unique(values[end - n : end]) for n, end in zip(counts, ends, strict=True)]
+
+
+def exact_jaccard(left: list[np.ndarray], right: list[np.ndarray]) -> np.ndarray:
+    """The true Jaccard similarity of shingle sets, pair by pair (0 when both are empty)."""
+    out = np.zeros(len(left), dtype=np.float64)
+    for i, (a, b) in enumerate(zip(left, right, strict=True)):
+        common = len(np.intersect1d(a, b, assume_unique=True))
+        union = len(a) + len(b) - common
+        out[i] = common / union if union else 0.0
+    return out
 
 
 # --------------------------------------------------------------------------- numbers
