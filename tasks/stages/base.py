@@ -17,7 +17,8 @@ A stage declares:
 * ``adds``: the new columns it creates, with their Arrow types; ``published`` ones reach
   ``articles/``, others stay in the run's staging (the MinHash sketch);
 * :meth:`resources`: what it loads (rule packs, dictionaries, models) and their versions, which
-  every run records;
+  every run records; :meth:`preload` loads them ahead of the first batch (the worker pool
+  calls it once per run, in the process it forks workers from);
 * :meth:`process`: the work, returning a :class:`~newsclean.tasks.stages.edits.StageResult`.
 
 Run-wide inputs a stage needs (the run's vocabulary, the learned boilerplate set, the near-dup
