@@ -167,3 +167,34 @@ def test_report_places_every_removal_of_the_reference_article(tmp_path: Path) ->
     assert "region.Mr" in changed and "Thee" in changed  # spacing and typos, mapped back
     unplaceable = [{"stage": "reflow", "field": "text", "start": None, "end": None, "after": ""}]
     assert report.placed_spans(unplaceable, ["reflow"]) is None  # such a document is skipped
+
+
+def test_report_examples_reread_a_bounded_share_of_the_raw_files(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Re-reading a record streams its whole raw file, so the examples come from files that
+    fit a byte budget together, best first: the report costs the same whatever the run's
+    size. Small files still give every example."""
+    import pyarrow.compute as pc
+
+    from tests.helpers import FAKENEWS, clean_texts
+
+    corpus = [str(t) for t in pd.read_csv(FAKENEWS)["content"]][:120]
+    cleaned = clean_texts(*corpus)
+    removing = cleaned.edits.filter(pc.equal(cleaned.edits["after"], ""))["doc_id"]
+    docs = cleaned.docs.filter(pc.is_in(cleaned.docs["doc_id"], value_set=removing.unique()))
+    rows = sorted(docs["source_record"].to_pylist())[:6]
+    assert len(rows) == 6
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in rows:
+        (raw / f"story-{i}.txt").write_text(f"Story {i}\n\n{corpus[i]}\n", encoding="utf-8")
+
+    def example_files(out: Path) -> set[str]:
+        examples = run_steps(raw, out)["summary"]["examples"]
+        articles = pd.read_parquet(out / "articles").set_index("doc_id")
+        return {articles.loc[e["doc_id"], "source_file"] for e in examples}
+
+    assert len(example_files(tmp_path / "all")) == report.EXAMPLES  # small files: no limit
+    monkeypatch.setattr(report, "EXAMPLE_READ_BYTES", 1)  # the best example's file only
+    assert len(example_files(tmp_path / "bounded")) == 1

@@ -71,7 +71,10 @@ def test_publisher_line_in_many_stories_is_learned_and_removed(
     other = [doc("other.example", stories[6], 6, FOOTER), doc("other.example", stories[7], 7)]
     write_jsonl(raw, "feed", ledger + other)
     result = run_steps(raw, out)
-    assert result["boilerplate"]["learned"] == 1 and result["boilerplate"]["rule"] == "learned.repeated-line/3"
+    assert (
+        result["boilerplate"]["learned"] == 1
+        and result["boilerplate"]["rule"] == "learned.repeated-line/3"
+    )
     removed = learned_edits(out)
     assert set(removed["before"]) == {FOOTER} and set(removed["publisher"]) == {"ledger.example"}
     articles = pd.read_parquet(out / "articles").set_index("domain")

@@ -36,3 +36,42 @@ def test_killed_worker_raises_then_pool_recovers() -> None:
         assert workers.run(2, _square, 4) == 16
     finally:
         workers.shutdown()
+
+
+def _loaded_resources() -> dict[str, int]:
+    """What a worker has loaded before it did any work (read in the worker)."""
+    import py3langid.langid as langid
+
+    from newsclean.tasks.stages import spelling, typos
+
+    return {
+        "symspell": typos._symspell.cache_info().currsize,
+        "bigrams": typos.bigram_index.cache_info().currsize,
+        "variants": spelling.variant_table.cache_info().currsize,
+        "langid": int(langid.IDENTIFIER is not None),
+    }
+
+
+def test_workers_are_forked_with_every_stage_resource_loaded() -> None:
+    """The forkserver preloads the chain's stages' resources (tasks/pipeline/preload.py):
+    a fresh worker has symspellpy's index, the bigram list, the spelling variants and
+    py3langid's model before its first job, instead of loading them itself."""
+    workers.shutdown()
+    try:
+        workers.prestart(2)
+        loaded = workers.run(2, _loaded_resources)
+        assert loaded == {"symspell": 1, "bigrams": 1, "variants": 1, "langid": 1}
+    finally:
+        workers.shutdown()
+
+
+def test_prestart_does_nothing_without_a_pool(monkeypatch) -> None:
+    """One worker runs in-process: no forkserver is started for it."""
+    from multiprocessing import forkserver
+
+    started = []
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(True))
+    workers.prestart(1)
+    assert started == []
+    workers.prestart(2)
+    assert started == [True]

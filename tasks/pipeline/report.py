@@ -167,10 +167,10 @@ EXAMPLES = 5
 _EXAMPLE_CHARS = 4000
 #: Examples come from raw files up to this size (their raw text is re-read for the page).
 EXAMPLE_MAX_FILE_BYTES = 64 * 1024 * 1024
-#: Examples come from at most this many raw files: re-reading a record streams its whole
-#: file, so the report's cost stays the same whatever the run's size (it re-read every file
-#: of a 100 MB run, 2 s, measured).
-EXAMPLE_FILES = 2
+#: The raw bytes the examples may re-read in all: re-reading a record streams its whole file,
+#: so the report's cost stays the same whatever the run's size (it re-read every file of a
+#: 100 MB run, 2 s, measured; small .txt files still give five examples from five files).
+EXAMPLE_READ_BYTES = 64 * 1024 * 1024
 
 
 class UnitFigures:
@@ -292,9 +292,7 @@ def run_examples(
         return path.is_file() and path.stat().st_size <= EXAMPLE_MAX_FILE_BYTES
 
     candidates = sorted(articles.to_pylist(), key=lambda r: order[r["doc_id"]])
-    candidates = [r for r in candidates if cheap_to_reread(r)]
-    files = list(dict.fromkeys(r["source_file"] for r in candidates))[:EXAMPLE_FILES]
-    candidates = [r for r in candidates if r["source_file"] in files][: 2 * n]
+    candidates = _within_budget([r for r in candidates if cheap_to_reread(r)], raw)[: 2 * n]
     chosen_ids = pa.array([r["doc_id"] for r in candidates], pa.string())
     by_doc: dict[str, list[dict]] = {}
     for p in this_run("edits"):
@@ -316,6 +314,23 @@ def run_examples(
         if len(examples) == n:
             break
     return examples
+
+
+def _within_budget(candidates: list[dict], raw: Path) -> list[dict]:
+    """The candidates (best first) whose raw files, taken in that order, fit in
+    :data:`EXAMPLE_READ_BYTES` together (the first file always does)."""
+    allowed: set[str] = set()
+    spent = 0
+    for row in candidates:
+        name = row["source_file"]
+        if name in allowed:
+            continue
+        size = (raw / name).stat().st_size
+        if allowed and spent + size > EXAMPLE_READ_BYTES:
+            continue
+        allowed.add(name)
+        spent += size
+    return [r for r in candidates if r["source_file"] in allowed]
 
 
 def _example(row: dict, source: dict, edits: list[dict], stage_order: Sequence[str]) -> dict | None:
