@@ -480,7 +480,8 @@ def decide(
     row_of[touched_new] = np.arange(len(touched_new))
     row_of[n_new:] = len(touched_new) + np.arange(len(old_needed))
     figures = _Figures(detail)
-    near = _verify(compact(candidates), sigs, row_of, figures, config)
+    candidate_rows = compact(candidates)
+    near = _verify(candidate_rows, sigs, row_of, figures, config)
     confirmed, true_similarity = np.empty((0, 2), dtype=np.int64), np.empty(0)
     if texts is not None:
 
@@ -491,7 +492,7 @@ def decide(
             return texts(nodes)
 
         confirmed, true_similarity = _confirm_close_pairs(
-            compact(candidates), sigs, row_of, figures, config, texts_of
+            candidate_rows, sigs, row_of, figures, config, texts_of
         )
     touched_keys = old_keys.take(pa.array(old_needed, pa.int64()))
     chars = np.concatenate(
@@ -548,6 +549,8 @@ class _Links:
         estimate = minhash.estimated_jaccard(
             self.sigs[self.row_of[nodes]], self.sigs[self.row_of[keepers]]
         )
+        if not self.exact:
+            return estimate
         for i, (a, b) in enumerate(zip(nodes.tolist(), keepers.tolist(), strict=True)):
             estimate[i] = self.exact.get((min(a, b), max(a, b)), estimate[i])
         return estimate
