@@ -63,7 +63,6 @@ class NearDupConfig:
     keys: KeyRules
     #: ``dedup.near-exact``: candidate pairs whose estimate falls at most this far under the
     #: threshold are decided on their true Jaccard similarity (0: never).
-    exact_rule: str
     exact_margin: float
 
     @property
@@ -105,13 +104,11 @@ def config_from_pack(dedup: RulePack) -> NearDupConfig:
     fields = NearDupConfig.__dataclass_fields__
     params = {k: v for k, v in rule.params.items() if k in fields}
     policy = dedup.get("dedup.keep-policy").params["order"]
-    exact = dedup.get("dedup.near-exact")
     return NearDupConfig(
         rule_id=rule.id,
         keep_policy=tuple(policy),
         keys=key_rules(dedup),
-        exact_rule=exact.id,
-        exact_margin=float(exact.params["margin"]),
+        exact_margin=float(dedup.get("dedup.near-exact").params["margin"]),
         **params,
     )
 
