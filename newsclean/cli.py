@@ -11,7 +11,6 @@ import atexit
 import gc
 import json
 import os
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -197,31 +196,31 @@ def run(
     # run created: 1.3 s of the demo's 7 s (measured). Frozen objects are skipped; the
     # process's memory goes back to the system as it exits anyway.
     atexit.register(gc.freeze)
-    if runner == "local" and not dask_address:
-        from newsclean.tasks.pipeline import workers as worker_pool
-
-        worker_pool.prestart(workers)  # its imports and resources load while Prefect starts
     if not verbose:  # the CLI reports every outcome itself; --verbose shows Prefect's logs
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_INTERNAL_LOGGING_LEVEL", "CRITICAL")
     # Lazy: Prefect's settings must be in the environment before it is imported, and
     # `newsclean report`/`show` should not pay Prefect's import time.
-    import newsclean.prefect_env  # noqa: F401
-    from newsclean import warm_server
+    from newsclean.run_server import RunServer
 
-    warm = warm_server.enabled()
-    if warm:  # before Prefect is imported: it reads PREFECT_API_URL once
-        try:
-            os.environ["PREFECT_API_URL"] = warm_server.start()["url"]
-        except RuntimeError as error:
-            _say_failure(f"{error}: this run starts a temporary server instead")
-            warm = False
+    # The server starts first, without waiting: its start overlaps Prefect's import and the
+    # worker pool's loading (RunServer.ready waits for it just before the flow).
+    server = RunServer.begin()
+    if runner == "local" and not dask_address:
+        from newsclean.tasks.pipeline import workers as worker_pool
+
+        worker_pool.prestart(workers)  # its imports and resources load while Prefect starts
     from newsclean.flows import clean_corpus
     from newsclean.server_watch import ServerWatch
     from newsclean.tasks.pipeline import progress
     from newsclean.tasks.pipeline.steps import describe_fault, server_lost
     from newsclean.tasks.storage.run_state import commit_marker
 
+    try:
+        server.ready(_say_failure)
+    except RuntimeError as error:  # no Prefect server: the machine cannot run the flow
+        _say_failure(str(error))
+        raise typer.Exit(4) from None
     before = commit_marker(out)
     lost: tuple[int, str] | None = None
 
@@ -233,7 +232,7 @@ def run(
         TimeElapsedColumn(),
     )
     with (
-        warm_server.in_use() if warm else nullcontext(),
+        server.held(),
         Progress(*columns, console=console, transient=False) as bar,
     ):
         job = bar.add_task("clean", total=None)
@@ -242,7 +241,7 @@ def run(
             committed = reported or commit_marker(out) != before
             _exit_now(*_server_lost_outcome("the server process exited", out, committed))
 
-        watch = ServerWatch(server_gone).start()
+        watch = ServerWatch(server_gone, died=server.died).start()
 
         def listen(event: str, data: dict[str, Any]) -> None:
             watch.progressed(event)

@@ -16,23 +16,15 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from newsclean.prefect_env import api_healthy as healthy
 from newsclean.tasks.settings import RUN, SERVE
 
 START_TIMEOUT = SERVE.server_start_timeout
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _port_free(port: int) -> bool:

@@ -16,29 +16,18 @@ import time
 from collections.abc import Callable
 
 
-def temporary_server_died() -> bool:
-    """Whether a temporary server this process started (Prefect's ``SubprocessASGIServer``,
-    one per port) has exited. A server configured with PREFECT_API_URL is not watched."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    for server in list(SubprocessASGIServer._instances.values()):
-        process = getattr(server, "server_process", None)
-        if process is not None and process.poll() is not None:
-            return True
-    return False
-
-
 class ServerWatch:
-    """Polls the temporary server; once it died, calls ``on_lost(reported)`` when the run has
-    written its summary (a ``reported`` progress event, :meth:`progressed`) or has published
-    no progress event for ``idle_seconds``."""
+    """Polls the run's temporary server (``died``: whether it has exited, see
+    :meth:`newsclean.run_server.RunServer.died`); once it died, calls ``on_lost(reported)``
+    when the run has written its summary (a ``reported`` progress event, :meth:`progressed`)
+    or has published no progress event for ``idle_seconds``."""
 
     def __init__(
         self,
         on_lost: Callable[[bool], None],
+        died: Callable[[], bool],
         poll_seconds: float = 0.5,
         idle_seconds: float = 300.0,
-        died: Callable[[], bool] = temporary_server_died,
     ) -> None:
         self.on_lost = on_lost
         self.poll_seconds = poll_seconds

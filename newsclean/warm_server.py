@@ -18,20 +18,22 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from newsclean.prefect_env import free_port
 from newsclean.serve import healthy, start_server, stop_group
 from newsclean.tasks.settings import SERVER
 
 STATE = "newsclean-server.json"
+LOG = "newsclean-server.log"
 POLL_SECONDS = 2.0
 
 
@@ -43,11 +45,16 @@ def enabled() -> bool:
     """A run should use (and start) the warm server: no Prefect API is configured, in the
     environment or in the active Prefect profile, and it is not turned off."""
     return (
-        not os.environ.get("PREFECT_API_URL")
-        and not _profile_api_url()
+        not configured_api_url()
         and os.environ.get("NEWSCLEAN_WARM_SERVER", "1") != "0"
         and SERVER.idle_seconds > 0
     )
+
+
+def configured_api_url() -> str | None:
+    """The Prefect API the user configured: ``PREFECT_API_URL`` in the environment or in the
+    active profile."""
+    return os.environ.get("PREFECT_API_URL") or _profile_api_url()
 
 
 def _profile_api_url() -> str | None:
@@ -76,30 +83,58 @@ def status() -> dict[str, Any] | None:
     return record if healthy(record["url"]) else None
 
 
-def start(idle_seconds: float = SERVER.idle_seconds) -> dict[str, Any]:
-    """The warm server's record: the running one, or one started now (waits until its API
-    answers; fails with the keeper's log when it does not)."""
+@dataclass
+class Launch:
+    """A warm server being started: its URL is known at once (so a run can point Prefect at
+    it before importing Prefect), its API answers once :meth:`wait` returns."""
+
+    keeper: subprocess.Popen[bytes] | None
+    url: str
+    record: dict[str, Any] | None = None
+
+    def wait(self) -> dict[str, Any]:
+        """The server's record once its API answers (fails with the keeper's log when it
+        does not start)."""
+        if self.record is not None:
+            return self.record
+        assert self.keeper is not None
+        log = _home() / LOG
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            record = status()
+            if record is not None and record["pid"] == self.keeper.pid:
+                self.record = record
+                return record
+            if self.keeper.poll() is not None:
+                raise RuntimeError(f"the warm Prefect server did not start; see {log}")
+            time.sleep(0.1)
+        stop()
+        raise RuntimeError(f"the warm Prefect server did not answer in 180 s; see {log}")
+
+
+def launch(idle_seconds: float = SERVER.idle_seconds) -> Launch:
+    """The running warm server, or one whose start begins now (without waiting for it).
+
+    Why not wait: its start (about 5 s) then overlaps the run's own Prefect import and the
+    loading of its worker pool instead of coming before them.
+    """
     record = status()
     if record is not None:
-        return record
-    home = _home()
-    log = home / "newsclean-server.log"
-    with open(log, "ab") as sink:
+        return Launch(None, record["url"], record)
+    port = free_port()
+    with open(_home() / LOG, "ab") as sink:
         keeper = subprocess.Popen(
-            [sys.executable, "-m", "newsclean.warm_server", str(idle_seconds)],
+            [sys.executable, "-m", "newsclean.warm_server", str(idle_seconds), str(port)],
             stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env=os.environ.copy(),
         )  # fmt: skip
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        record = status()
-        if record is not None and record["pid"] == keeper.pid:
-            return record
-        if keeper.poll() is not None:
-            raise RuntimeError(f"the warm Prefect server did not start; see {log}")
-        time.sleep(0.3)
-    stop()
-    raise RuntimeError(f"the warm Prefect server did not answer in 180 s; see {log}")
+    return Launch(keeper, f"http://127.0.0.1:{port}/api")
+
+
+def start(idle_seconds: float = SERVER.idle_seconds) -> dict[str, Any]:
+    """The warm server's record: the running one, or one started now (waits until its API
+    answers; fails with the keeper's log when it does not)."""
+    return launch(idle_seconds).wait()
 
 
 def stop() -> bool:
@@ -122,7 +157,15 @@ def stop() -> bool:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process of this pid exists (a zombie child counts: reap your children)."""
+    """Whether a process of this pid runs. A child of this process that has exited is reaped
+    here: as a zombie it would still answer ``kill(pid, 0)`` (a run that launched the keeper
+    and then stops it would wait out the whole deadline, measured 30 s)."""
+    try:
+        reaped, _status = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child (or already reaped): ask the kernel
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -153,18 +196,11 @@ def _idle(home: Path, handle: TextIO, idle_seconds: float) -> bool:
     return time.time() - last > idle_seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def keep(idle_seconds: float) -> None:
-    """The keeper (``python -m newsclean.warm_server IDLE``): start the server, record it,
-    stop it when idle (or on SIGTERM), remove the record."""
+def keep(idle_seconds: float, port: int) -> None:
+    """The keeper (``python -m newsclean.warm_server IDLE PORT``): start the server, record
+    it, stop it when idle (or on SIGTERM), remove the record."""
     home = _home()
-    port = _free_port()
-    server = start_server(port, home / "newsclean-server.log")
+    server = start_server(port, home / LOG)
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     (home / f"{STATE}.stamp").touch()
@@ -187,4 +223,4 @@ def keep(idle_seconds: float) -> None:
 if __name__ == "__main__":
     import newsclean.prefect_env  # noqa: F401  (PREFECT_HOME and telemetry, as for runs)
 
-    keep(float(sys.argv[1]))
+    keep(float(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else free_port())

@@ -1,0 +1,98 @@
+"""The Prefect server a ``newsclean run`` uses, and when it starts.
+
+Three cases, decided before Prefect is imported (it reads ``PREFECT_API_URL`` once):
+
+* ``PREFECT_API_URL`` is configured (environment or active profile): that server, as it is;
+* the warm server is on (the default, :mod:`newsclean.warm_server`): the running one, or one
+  whose start begins now;
+* otherwise (``NEWSCLEAN_WARM_SERVER=0``, tests): a temporary server of this run
+  (:class:`newsclean.prefect_env.TemporaryServer`), stopped when the run ends.
+
+Why "begins now": a server takes about 4-5 s to start. Started first and waited for only
+just before the flow (:meth:`RunServer.ready`), that time overlaps Prefect's import and the
+worker pool's loading of the stages' resources instead of coming before them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+
+from newsclean import warm_server
+from newsclean.prefect_env import TemporaryServer, temporary_api
+
+
+@dataclass
+class RunServer:
+    warm: warm_server.Launch | None = None
+    temporary: TemporaryServer | None = None
+    #: The temporary server replaced a warm one that did not start (after Prefect's import).
+    fallback: bool = False
+
+    @classmethod
+    def begin(cls) -> RunServer:
+        """Pick the run's server and start it if needed, without waiting for it."""
+        if warm_server.configured_api_url():
+            return cls()
+        if warm_server.enabled():
+            try:
+                launch = warm_server.launch()
+            except (OSError, RuntimeError):
+                launch = None  # ready() says so and falls back to a temporary server
+            if launch is not None:
+                os.environ["PREFECT_API_URL"] = launch.url
+                return cls(warm=launch)
+        return cls(temporary=cls._temporary())
+
+    @staticmethod
+    def _temporary() -> TemporaryServer:
+        server = TemporaryServer.launch()
+        atexit.register(server.stop)  # an interrupted start-up leaves no server behind
+        os.environ["PREFECT_API_URL"] = server.url
+        return server
+
+    def ready(self, say: Callable[[str], None]) -> None:
+        """Wait until the server answers. A warm server that does not start is reported
+        with ``say`` and replaced by a temporary server; a temporary server that does not
+        start raises RuntimeError."""
+        if self.warm is not None:
+            try:
+                self.warm.wait()
+                return
+            except RuntimeError as error:
+                say(f"{error}: this run starts a temporary server instead")
+                self.warm = None
+                self.temporary = self._temporary()
+                self.fallback = True
+        if self.temporary is not None:
+            self.temporary.wait_ready()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """For the run's duration: the warm server held (its keeper will not stop it), or
+        the temporary server's logs and events delivered and the server stopped after."""
+        if self.warm is not None:
+            with warm_server.in_use():
+                yield
+            return
+        if self.temporary is None:
+            yield
+            return
+        with temporary_api(self.temporary), self._settings():
+            yield
+
+    def _settings(self) -> object:
+        """Prefect imported before a fallback server existed reads its URL from here."""
+        if not self.fallback:
+            return nullcontext()
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        assert self.temporary is not None
+        return temporary_settings(updates={PREFECT_API_URL: self.temporary.url})
+
+    def died(self) -> bool:
+        """Whether this run's temporary server has exited (other servers are not watched)."""
+        return self.temporary is not None and self.temporary.exited()
