@@ -26,6 +26,7 @@ from newsclean.tasks.stages.dedup import (
     decide,
     estimated_containment,
     republication,
+    sorted_lists,
 )
 from newsclean.tasks.stages.dedup_keys import key_rules, title_key_text, url_key_text
 from newsclean.tasks.storage.ingest import BatchBuilder
@@ -244,3 +245,26 @@ def test_republication_counts_copies_and_distinct_publishers() -> None:
     n_copies, publishers = republication(articles, copies)
     assert n_copies.to_pylist() == [3, 1, 0]
     assert publishers.to_pylist() == [["x.com", "z.com"], ["y.com"], ["y.com"]]
+
+
+def test_publishers_are_sorted_whatever_order_the_copies_come_in() -> None:
+    """A story of the FakeNewsCorpus sample kept at beforeitsnews.com with copies at
+    newsmax.com and christianpost.com: Arrow's ``distinct`` gave some such lists unsorted, so
+    the same article got two orders in one run and its file was rewritten for nothing."""
+    domains = ["beforeitsnews.com", "newsmax.com", "christianpost.com", "washingtonexaminer.com"]
+    kept = [f"doc-{i:04d}" for i in range(3000)]
+    articles = pa.table({"doc_id": kept, "domain": [domains[i % 4] for i in range(3000)]})
+    copies = pa.table(  # copies listed newest first, some of them far from their keeper
+        {
+            "kept_doc_id": [kept[(i * 7919) % 3000] for i in range(2000)][::-1],
+            "domain": [domains[(i * 3) % 4] for i in range(2000)],
+        }
+    )
+    _, publishers = republication(articles, copies)
+    lists = publishers.to_pylist()
+    assert all(names == sorted(set(names)) for names in lists)
+    assert sum(len(names) > 1 for names in lists) > 500  # many rows had something to order
+    _, again = republication(articles.slice(1000, 500), copies)  # a unit's part alone
+    assert again.to_pylist() == lists[1000:1500]
+    empty = pa.array([["b", "a"], None, [], ["c"]], pa.list_(pa.string()))
+    assert sorted_lists(empty).to_pylist() == [["a", "b"], None, [], ["c"]]
