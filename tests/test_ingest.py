@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from newsclean.tasks.schema import DOC_SCHEMA, QUARANTINE_SCHEMA
+from newsclean.tasks.storage import ingest as ingest_module
 from newsclean.tasks.storage.ingest import (
     DEFAULT_MAX_DOC_BYTES,
     BatchBuilder,
@@ -34,6 +35,7 @@ from newsclean.tasks.storage.ingest import (
     parse_timestamp,
     parse_txt,
     plan_units,
+    read_records,
     read_unit,
     unsupported_quarantine,
 )
@@ -367,6 +369,36 @@ def test_csv_alias_mapping(raw: Path) -> None:
     assert third["url"] is None and third["authors"] == [] and third["published_at"] is None
     assert json.loads(third["extra"]) == {"id": "9", "published_unparsed": "not a date"}
     assert [d["source_record"] for d in docs] == [0, 1, 2]
+
+
+def test_read_records_decodes_only_the_wanted_json_lines(raw: Path, monkeypatch) -> None:
+    """The report's examples and `newsclean show` re-read a few records: the same rows as a
+    full read gives, from a file whose other lines are never decoded (a broken line among
+    them costs nothing), with blank lines and a BOM counted as a full read counts them."""
+    frame = pd.read_csv(FAKENEWS, dtype=str, keep_default_na=False).head(60)
+    lines = [json.dumps({"title": t, "content": c, "url": u}) for t, c, u in
+             zip(frame["title"], frame["content"], frame["url"], strict=True)]  # fmt: skip
+    lines[7] = "{not json"  # unwanted, so never decoded
+    lines.insert(20, "")  # a blank line still counts as a record number
+    write(raw, "news.jsonl", codecs.BOM_UTF8 + "\n".join(lines).encode("utf-8"))
+    full = {d["source_record"]: d for d in read_plan(raw, plan_units(raw))[0]}
+    wanted = {0, 19, 21, 59}
+    decoded: list[bytes] = []
+    original = ingest_module._decode_line
+
+    def counting(line: bytes) -> str:
+        decoded.append(line)
+        return original(line)
+
+    monkeypatch.setattr(ingest_module, "_decode_line", counting)
+    found = read_records(raw, {"news.jsonl": wanted})
+    assert len(decoded) == len(wanted)  # the other 57 lines were only counted
+    assert set(found) == {("news.jsonl", r) for r in wanted}
+    for record in wanted:
+        assert found[("news.jsonl", record)] == full[record]
+    assert found[("news.jsonl", 21)]["title"] == frame["title"][20]  # after the blank line
+    assert read_records(raw, {"news.jsonl": {7}}) == {}  # the broken line is not a record
+    assert read_records(raw, {"gone.jsonl": {0}}) == {}
 
 
 def test_fakenewscorpus_sample(raw: Path) -> None:

@@ -466,6 +466,9 @@ class BatchBuilder:
     max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES
     columns: dict[str, list[Any]] = field(default_factory=lambda: {f.name: [] for f in DOC_SCHEMA})
     quarantine: list[tuple[str, int | None, str]] = field(default_factory=list)
+    #: Only these record numbers are wanted (:func:`read_records`): a reader that can skip a
+    #: record before decoding it does (JSON Lines); the caller filters the rest.
+    records: frozenset[int] | None = None
 
     def __len__(self) -> int:
         return len(self.columns["doc_id"])
@@ -877,12 +880,15 @@ def _json_lines(
     number and how many lines were not blank."""
     stop = unit.stop if unit.stop is not None else math.inf
     record, position, lines = unit.first_record, unit.start, 0
+    wanted = out.records
     for raw in fh:
         if position >= stop:
             break
         position += len(raw)
         line = raw.strip()
-        if line:
+        if line and wanted is not None and record not in wanted:
+            lines += 1  # counted, not decoded: nobody asked for it
+        elif line:
             lines += 1
             if record == 0 and line.startswith(codecs.BOM_UTF8):
                 line = line[len(codecs.BOM_UTF8) :]
@@ -1015,9 +1021,11 @@ def read_unit(
     unit: WorkUnit,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES,
+    records: frozenset[int] | None = None,
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """Stream a unit as (documents, quarantine) batches of at most ``batch_size`` documents."""
-    out = BatchBuilder(batch_size, max_doc_bytes)
+    """Stream a unit as (documents, quarantine) batches of at most ``batch_size`` documents.
+    ``records``: the record numbers wanted (others may be skipped unread; see BatchBuilder)."""
+    out = BatchBuilder(batch_size, max_doc_bytes, records=records)
     try:
         for _ in READERS[unit.kind](Path(raw_dir), unit, out):
             if out.full():
@@ -1044,14 +1052,17 @@ def unsupported_quarantine(names: Iterable[str]) -> pa.Table:
 def read_records(raw_dir: Path, wanted: dict[str, set[int]]) -> dict[tuple[str, int], dict]:
     """The ingested form (title, text, url…) of a few records, by (file, record): what the
     report's before/after examples and ``newsclean show`` put beside the clean text. Each file
-    is read once, as a stream; a file that no longer exists gives nothing."""
+    is read once, as a stream (JSON Lines decodes only the wanted lines: the report's
+    examples re-read 64 MB of raw files, 0.6 s of a 100 MB run's 1.2 s report, measured); a
+    file that no longer exists gives nothing."""
     found: dict[tuple[str, int], dict] = {}
     for name, records in wanted.items():
         if not (raw_dir / name).is_file():
             continue
         plan = plan_units(raw_dir, DEFAULT_BATCH_SIZE, 1 << 62, only={name})
         for unit in plan.units:
-            for docs, _ in read_unit(raw_dir, unit):
+            only = frozenset(records)
+            for docs, _ in read_unit(raw_dir, unit, DEFAULT_BATCH_SIZE, records=only):
                 hits = pc.is_in(docs["source_record"], value_set=pa.array(sorted(records)))
                 for row in docs.filter(hits).to_pylist():
                     found[(name, row["source_record"])] = row
