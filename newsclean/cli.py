@@ -205,7 +205,11 @@ def run(
 
     # The server starts first, without waiting: its start overlaps Prefect's import and the
     # worker pool's loading (RunServer.ready waits for it just before the flow).
-    server = RunServer.begin()
+    try:
+        server = RunServer.begin()
+    except (OSError, RuntimeError) as error:  # e.g. PREFECT_HOME not writable
+        _say_failure(f"cannot start a Prefect server: {error}")
+        raise typer.Exit(4) from None
     if runner == "local" and not dask_address:
         from newsclean.tasks.pipeline import workers as worker_pool
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import atexit
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from newsclean import warm_server
@@ -31,21 +31,25 @@ class RunServer:
     temporary: TemporaryServer | None = None
     #: The temporary server replaced a warm one that did not start (after Prefect's import).
     fallback: bool = False
+    #: Why the warm server could not even be launched (:meth:`ready` says it).
+    warm_error: str | None = None
 
     @classmethod
     def begin(cls) -> RunServer:
-        """Pick the run's server and start it if needed, without waiting for it."""
+        """Pick the run's server and start it if needed, without waiting for it. Raises
+        OSError or RuntimeError when not even a temporary server can be launched."""
         if warm_server.configured_api_url():
             return cls()
+        warm_error = None
         if warm_server.enabled():
             try:
                 launch = warm_server.launch()
-            except (OSError, RuntimeError):
-                launch = None  # ready() says so and falls back to a temporary server
-            if launch is not None:
+            except (OSError, RuntimeError) as error:
+                warm_error = f"the warm Prefect server could not be launched ({error})"
+            else:
                 os.environ["PREFECT_API_URL"] = launch.url
                 return cls(warm=launch)
-        return cls(temporary=cls._temporary())
+        return cls(temporary=cls._temporary(), warm_error=warm_error)
 
     @staticmethod
     def _temporary() -> TemporaryServer:
@@ -58,6 +62,8 @@ class RunServer:
         """Wait until the server answers. A warm server that does not start is reported
         with ``say`` and replaced by a temporary server; a temporary server that does not
         start raises RuntimeError."""
+        if self.warm_error is not None:
+            say(f"{self.warm_error}: this run starts a temporary server instead")
         if self.warm is not None:
             try:
                 self.warm.wait()
@@ -84,7 +90,7 @@ class RunServer:
         with temporary_api(self.temporary), self._settings():
             yield
 
-    def _settings(self) -> object:
+    def _settings(self) -> AbstractContextManager[object]:
         """Prefect imported before a fallback server existed reads its URL from here."""
         if not self.fallback:
             return nullcontext()

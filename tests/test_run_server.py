@@ -110,6 +110,30 @@ def test_a_warm_server_that_does_not_start_falls_back_to_a_temporary_one(
     assert os.environ["PREFECT_API_URL"] == fake.url
 
 
+@pytest.mark.unit
+def test_a_warm_server_that_cannot_be_launched_is_said_and_replaced(
+    no_api: pytest.MonkeyPatch,
+) -> None:
+    no_api.setenv("NEWSCLEAN_WARM_SERVER", "1")
+
+    def unlaunchable() -> warm_server.Launch:
+        raise OSError("[Errno 28] No space left on device")
+
+    fake = _FakeTemporary()
+    no_api.setattr(warm_server, "launch", unlaunchable)
+    no_api.setattr(TemporaryServer, "launch", lambda: fake)
+    no_api.setattr(run_server.atexit, "register", lambda fn: None)
+    server = RunServer.begin()
+    assert server.temporary is fake and server.warm is None
+    said: list[str] = []
+    server.ready(said.append)
+    assert said == [
+        "the warm Prefect server could not be launched ([Errno 28] No space left on device): "
+        "this run starts a temporary server instead"
+    ]
+    assert fake.waited
+
+
 @pytest.mark.process
 def test_a_temporary_server_answers_is_exported_and_is_stopped(own_server) -> None:
     started = time.monotonic()
