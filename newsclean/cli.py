@@ -223,6 +223,7 @@ def run(
     try:
         server.ready(_say_failure)
     except RuntimeError as error:  # no Prefect server: the machine cannot run the flow
+        server.close()
         _say_failure(str(error))
         raise typer.Exit(4) from None
     before = commit_marker(out)

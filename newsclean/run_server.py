@@ -33,13 +33,17 @@ class RunServer:
     fallback: bool = False
     #: Why the warm server could not even be launched (:meth:`ready` says it).
     warm_error: str | None = None
+    #: ``PREFECT_API_URL`` before this run pointed it at its server (:meth:`close` puts it
+    #: back: a CLI run inside another process, a test's, must not leave it behind).
+    previous_api_url: str | None = None
 
     @classmethod
     def begin(cls) -> RunServer:
         """Pick the run's server and start it if needed, without waiting for it. Raises
         OSError or RuntimeError when not even a temporary server can be launched."""
+        previous = os.environ.get("PREFECT_API_URL")
         if warm_server.configured_api_url():
-            return cls()
+            return cls(previous_api_url=previous)
         warm_error = None
         if warm_server.enabled():
             try:
@@ -48,8 +52,8 @@ class RunServer:
                 warm_error = f"the warm Prefect server could not be launched ({error})"
             else:
                 os.environ["PREFECT_API_URL"] = launch.url
-                return cls(warm=launch)
-        return cls(temporary=cls._temporary(), warm_error=warm_error)
+                return cls(warm=launch, previous_api_url=previous)
+        return cls(temporary=cls._temporary(), warm_error=warm_error, previous_api_url=previous)
 
     @staticmethod
     def _temporary() -> TemporaryServer:
@@ -79,16 +83,28 @@ class RunServer:
     @contextmanager
     def held(self) -> Iterator[None]:
         """For the run's duration: the warm server held (its keeper will not stop it), or
-        the temporary server's logs and events delivered and the server stopped after."""
-        if self.warm is not None:
-            with warm_server.in_use():
+        the temporary server's logs and events delivered and the server stopped after;
+        then :meth:`close`."""
+        try:
+            if self.warm is not None:
+                with warm_server.in_use():
+                    yield
+            elif self.temporary is None:
                 yield
-            return
-        if self.temporary is None:
-            yield
-            return
-        with temporary_api(self.temporary), self._settings():
-            yield
+            else:
+                with temporary_api(self.temporary), self._settings():
+                    yield
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the temporary server (if any) and put ``PREFECT_API_URL`` back."""
+        if self.temporary is not None:
+            self.temporary.stop()
+        if self.previous_api_url is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = self.previous_api_url
 
     def _settings(self) -> AbstractContextManager[object]:
         """Prefect imported before a fallback server existed reads its URL from here."""

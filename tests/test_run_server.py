@@ -86,6 +86,9 @@ def test_without_the_warm_server_a_temporary_one_is_launched(no_api: pytest.Monk
     assert os.environ["PREFECT_API_URL"] == fake.url
     server.ready(print)
     assert fake.waited
+    with server.held():
+        assert os.environ["PREFECT_API_URL"] == fake.url
+    assert "PREFECT_API_URL" not in os.environ  # a CLI run in this process leaves none behind
 
 
 @pytest.mark.unit
