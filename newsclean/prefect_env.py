@@ -47,6 +47,12 @@ _SERVER_ENVIRONMENT = {
     "PREFECT__SERVER_FINAL": "1",
 }
 SERVER_LOG = "newsclean-temporary-server.log"
+#: uvicorn's exit status when its port is in use (Prefect's own start retries on it too).
+PORT_TAKEN = 3
+
+
+class PortTaken(RuntimeError):
+    """Another process bound the port chosen for the server before it did: launch again."""
 
 
 @dataclass
@@ -59,7 +65,8 @@ class TemporaryServer:
     start (4.1 s) with nothing else to do. Launched as a run's first step, the server boots
     while the run imports Prefect and its worker pool loads the stages' resources; the run
     waits for it (:meth:`wait_ready`) only just before the flow starts. The process is this
-    process's child, so the run can tell when it dies (:meth:`exited`).
+    process's child, so the run can tell when it dies (:meth:`exited`). It reads its settings
+    from the environment and PREFECT_HOME's profile itself, as any Prefect process does.
     """
 
     process: subprocess.Popen[bytes]
@@ -96,6 +103,8 @@ class TemporaryServer:
         limit = timeout or float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
         deadline = time.monotonic() + limit
         while not api_healthy(self.url):
+            if self.exited() and self.process.returncode == PORT_TAKEN:
+                raise PortTaken(f"port of {self.url} taken before the server could bind it")
             if self.exited():
                 raise RuntimeError(
                     f"the temporary Prefect server exited ({self.process.returncode}): "

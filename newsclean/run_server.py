@@ -22,14 +22,14 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from newsclean import warm_server
-from newsclean.prefect_env import TemporaryServer, temporary_api
+from newsclean.prefect_env import PortTaken, TemporaryServer, temporary_api
 
 
 @dataclass
 class RunServer:
     warm: warm_server.Launch | None = None
     temporary: TemporaryServer | None = None
-    #: The temporary server replaced a warm one that did not start (after Prefect's import).
+    #: The temporary server replaced one that did not start (after Prefect's import).
     fallback: bool = False
     #: Why the warm server could not even be launched (:meth:`ready` says it).
     warm_error: str | None = None
@@ -77,7 +77,13 @@ class RunServer:
                 self.warm = None
                 self.temporary = self._temporary()
                 self.fallback = True
-        if self.temporary is not None:
+        if self.temporary is None:
+            return
+        try:
+            self.temporary.wait_ready()
+        except PortTaken:  # its port went to another process meanwhile: once more, elsewhere
+            self.temporary = self._temporary()
+            self.fallback = True  # Prefect, imported by now, reads the new URL from settings
             self.temporary.wait_ready()
 
     @contextmanager

@@ -189,3 +189,33 @@ def test_a_warm_server_launch_returns_before_the_server_answers(
         warm_server.stop()
     # the keeper is this process's child: stop() reaps it instead of waiting for a zombie
     assert time.monotonic() - stopping < 20 and not warm_server.process_alive(launch.keeper.pid)
+
+
+@pytest.mark.process
+def test_a_port_taken_before_the_server_binds_it_gets_a_new_server(own_server) -> None:
+    """The port is picked before the server starts (its URL must be known before Prefect's
+    import); another process may take it meanwhile. Here one does: the server exits, and the
+    run gets a server on another port instead of failing."""
+    import socket
+
+    from newsclean import prefect_env
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    ports = iter([taken])
+    real_free_port = prefect_env.free_port
+    own_server.setattr(prefect_env, "free_port", lambda: next(ports, None) or real_free_port())
+    own_server.setattr(run_server.atexit, "register", lambda fn: None)
+    server = RunServer(temporary=RunServer._temporary())
+    try:
+        assert server.temporary.url == f"http://127.0.0.1:{taken}/api"
+        server.ready(print)
+        assert server.fallback and server.temporary.url != f"http://127.0.0.1:{taken}/api"
+        assert api_healthy(server.temporary.url)
+        assert os.environ["PREFECT_API_URL"] == server.temporary.url
+    finally:
+        server.close()
+        squatter.close()
+    assert server.temporary.exited()
