@@ -886,10 +886,9 @@ def _json_lines(
             break
         position += len(raw)
         line = raw.strip()
-        if line and wanted is not None and record not in wanted:
-            lines += 1  # counted, not decoded: nobody asked for it
-        elif line:
+        if line:
             lines += 1
+        if line and (wanted is None or record in wanted):  # the others: counted, not decoded
             if record == 0 and line.startswith(codecs.BOM_UTF8):
                 line = line[len(codecs.BOM_UTF8) :]
             try:
@@ -1060,8 +1059,8 @@ def read_records(raw_dir: Path, wanted: dict[str, set[int]]) -> dict[tuple[str, 
         if not (raw_dir / name).is_file():
             continue
         plan = plan_units(raw_dir, DEFAULT_BATCH_SIZE, 1 << 62, only={name})
+        only = frozenset(records)
         for unit in plan.units:
-            only = frozenset(records)
             for docs, _ in read_unit(raw_dir, unit, DEFAULT_BATCH_SIZE, records=only):
                 hits = pc.is_in(docs["source_record"], value_set=pa.array(sorted(records)))
                 for row in docs.filter(hits).to_pylist():
