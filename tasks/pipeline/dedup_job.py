@@ -21,7 +21,7 @@ from newsclean.tasks.stages import minhash
 from newsclean.tasks.stages.dedup import Documents, decide
 from newsclean.tasks.stages.minhash import NearDupConfig
 from newsclean.tasks.storage import dedup_index
-from newsclean.tasks.storage.io import read_parquet, write_parquet_atomic
+from newsclean.tasks.storage.io import read_parquet, read_rows_where, write_parquet_atomic
 from newsclean.tasks.storage.layout import (
     ARTICLE_TABLES,
     DUPLICATES,
@@ -173,13 +173,8 @@ class _TextLookup:
         texts: dict[str, str | None] = {}
         for table in ARTICLE_TABLES:
             for part in published_parts(self.out, table):
-                ids = read_parquet(part, columns=["doc_id"]).column("doc_id")
-                hit = pc.is_in(ids, value_set=wanted)
-                if pc.any(hit).as_py():
-                    rows = read_parquet(part, columns=["doc_id", "text"]).filter(hit)
-                    texts.update(
-                        zip(rows["doc_id"].to_pylist(), rows["text"].to_pylist(), strict=True)
-                    )
+                rows = read_rows_where(part, "doc_id", wanted, ["doc_id", "text"])
+                texts.update(zip(rows["doc_id"].to_pylist(), rows["text"].to_pylist(), strict=True))
         return texts
 
 

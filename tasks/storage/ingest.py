@@ -1060,9 +1060,10 @@ def read_records(raw_dir: Path, wanted: dict[str, set[int]]) -> dict[tuple[str, 
             continue
         plan = plan_units(raw_dir, DEFAULT_BATCH_SIZE, 1 << 62, only={name})
         only = frozenset(records)
+        value_set = pa.array(sorted(only), pa.int64())
         for unit in plan.units:
             for docs, _ in read_unit(raw_dir, unit, DEFAULT_BATCH_SIZE, records=only):
-                hits = pc.is_in(docs["source_record"], value_set=pa.array(sorted(records)))
+                hits = pc.is_in(docs["source_record"], value_set=value_set)
                 for row in docs.filter(hits).to_pylist():
                     found[(name, row["source_record"])] = row
     return found
