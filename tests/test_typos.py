@@ -6,12 +6,18 @@ British and American spellings."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from newsclean.tasks.stages.typos import corpus_vocabulary, correct_batch, parse_word_list
+from newsclean.tasks.stages.typos import (
+    corpus_vocabulary,
+    correct_batch,
+    flagged_spans,
+    parse_word_list,
+)
 from newsclean.tasks.storage.ingest import decode_bytes, parse_txt
 from tests.helpers import REFERENCE, clean_batch, make_batch
 
@@ -171,4 +177,62 @@ def test_second_pass_updates_staged_batch(tmp_path: Path) -> None:
     edits = pq.read_table(paths["edits"]).to_pylist()
     assert [(e["stage"], e["before"], e["after"]) for e in edits] == [
         ("typos", "goverment", "government")
+    ]
+
+
+def _split_reference(text: str, flagged: set[str]) -> list[tuple[int, int]]:
+    """The chunks ``re.split(r"(\\s+)")`` gives, as spans: what flagged_spans must find."""
+    spans, position = [], 0
+    for i, part in enumerate(re.split(r"(\s+)", text)):
+        if i % 2 == 0 and part in flagged:
+            spans.append((position, position + len(part)))
+        position += len(part)
+    return spans
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It was teh end.",
+        "  It was teh end, teh.\n",
+        "teh",
+        "tehteh teh-teh (teh teh) teh",
+        "It\u2003was\u00a0teh\x1cend\u3000teh\n\nteh",
+        "\nteh\tteh\r\nteh ",
+    ],
+)
+def test_flagged_spans_are_the_whole_chunks_a_whitespace_split_gives(text: str) -> None:
+    """Flagged types are found by ``str.find``: a type inside a longer chunk is no hit, and
+    every Unicode space separates chunks exactly as the regex split does."""
+    flagged = {"teh", "(teh"}
+    assert flagged_spans(text, flagged) == _split_reference(text, flagged)
+
+
+def test_flagged_spans_stay_linear_on_adversarial_text() -> None:
+    """A flagged type hidden in a long run of longer chunks exceeds the find budget and the
+    text is split once instead; more flagged types than are searched one by one, likewise."""
+    hidden = "xteh" * 50_000 + " teh"
+    assert flagged_spans(hidden, {"teh"}) == [(len(hidden) - 3, len(hidden))]
+    words = [f"wrd{i:02d}" for i in range(40)]
+    many = " ".join(words * 3)
+    assert flagged_spans(many, set(words)) == _split_reference(many, set(words))
+
+
+def test_adjacent_corrections_keep_their_offsets_and_the_spacing() -> None:
+    text = "It was  teh\u2003goverment plan.\n\nTeh end."
+    texts, edits = _correct(text)
+    assert texts == ["It was  the\u2003government plan.\n\nThe end."]
+    for edit in edits:
+        assert text[edit["start"] : edit["end"]] == edit["before"]
+
+
+def test_a_paragraph_start_is_a_sentence_start() -> None:
+    """A capitalised misspelling is fixed after a line break even when the line before ends
+    without punctuation (a heading), and not inside a sentence."""
+    texts, _ = _correct(
+        "Spending plans\n\nGoverment spending rose.", "Spending plans Goverment rose."
+    )
+    assert texts == [
+        "Spending plans\n\nGovernment spending rose.",
+        "Spending plans Goverment rose.",
     ]
