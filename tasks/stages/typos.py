@@ -323,6 +323,7 @@ class Corrector:
         self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
         self._decisions: dict[tuple[str, bool], tuple[str, str] | None] = {}
         self.chunk_flags: dict[str, bool] = {}
+        self._eligible: dict[str, bool] = {}
         self.max_chunk_chars = int(self.pack.settings["max_chunk_chars"])
 
     def _known(self, word: str) -> bool:
@@ -408,6 +409,16 @@ class Corrector:
         if word in self.keep or word in curated_corrections() or self._known(word):
             return False
         return not self._compound_or_inflection(word)
+
+    def eligible_for_context(self, core: str) -> bool:
+        """:meth:`context_eligible`, decided once per word type and worker (a flagged word
+        recurs in many documents; the check tries every split of the word)."""
+        found = self._eligible.get(core)
+        if found is None:
+            if len(self._eligible) > MAX_CACHED_CHUNKS:
+                self._eligible.clear()
+            found = self._eligible[core] = self.context_eligible(core)
+        return found
 
     def _compound_or_inflection(self, word: str) -> bool:
         """Stricter than :meth:`_morphology_known`, since context is evidence of its own: an
@@ -736,7 +747,11 @@ def correct_text(
                 _plain(previous), parsed.core, None if parsed.trail else _plain(following)
             )
             rule = corrector.real_word_rule.id
-            if fix is None and _context_allowed(parsed) and corrector.context_eligible(parsed.core):
+            if (
+                fix is None
+                and _context_allowed(parsed)
+                and corrector.eligible_for_context(parsed.core)
+            ):
                 left, right = _neighbours(parsed, previous, following)
                 fix = corrector.context(left, parsed.core, right)
                 fix = steer(fix, side_for) if fix else None
