@@ -215,6 +215,7 @@ def run(
 
         worker_pool.prestart(workers)  # its imports and resources load while Prefect starts
     from newsclean.flows import clean_corpus
+    from newsclean.prefect_env import without_flow_heartbeats
     from newsclean.server_watch import ServerWatch
     from newsclean.tasks.pipeline import progress
     from newsclean.tasks.pipeline.steps import describe_fault, server_lost
@@ -238,6 +239,7 @@ def run(
     )
     with (
         server.held(),
+        without_flow_heartbeats(),
         Progress(*columns, console=console, transient=False) as bar,
     ):
         job = bar.add_task("clean", total=None)

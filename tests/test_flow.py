@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -117,15 +118,31 @@ def test_flow_end_to_end(prefect_harness: None, raw_with_bad_input: Path, tmp_pa
 
 @pytest.mark.process
 @pytest.mark.slow
-def test_cli_run(prefect_harness: None, demo_raw: Path, tmp_path: Path) -> None:
+def test_cli_run(
+    prefect_harness: None, demo_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import flow_engine
+    from prefect.settings import get_current_settings
     from typer.testing import CliRunner
 
     from newsclean.cli import app
 
+    heartbeats: list[int | None] = []  # the interval each flow run's engine was given
+    send_heartbeats = flow_engine._send_heartbeats
+
+    def spy(engine: Any, *args: Any, **kwargs: Any) -> Any:
+        heartbeats.append(engine.heartbeat_seconds)
+        return send_heartbeats(engine, *args, **kwargs)
+
+    monkeypatch.setattr(flow_engine, "_send_heartbeats", spy)
     out = tmp_path / "clean"
     args = ["run", str(demo_raw), "--out", str(out), "--workers", "1", "--no-typos"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    # The CLI's flow runs without heartbeats (their thread delayed every run's end by up to
+    # 1 s); Prefect's setting is back afterwards.
+    assert heartbeats == [None]
+    assert get_current_settings().flows.heartbeat_frequency == 180
     assert "documents in" in result.output and "240" in result.output
     assert "caption.credit-line/1" in result.output and "typo." not in result.output
     articles = pd.read_parquet(out / "articles")
