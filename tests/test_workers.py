@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import pytest
 
 from newsclean.tasks.pipeline import workers
 
 pytestmark = pytest.mark.process
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _square(x: int) -> int:
@@ -75,3 +79,31 @@ def test_prestart_does_nothing_without_a_pool(monkeypatch) -> None:
     assert started == []
     workers.prestart(2)
     assert started == [True]
+
+
+def _main_module_file() -> str | None:
+    """The parent's main module as re-run in this worker, if it was (read in the worker)."""
+    import sys
+
+    main = sys.modules.get("__mp_main__")
+    return getattr(main, "__file__", None) if main is not None else None
+
+
+def test_every_worker_starts_without_re_running_the_parents_main_module(tmp_path: Path) -> None:
+    """Each pool starts all its workers up front with the main module hidden (under
+    ``python -m newsclean.flows.clean_corpus`` re-running it imported Prefect into every
+    worker), without waiting for them: the jobs after the warm-ups still find it hidden."""
+    script = tmp_path / "main_script.py"
+    script.write_text(
+        "from newsclean.tasks.pipeline import workers\n"
+        "from tests.test_workers import _main_module_file\n"
+        "if __name__ == '__main__':\n"
+        "    print(workers.run_many(2, _main_module_file, [()] * 6))\n"
+        "    workers.shutdown()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str([None] * 6)
