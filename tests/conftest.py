@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from tests.helpers import RAW
 # No test leaves a warm Prefect server behind (newsclean/warm_server.py): CLI runs in tests,
 # and the processes they start, use a temporary one unless a test asks for it.
 os.environ["NEWSCLEAN_WARM_SERVER"] = "0"
+# Built resources (tasks/storage/resource_cache.py) go to a folder of this session, never to
+# the user's cache: every session builds them once, as a fresh machine does.
+if "NEWSCLEAN_CACHE_DIR" not in os.environ:
+    os.environ["NEWSCLEAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="newsclean-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -199,7 +199,7 @@ def test_a_short_document_takes_its_publishers_spelling() -> None:
 def test_short_word_typos_are_fixed_from_context(text: str, fixed: str) -> None:
     result = correct_batch(make_batch(text))
     assert result.table.column("text").to_pylist() == [fixed]
-    assert set(result.edits.column("rule").to_pylist()) == {"typo.context/2"}
+    assert set(result.edits.column("rule").to_pylist()) == {"typo.context/3"}
 
 
 @pytest.mark.parametrize(

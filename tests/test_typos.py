@@ -61,13 +61,13 @@ def test_reference_article_only_thee_changes() -> None:
 @pytest.mark.parametrize(
     ("before", "after", "rule"),
     [
-        ("The goverment will act.", "The government will act.", "typo.curated/3"),
-        ("Hotels cannot accomodate them.", "Hotels cannot accommodate them.", "typo.curated/3"),
-        ("She never recieved the letter.", "She never received the letter.", "typo.curated/3"),
-        ("It was teh end.", "It was the end.", "typo.curated/3"),
-        ("A case of epilespsy was found.", "A case of epilepsy was found.", "typo.edit-distance/4"),
-        ("An intiguing story.", "An intriguing story.", "typo.edit-distance/4"),
-        ("The final oucome was clear.", "The final outcome was clear.", "typo.edit-distance/4"),
+        ("The goverment will act.", "The government will act.", "typo.curated/4"),
+        ("Hotels cannot accomodate them.", "Hotels cannot accommodate them.", "typo.curated/4"),
+        ("She never recieved the letter.", "She never received the letter.", "typo.curated/4"),
+        ("It was teh end.", "It was the end.", "typo.curated/4"),
+        ("A case of epilespsy was found.", "A case of epilepsy was found.", "typo.edit-distance/5"),
+        ("An intiguing story.", "An intriguing story.", "typo.edit-distance/5"),
+        ("The final oucome was clear.", "The final outcome was clear.", "typo.edit-distance/5"),
         ("Thee are fears.", "There are fears.", "typo.real-word/1"),
     ],
 )
@@ -169,7 +169,7 @@ def test_second_pass_updates_staged_batch(tmp_path: Path) -> None:
     inputs = RunInputs(default_config(), str(tmp_path / "vocab.parquet"))
     job = PassJob(step.name, step.stages, "docs", "docs", "", str(tmp_path), inputs, 1000, 1 << 24)
     summary = run_unit(job, WorkUnit(0, "txt", ()))
-    assert summary.edits == 1 and summary.edits_by_rule == {"typo.curated/3": 1}
+    assert summary.edits == 1 and summary.edits_by_rule == {"typo.curated/4": 1}
     docs = pq.read_table(paths["docs"]).to_pylist()
     assert docs[0]["text"] == "The government met."
     assert docs[0]["content_hash"] == content_hash("The government met.")

@@ -18,7 +18,8 @@ import gc
 
 from newsclean.tasks.pipeline import dedup_job, learn_job, publish, units  # noqa: F401
 from newsclean.tasks.pipeline.chain import CHAIN, Chain
-from newsclean.tasks.stages.base import resolve
+from newsclean.tasks.stages.base import resolve, use_resource_store
+from newsclean.tasks.storage.resource_cache import FileResourceStore, default_cache_dir
 
 
 def preload_stages(chain: Chain = CHAIN) -> list[str]:
@@ -32,5 +33,6 @@ def preload_stages(chain: Chain = CHAIN) -> list[str]:
     return loaded
 
 
+use_resource_store(FileResourceStore(default_cache_dir()))  # built once, read by later runs
 PRELOADED = preload_stages()
 gc.freeze()

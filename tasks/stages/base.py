@@ -27,11 +27,17 @@ settings) are handed to :meth:`Stage.build` by the orchestration layer, which lo
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
+import inspect
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -166,3 +172,71 @@ def extra_strings(extra: str | None, keys: tuple[str, ...]) -> list[str]:
     if not isinstance(values, dict):
         return []
     return [v.strip() for k in keys if isinstance(v := values.get(k), str) and v.strip()]
+
+
+# --------------------------------------------------------------------------- loaded resources
+
+T = TypeVar("T")
+
+
+class ResourceStore(Protocol):
+    """Where built resources are kept between processes (a file cache in storage)."""
+
+    def get_or_build(self, name: str, key: str, build: Callable[[], T]) -> T: ...
+
+
+class _BuildEveryTime:
+    def get_or_build(self, name: str, key: str, build: Callable[[], T]) -> T:
+        return build()
+
+
+_store: ResourceStore = _BuildEveryTime()
+
+
+def use_resource_store(store: ResourceStore | None) -> None:
+    """Keep built resources in ``store`` from now on, in this process (None: build them).
+    The worker pool's forkserver sets it before it preloads the stages' resources."""
+    global _store
+    _store = store or _BuildEveryTime()
+
+
+def stored_resource(*packages: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorator for a resource loader: built once per process and argument tuple, like
+    :func:`functools.cache`, and kept in the process's :class:`ResourceStore`.
+
+    Why: the typo and spelling stages' indexes are Python dicts built from word lists (about
+    1.9 s per run, on the critical path of every run's start); read back they take a third
+    of that. The key covers what the resource is made of: the loader's arguments, the
+    versions of ``packages`` it reads data from, Python's version and the source of every
+    newsclean module and rule pack (any code or rule change builds it again).
+    """
+
+    def decorate(loader: Callable[..., T]) -> Callable[..., T]:
+        name = f"{loader.__module__}.{loader.__qualname__}"
+
+        @functools.cache
+        def cached(*args: Any) -> T:
+            parts = [name, repr(args), sys.version, _newsclean_sources_digest()]
+            parts += [f"{p} {package_version(p)}" for p in packages]
+            key = hashlib.blake2b("\n".join(parts).encode(), digest_size=10).hexdigest()
+            label = f"{name}({','.join(map(str, args))})" if args else name
+            return _store.get_or_build(label, key, lambda: loader(*args))
+
+        return functools.wraps(loader)(cached)
+
+    return decorate
+
+
+@functools.cache
+def _newsclean_sources_digest() -> str:
+    """One digest of newsclean's stage modules and rule packs, as installed."""
+    from newsclean.tasks import rules, stages
+
+    digest = hashlib.blake2b(digest_size=16)
+    for package in (stages, rules):
+        folder = Path(inspect.getfile(package)).parent
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".py", ".toml", ".json"):
+                digest.update(f"{package.__name__}/{path.name}".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, register
+from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, register, stored_resource
 from newsclean.tasks.stages.edits import StageResult, empty_edits
 
 BRITISH, AMERICAN = "british", "american"
@@ -134,7 +134,7 @@ def _real_pair(british: str, american: str, lists: tuple[dict[str, int], ...]) -
     return True
 
 
-@cache
+@stored_resource("pyspellchecker", "symspellpy")
 def variant_table() -> dict[str, Variant]:
     """Every listed word that has a counterpart in the other spelling, both ways round."""
     symspell, spellchecker = _word_counts()

@@ -35,7 +35,13 @@ import pyarrow.compute as pc
 
 from newsclean.tasks.rules import RulePack, pack
 from newsclean.tasks.schema import replace_column
-from newsclean.tasks.stages.base import BatchContext, RunInputs, Stage, register
+from newsclean.tasks.stages.base import (
+    BatchContext,
+    RunInputs,
+    Stage,
+    register,
+    stored_resource,
+)
 from newsclean.tasks.stages.edits import EditLog, StageResult
 from newsclean.tasks.stages.language import (
     LanguageStage,
@@ -106,7 +112,7 @@ def word_frequencies() -> dict[str, int]:
     return _symspell(1).words
 
 
-@cache
+@stored_resource("pyspellchecker", "symspellpy")
 def extra_known_words() -> frozenset[str]:
     """pyspellchecker's English list (160k words from subtitles, American spellings included):
     symspellpy's list leans British and lacks rumor, color, skeptical, so without this the
@@ -202,7 +208,7 @@ class BigramIndex:
         return int(self.counts[i]) if i < len(self.keys) and self.keys[i] == key else 0
 
 
-@cache
+@stored_resource("symspellpy", "pyarrow")
 def bigram_index() -> BigramIndex:
     """The whole bigram list, for the context layer (read once per process, parsed in Arrow:
     a Python loop over its 242,342 lines took 0.3 s of every run's start)."""
@@ -235,7 +241,7 @@ def _total_frequency() -> int:
     return sum(word_frequencies().values())
 
 
-@cache
+@stored_resource("symspellpy", "pyarrow")
 def _context_symspell():
     """A distance-2 index over the bigram list's words of 2-7 letters: the candidates a 4- or
     5-letter typo may stand for (``fomr`` → from, form). Small (~15k words): the main index
@@ -250,7 +256,7 @@ def _context_symspell():
     return checker
 
 
-@cache
+@stored_resource("codespell", "symspellpy")
 def curated_corrections() -> dict[str, str]:
     """codespell's comma-free ``typo->fix`` entries, read from the installed package (its data
     is CC BY-SA 3.0, derived from Wikipedia: read at run time, never copied into this repo).
@@ -558,7 +564,7 @@ class Corrector:
         return None
 
 
-@cache
+@stored_resource("symspellpy")
 def _symspell(max_edit_distance: int):
     from symspellpy import SymSpell  # lazy: symspellpy loads only where typos run
 
