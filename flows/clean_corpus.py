@@ -19,6 +19,7 @@ import newsclean.prefect_env  # (must precede the prefect import)
 
 # isort: split
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,28 +79,7 @@ def clean_corpus(
     ``tasks/pipeline/chain.py``). ``inline`` computes each task in the process that runs it
     (set by :func:`with_runner` for Dask). Defaults come from ``tasks/settings.toml``.
     """
-    params = RunParams(
-        raw_dir=raw_dir,
-        out_dir=out_dir,
-        batch_size=batch_size,
-        workers=workers_count,
-        unit_bytes=unit_bytes,
-        max_doc_bytes=max_doc_bytes,
-        typos=typos,
-        keep_words=keep_words,
-        near_threshold=near_threshold,
-        shingle_words=shingle_words,
-        permutations=permutations,
-        merge_number_variants=merge_number_variants,
-        keep_policy=tuple(keep_policy) if keep_policy else None,
-        full=full,
-        languages=tuple(languages) if languages else None,
-        keep_kinds=tuple(keep_kinds) if keep_kinds else None,
-        lock_wait=lock_wait,
-        learn_boilerplate=learn_boilerplate,
-        inline=inline,
-        stages={name: tuple(refs) for name, refs in (stages or {}).items()},
-    )
+    params = run_params(**locals())
     state = steps.drive(
         params, prefect_tasks.run_step, prefect_tasks.run_units, prefect_tasks.quarantine
     )
@@ -111,6 +91,37 @@ def clean_corpus(
         "run %s: %d kept of %d", summary["run_id"], summary["kept"], summary["documents_in"]
     )
     return summary
+
+
+def run_params(**parameters: Any) -> RunParams:
+    """The :class:`RunParams` of a flow run given these flow parameters (the others take the
+    flow's defaults): the CLI begins a run ahead with the same ones
+    (:func:`~newsclean.tasks.pipeline.steps.start_ahead`) and the flow adopts it."""
+    bound = inspect.signature(clean_corpus.fn).bind(**parameters)
+    bound.apply_defaults()
+    a = bound.arguments
+    return RunParams(
+        raw_dir=a["raw_dir"],
+        out_dir=a["out_dir"],
+        batch_size=a["batch_size"],
+        workers=a["workers_count"],
+        unit_bytes=a["unit_bytes"],
+        max_doc_bytes=a["max_doc_bytes"],
+        typos=a["typos"],
+        keep_words=a["keep_words"],
+        near_threshold=a["near_threshold"],
+        shingle_words=a["shingle_words"],
+        permutations=a["permutations"],
+        merge_number_variants=a["merge_number_variants"],
+        keep_policy=tuple(a["keep_policy"]) if a["keep_policy"] else None,
+        full=a["full"],
+        languages=tuple(a["languages"]) if a["languages"] else None,
+        keep_kinds=tuple(a["keep_kinds"]) if a["keep_kinds"] else None,
+        lock_wait=a["lock_wait"],
+        learn_boilerplate=a["learn_boilerplate"],
+        inline=a["inline"],
+        stages={name: tuple(refs) for name, refs in (a["stages"] or {}).items()},
+    )
 
 
 def run(

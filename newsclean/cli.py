@@ -218,16 +218,50 @@ def run(
     from newsclean.prefect_env import without_flow_heartbeats
     from newsclean.server_watch import ServerWatch
     from newsclean.tasks.pipeline import progress
-    from newsclean.tasks.pipeline.steps import describe_fault, server_lost
+    from newsclean.tasks.pipeline.steps import (
+        abandon_ahead,
+        describe_fault,
+        server_lost,
+        start_ahead,
+    )
     from newsclean.tasks.storage.run_state import commit_marker
 
+    parameters: dict[str, Any] = {
+        "raw_dir": str(raw_dir),
+        "out_dir": str(out),
+        "batch_size": batch_size,
+        "workers_count": workers,
+        "typos": typos,
+        "keep_words": str(keep_words) if keep_words else None,
+        "near_threshold": threshold,
+        "shingle_words": shingle_words,
+        "permutations": permutations,
+        "merge_number_variants": merge_number_variants,
+        "keep_policy": policy,
+        "full": full,
+        "languages": codes,
+        "keep_kinds": kinds,
+        "lock_wait": lock_wait,
+    }
+    before = commit_marker(out)
+    if runner == "local" and not dask_address:
+        # The run begins while the server boots: its first pass starts in the worker pool
+        # now, and the flow adopts it (tasks/pipeline/ahead.py).
+        try:
+            start_ahead(clean_corpus.run_params(**parameters))
+        except OutputBusy as busy:  # another run holds the output folder
+            server.close()
+            _say_failure(str(busy))
+            raise typer.Exit(3) from None
+        except Exception:  # the flow meets the same fault and reports it
+            pass
     try:
         server.ready(_say_failure)
     except RuntimeError as error:  # no Prefect server: the machine cannot run the flow
+        abandon_ahead()
         server.close()
         _say_failure(str(error))
         raise typer.Exit(4) from None
-    before = commit_marker(out)
     lost: tuple[int, str] | None = None
 
     columns = (
@@ -259,25 +293,7 @@ def run(
 
         progress.subscribe(listen)
         try:
-            summary = clean_corpus.run(
-                runner,
-                dask_address,
-                raw_dir=str(raw_dir),
-                out_dir=str(out),
-                batch_size=batch_size,
-                workers_count=workers,
-                typos=typos,
-                keep_words=str(keep_words) if keep_words else None,
-                near_threshold=threshold,
-                shingle_words=shingle_words,
-                permutations=permutations,
-                merge_number_variants=merge_number_variants,
-                keep_policy=policy,
-                full=full,
-                languages=codes,
-                keep_kinds=kinds,
-                lock_wait=lock_wait,
-            )
+            summary = clean_corpus.run(runner, dask_address, **parameters)
         except OutputBusy as busy:  # another run took the lock since the check
             _say_failure(str(busy))
             raise typer.Exit(3) from None

@@ -85,6 +85,8 @@ class RunState:
     chain: Chain
     n_workers: int
     started: float = field(default_factory=time.time)
+    #: Steps a head start ran before the flow began (:mod:`newsclean.tasks.pipeline.ahead`).
+    ahead: tuple[str, ...] = ()
     scan: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
     units: list[dict[str, Any]] = field(default_factory=list)

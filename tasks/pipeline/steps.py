@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from newsclean.tasks.pipeline import dedup_job, learn_job, progress, report, workers
+from newsclean.tasks.pipeline import ahead, dedup_job, learn_job, progress, report, workers
 from newsclean.tasks.pipeline.chain import Chain, UnitPass
 from newsclean.tasks.pipeline.publish import PublishJob, publish_run
 from newsclean.tasks.pipeline.runner import ContractError, check_stages, merge_stats
@@ -139,6 +139,8 @@ def run_versions(state: RunState, learned_version: int) -> dict[str, Any]:
 
 def scan_raw(state: RunState) -> RunState:
     """Compare the raw folder with the manifest: the files to process and to take back."""
+    if "scan-raw" in state.ahead:
+        return state  # the head start scanned (newsclean.tasks.pipeline.ahead)
     scan = workers.run(
         state.n_workers,
         manifest.plan_incremental,
@@ -152,12 +154,14 @@ def scan_raw(state: RunState) -> RunState:
 
 def plan_units(state: RunState) -> RunState:
     """Split the raw files to process into work units."""
+    if "plan-units" in state.ahead:
+        _publish_plan(state)  # the head start planned; the CLI's progress bar learns it now
+        return state
     params = state.params
     plan = ingest.plan_units(
         Path(state.run.raw_dir), params.batch_size, params.unit_bytes, set(state.scan["process"])
     )
-    progress.publish("planned", total_bytes=plan.total_bytes, units=len(plan.units))
-    return state.updated(
+    state = state.updated(
         plan={
             "units": [u.to_dict() for u in plan.units],
             "ignored": plan.ignored,
@@ -165,6 +169,13 @@ def plan_units(state: RunState) -> RunState:
             "total_bytes": plan.total_bytes,
         }
     )
+    _publish_plan(state)
+    return state
+
+
+def _publish_plan(state: RunState) -> None:
+    plan = state.plan
+    progress.publish("planned", total_bytes=plan["total_bytes"], units=len(plan["units"]))
 
 
 def merge_vocabulary(state: RunState) -> RunState:
@@ -317,7 +328,9 @@ def pass_job(state: RunState, step: UnitPass) -> PassJob:
 
 def unit_pass(state: RunState, job: PassJob, unit: ingest.WorkUnit) -> dict[str, Any]:
     """One pass over one unit, in the worker pool; returns its summary."""
-    summary = workers.run(state.n_workers, run_unit, job, unit)
+    summary = ahead.take(state, job, unit)
+    if summary is None:
+        summary = workers.run(state.n_workers, run_unit, job, unit)
     progress.publish("unit_done", step=job.step, bytes=unit.size, docs=summary.docs_in)
     return summary.to_dict()
 
@@ -432,8 +445,12 @@ def drive(
 ) -> RunState:
     """Walk the chain: each enabled step in order, run steps through ``run_step``, unit passes
     through ``run_units`` (which returns each unit's summary or the error it failed with); a
-    step marked ``fresh_workers`` starts from a new worker pool."""
-    state = begin(params)
+    step marked ``fresh_workers`` starts from a new worker pool. A run the CLI began ahead
+    with the same parameters (:func:`start_ahead`) is adopted instead of begun."""
+    state = ahead.adopt(params)
+    if state is None:
+        abandon_ahead()  # one begun with other parameters would hold the output folder's lock
+        state = begin(params)
     try:
         for step in state.chain.steps:
             if not params.enabled(step):
@@ -446,11 +463,58 @@ def drive(
             else:
                 state = run_step(step.name, state)
     except BaseException:
+        ahead.release()  # units not started yet are dropped, not waited for
         run_state.discard_staging(state.run)  # a failed run's staging must not fill the disk
         raise
     finally:
+        ahead.release()
         end(state)
     return state
+
+
+def start_ahead(params: RunParams) -> bool:
+    """Begin the run now, before Prefect's server answers: take the output folder, run the
+    chain's steps before its first unit pass, and submit that pass's units to the worker
+    pool (:mod:`newsclean.tasks.pipeline.ahead`). The flow started later with the same
+    parameters adopts the run. False (nothing begun) without a worker pool."""
+    if params.n_workers() <= 1:
+        return False
+    state = begin(params)
+    try:
+        done: list[str] = []
+        for step in state.chain.steps:
+            if not params.enabled(step):
+                continue
+            if isinstance(step, UnitPass) or step.fresh_workers:
+                break
+            state = RUN_STEPS[step.name](state)
+            done.append(step.name)
+        else:
+            step = None
+        state = state.updated(ahead=tuple(done))
+        head = ahead.HeadStart(params, state)
+        if isinstance(step, UnitPass) and not step.fresh_workers:
+            head.job = pass_job(state, step)
+            head.pending = {
+                unit.index: workers.submit(state.n_workers, run_unit, head.job, unit)
+                for unit in state.work_units()
+            }
+        ahead.register(head)
+    except BaseException:
+        run_state.discard_staging(state.run)
+        end(state)
+        raise
+    return True
+
+
+def abandon_ahead() -> None:
+    """The run begun ahead will not reach a flow (no Prefect server): stop it, drop its
+    staging, release the output folder."""
+    head = ahead.forget()
+    if head is not None:
+        head.cancel()
+        run_state.discard_staging(head.state.run)
+        end(head.state)
 
 
 def _inline_units(

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -48,6 +48,11 @@ def run(workers: int, fn: Callable[..., T], *args: Any) -> T:
     except BrokenProcessPool:
         shutdown()  # a worker died (killed, out of memory): the next call starts afresh
         raise
+
+
+def submit(workers: int, fn: Callable[..., T], *args: Any) -> Future[T]:
+    """``fn(*args)`` started in the shared pool (``workers`` > 1); the caller collects it."""
+    return _get_pool(workers).submit(fn, *args)
 
 
 def run_many(workers: int, fn: Callable[..., T], jobs: list[tuple[Any, ...]]) -> list[T]:
