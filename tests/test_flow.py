@@ -135,14 +135,37 @@ def test_cli_run(
         return send_heartbeats(engine, *args, **kwargs)
 
     monkeypatch.setattr(flow_engine, "_send_heartbeats", spy)
+    from newsclean.tasks.pipeline import ahead, steps
+
+    begun: list[str] = []  # runs begun: once by the CLI's head start, never again by the flow
+    begin = steps.begin
+
+    def counting_begin(params: Any) -> Any:
+        begun.append(params.out_dir)
+        return begin(params)
+
+    taken: list[str] = []  # units the flow collected from the head start, by pass
+    take = ahead.take
+
+    def counting_take(state: Any, job: Any, unit: Any) -> Any:
+        summary = take(state, job, unit)
+        if summary is not None:
+            taken.append(job.step)
+        return summary
+
+    monkeypatch.setattr(steps, "begin", counting_begin)
+    monkeypatch.setattr(ahead, "take", counting_take)
     out = tmp_path / "clean"
-    args = ["run", str(demo_raw), "--out", str(out), "--workers", "1", "--no-typos"]
+    args = ["run", str(demo_raw), "--out", str(out), "--workers", "2", "--no-typos"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     # The CLI's flow runs without heartbeats (their thread delayed every run's end by up to
     # 1 s); Prefect's setting is back afterwards.
     assert heartbeats == [None]
     assert get_current_settings().flows.heartbeat_frequency == 180
+    # The flow adopted the run the CLI began while the server booted, and collected its
+    # first pass from the pool (tasks/pipeline/ahead.py).
+    assert len(begun) == 1 and taken and set(taken) == {"clean-unit"}
     assert "documents in" in result.output and "240" in result.output
     assert "caption.credit-line/1" in result.output and "typo." not in result.output
     articles = pd.read_parquet(out / "articles")

@@ -464,6 +464,7 @@ def drive(
                 state = run_step(step.name, state)
     except BaseException:
         ahead.release()  # units not started yet are dropped, not waited for
+        workers.shutdown()  # the started ones end before their staging goes
         run_state.discard_staging(state.run)  # a failed run's staging must not fill the disk
         raise
     finally:
@@ -501,6 +502,7 @@ def start_ahead(params: RunParams) -> bool:
             }
         ahead.register(head)
     except BaseException:
+        workers.shutdown()
         run_state.discard_staging(state.run)
         end(state)
         raise
@@ -513,6 +515,7 @@ def abandon_ahead() -> None:
     head = ahead.forget()
     if head is not None:
         head.cancel()
+        workers.shutdown()  # a started unit ends before its staging goes
         run_state.discard_staging(head.state.run)
         end(head.state)
 
