@@ -99,29 +99,12 @@ def run_params(**parameters: Any) -> RunParams:
     (:func:`~newsclean.tasks.pipeline.steps.start_ahead`) and the flow adopts it."""
     bound = inspect.signature(clean_corpus.fn).bind(**parameters)
     bound.apply_defaults()
-    a = bound.arguments
-    return RunParams(
-        raw_dir=a["raw_dir"],
-        out_dir=a["out_dir"],
-        batch_size=a["batch_size"],
-        workers=a["workers_count"],
-        unit_bytes=a["unit_bytes"],
-        max_doc_bytes=a["max_doc_bytes"],
-        typos=a["typos"],
-        keep_words=a["keep_words"],
-        near_threshold=a["near_threshold"],
-        shingle_words=a["shingle_words"],
-        permutations=a["permutations"],
-        merge_number_variants=a["merge_number_variants"],
-        keep_policy=tuple(a["keep_policy"]) if a["keep_policy"] else None,
-        full=a["full"],
-        languages=tuple(a["languages"]) if a["languages"] else None,
-        keep_kinds=tuple(a["keep_kinds"]) if a["keep_kinds"] else None,
-        lock_wait=a["lock_wait"],
-        learn_boilerplate=a["learn_boilerplate"],
-        inline=a["inline"],
-        stages={name: tuple(refs) for name, refs in (a["stages"] or {}).items()},
-    )
+    values = dict(bound.arguments)
+    values["workers"] = values.pop("workers_count")
+    for name in ("keep_policy", "languages", "keep_kinds"):  # lists over the API
+        values[name] = tuple(values[name]) if values[name] else None
+    values["stages"] = {name: tuple(refs) for name, refs in (values["stages"] or {}).items()}
+    return RunParams(**values)
 
 
 def run(

@@ -296,3 +296,16 @@ def test_cli_refuses_while_another_run_writes(
         run_state.release(holder)
     assert result.exit_code == 3
     assert "another newsclean run is writing" in " ".join(result.output.split())
+
+
+@pytest.mark.unit
+def test_run_params_are_the_flows_parameters() -> None:
+    """The CLI's head start and the flow build their RunParams the same way
+    (``clean_corpus.run_params``), or the flow would not adopt the begun run; the flow's
+    defaults are the RunParams defaults."""
+    from newsclean.flows.clean_corpus import run_params
+    from newsclean.tasks.pipeline.state import RunParams
+
+    assert run_params() == RunParams()
+    given = run_params(workers_count=3, keep_policy=["longest"], stages={"clean-unit": ["x"]})
+    assert given == RunParams(workers=3, keep_policy=("longest",), stages={"clean-unit": ("x",)})
