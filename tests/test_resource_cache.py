@@ -66,7 +66,7 @@ def test_a_cache_that_cannot_be_written_still_gives_the_resource(tmp_path: Path)
 
 
 @pytest.mark.unit
-def test_the_key_follows_arguments_and_package_versions(tmp_path: Path) -> None:
+def test_a_resource_is_stored_once_per_argument_tuple_under_its_own_key() -> None:
     seen: list[tuple[str, str]] = []
 
     class Recording:
