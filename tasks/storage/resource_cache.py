@@ -20,6 +20,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TypeVar
 
+from newsclean.tasks.storage.io import write_bytes_atomic
+
 T = TypeVar("T")
 LOG = logging.getLogger(__name__)
 
@@ -56,16 +58,10 @@ class FileResourceStore:
 
     def _write(self, path: Path, name: str, value: object) -> None:
         """Best effort: a cache that cannot be written only costs the next run the build."""
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as out:
-                pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
+            write_bytes_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError as error:
             LOG.warning("cannot cache %s in %s: %s", name, self.directory, error)
-            with suppress(OSError):
-                temporary.unlink(missing_ok=True)
             return
         for older in self.directory.glob(f"{name}-*.pickle"):
             if older != path:
