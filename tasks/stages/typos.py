@@ -633,7 +633,7 @@ def _needs_context(chunk: str, corrector: Corrector) -> bool:
         return True
     if corrector.decide(core, sentence_start=core[0].isupper()) is not None:
         return True
-    return corrector.context_eligible(core)
+    return corrector.eligible_for_context(core)  # the memo correct_text reads too
 
 
 #: A text with more flagged types than this is split once instead of searched type by type.
