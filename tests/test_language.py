@@ -53,6 +53,19 @@ def test_sentences_are_identified_for_the_paragraph_check() -> None:
     assert identify_paragraph("   ") is None
 
 
+def test_the_cached_paragraph_identifier_answers_as_py3langid_does() -> None:
+    """``paragraph_identifier`` (read back from the resource cache) is py3langid's own
+    identifier: the same label and score on every NTREX paragraph, short ones included."""
+    import py3langid
+
+    from newsclean.tasks.stages.language import paragraph_identifier
+
+    paragraphs = [p for r in ntrex() for p in r["text"].split("\n\n")][::5]
+    assert len(paragraphs) > 250
+    for paragraph in [*paragraphs, "ok", "Juan Guaidó said"]:
+        assert paragraph_identifier().classify(paragraph) == py3langid.classify(paragraph)
+
+
 @pytest.mark.parametrize("variety", ["deu", "fra", "spa", "por", "ita", "nld", "rus", "ind"])
 def test_other_languages_pass_the_typo_stage_untouched(variety: str) -> None:
     docs = cleaned(variety)

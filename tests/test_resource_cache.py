@@ -91,11 +91,14 @@ def test_a_resource_is_stored_once_per_argument_tuple_under_its_own_key() -> Non
 _DIGESTS = """
 import hashlib, json, pickle, sys
 import newsclean.tasks.pipeline.preload  # the forkserver's preload, with the file cache
-from newsclean.tasks.stages import spelling, typos
+from newsclean.tasks.stages import language, spelling, typos
+langid = language.paragraph_identifier()
 resources = {
     "symspell": typos._symspell(1)._words, "known": sorted(typos.extra_known_words()),
     "bigrams": typos.bigram_index(), "context": typos._context_symspell()._deletes,
     "curated": typos.curated_corrections(), "variants": spelling.variant_table(),
+    "langid": [langid.nb_ptc, langid.nb_pc, langid.nb_classes, langid.tk_nextmove,
+               langid.tk_output, langid.tk_row],
 }
 print(json.dumps({k: hashlib.sha256(pickle.dumps(v)).hexdigest() for k, v in resources.items()}))
 """
@@ -103,8 +106,9 @@ print(json.dumps({k: hashlib.sha256(pickle.dumps(v)).hexdigest() for k, v in res
 
 @pytest.mark.process
 def test_the_preloaded_resources_read_back_equal_the_built_ones(tmp_path: Path) -> None:
-    """A first run builds the typo and spelling resources and caches them; the next run's
-    forkserver reads them back, without building or rewriting them, equal to the built ones."""
+    """A first run builds the typo, spelling and paragraph-language resources and caches
+    them; the next run's forkserver reads them back, without building or rewriting them,
+    equal to the built ones."""
     env = {**os.environ, "NEWSCLEAN_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
 
     def digests() -> dict[str, str]:
@@ -116,6 +120,6 @@ def test_the_preloaded_resources_read_back_equal_the_built_ones(tmp_path: Path) 
 
     built = digests()
     files = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    assert len(files) == 6 and all(name.endswith(".pickle") for name in files)
+    assert len(files) == 7 and all(name.endswith(".pickle") for name in files)
     assert digests() == built
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == files

@@ -44,15 +44,13 @@ def test_killed_worker_raises_then_pool_recovers() -> None:
 
 def _loaded_resources() -> dict[str, int]:
     """What a worker has loaded before it did any work (read in the worker)."""
-    import py3langid.langid as langid
-
-    from newsclean.tasks.stages import spelling, typos
+    from newsclean.tasks.stages import language, spelling, typos
 
     return {
         "symspell": typos._symspell.cache_info().currsize,
         "bigrams": typos.bigram_index.cache_info().currsize,
         "variants": spelling.variant_table.cache_info().currsize,
-        "langid": int(langid.IDENTIFIER is not None),
+        "langid": language.paragraph_identifier.cache_info().currsize,
     }
 
 
@@ -65,6 +63,32 @@ def test_workers_are_forked_with_every_stage_resource_loaded() -> None:
         workers.prestart(2)
         loaded = workers.run(2, _loaded_resources)
         assert loaded == {"symspell": 1, "bigrams": 1, "variants": 1, "langid": 1}
+    finally:
+        workers.shutdown()
+
+
+def _pandas_in_worker() -> tuple[bool, str]:
+    """Whether this worker has pandas after building Arrow from Python lists, then what
+    ``to_pandas()`` gives (read in the worker)."""
+    import pyarrow as pa
+
+    from newsclean.tasks.schema import DOC_SCHEMA
+
+    pa.array(["text", None], pa.string())
+    pa.table({"n": [1, 2], "words": [["a"], []]})
+    pa.Table.from_pylist([], schema=DOC_SCHEMA)
+    imported = "pandas" in sys.modules
+    return imported, type(pa.table({"n": [1, 2]}).to_pandas()).__name__
+
+
+def test_workers_build_arrow_from_lists_without_importing_pandas() -> None:
+    """pyarrow imports pandas at its first list conversion unless it has found none
+    (preload.answer_pandas_probe): a worker does not have it, and ``to_pandas()`` still
+    works there."""
+    workers.shutdown()
+    try:
+        workers.prestart(2)
+        assert workers.run(2, _pandas_in_worker) == (False, "DataFrame")
     finally:
         workers.shutdown()
 
