@@ -42,6 +42,22 @@ def test_killed_worker_raises_then_pool_recovers() -> None:
         workers.shutdown()
 
 
+def test_run_alone_uses_one_worker_process_and_no_idle_ones() -> None:
+    """A one-job step (dedup, learn, merge-vocabulary) runs in a pool of one process, so no
+    idle worker holds memory beside it; with ``workers`` <= 1 it runs in this process."""
+    try:
+        assert workers.run_many(2, _square, [(1,), (2,)]) == [1, 4]
+        pid = workers.run_alone(2, os.getpid)
+        assert pid != os.getpid()
+        assert workers._pool is not None and len(workers._pool._processes) == 1
+        assert workers.run_alone(2, os.getpid) == pid  # the same one process
+        assert workers.run_alone(1, os.getpid) == os.getpid()
+        assert workers.run_many(2, _square, [(3,), (4,)]) == [9, 16]  # back to two
+        assert len(workers._pool._processes) == 2
+    finally:
+        workers.shutdown()
+
+
 def _loaded_resources() -> dict[str, int]:
     """What a worker has loaded before it did any work (read in the worker)."""
     from newsclean.tasks.stages import language, spelling, typos

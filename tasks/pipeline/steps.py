@@ -183,7 +183,7 @@ def merge_vocabulary(state: RunState) -> RunState:
     staging = Path(state.run.staging_dir)
     path = staging / VOCABULARY
     rule = pack("typos").get("typo.edit-distance")
-    words = workers.run(
+    words = workers.run_alone(
         state.n_workers,
         merge_vocabularies,
         staged_parts(staging, "vocab"),
@@ -195,7 +195,7 @@ def merge_vocabulary(state: RunState) -> RunState:
 
 def dedup(state: RunState) -> RunState:
     """Exact and near duplicates within the run and against the published dataset."""
-    counts = workers.run(
+    counts = workers.run_alone(
         state.n_workers,
         dedup_job.run_dedup,
         state.run.staging_dir,
@@ -208,7 +208,7 @@ def dedup(state: RunState) -> RunState:
 
 def learn_boilerplate(state: RunState) -> RunState:
     """Count every story's lines per publisher; stage the learned set and the next model."""
-    info = workers.run(
+    info = workers.run_alone(
         state.n_workers,
         learn_job.learn,
         state.run.staging_dir,
