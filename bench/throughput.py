@@ -36,6 +36,11 @@ them.
 release, ``git worktree add /tmp/old <commit>``) with this interpreter, as the tool
 ``baseline``: the same dependencies, only newsclean's code differs. With ``--repeat N`` every
 tool runs N times per corpus, the tools alternating (A B A B), and the table shows medians.
+With ``--cli`` the other checkout runs through its own ``newsclean run`` too (when it has
+one; before 2026-12-02 it ran the flow module, whose in-process Prefect start made the older
+code's start-up look about 9 s slower) and with a resource cache of its own
+(``NEWSCLEAN_CACHE_DIR`` in the log folder: the two trees' cache keys differ, so in one
+cache each would evict the other's files and rebuild them on every run).
 
 Usage::
 
@@ -255,11 +260,15 @@ def run_newsclean(
     if out_dir.exists():
         shutil.rmtree(out_dir)  # one run per folder: runs/ and duplicates/ stay unambiguous
     module, snippet, cwd, env = FLOW_MODULE, FLOW_SNIPPET, REPO_DIR, None
-    if cli and tree is None:
+    if cli and (tree is None or (tree / "newsclean" / "cli.py").exists()):
         cmd = [python, "-m", "newsclean.cli", "run", str(raw_dir), "--out", str(out_dir)]
         cmd += ["--workers", str(workers), "--typos" if typos else "--no-typos"]
         cmd += ["--batch-size", str(batch_size)] if batch_size else []
         env = {**os.environ, "NEWSCLEAN_WARM_SERVER": "1" if server else "0"}
+        if tree is not None:  # the other checkout's own CLI, with a resource cache of its own
+            # (the two trees' cache keys differ, and each would evict the other's files)
+            cwd = tree
+            env |= {"PYTHONPATH": str(tree), "NEWSCLEAN_CACHE_DIR": str(log_dir / f"cache-{tool}")}
         return _collect(tool, cmd, out_dir, truth, log_dir, cwd, env, server)
     if tree is not None:
         cwd, env = tree, {**os.environ, "PYTHONPATH": str(tree)}
@@ -597,7 +606,15 @@ def bench_size(
         ]
         if args.vs_tree:
             tree = args.vs_tree.resolve()
-            pair.append(flow(out_dir=work / "out-baseline", tree=tree, tool="baseline"))
+            pair.append(
+                flow(
+                    out_dir=work / "out-baseline",
+                    tree=tree,
+                    tool="baseline",
+                    cli=args.cli,
+                    server=(server[0],) if server else (),
+                )
+            )
         if args.vs_datatrove:
             pair.append(
                 run_datatrove(
