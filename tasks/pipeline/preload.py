@@ -48,7 +48,7 @@ def answer_pandas_probe() -> None:
 
     Why: the first time pyarrow converts a Python object (``pa.array`` of a list) it imports
     pandas to ask whether the object is a Series: 0.23 s of the forkserver's start and about
-    40 MB of RSS in it and in every worker it forks (measured). Workers build Arrow arrays
+    30 MB of RSS in it and in every worker it forks (measured). Workers build Arrow arrays
     from Python lists all the time and never touch pandas. pyarrow keeps the answer of its
     first look, so pandas is hidden for that one look only: ``import pandas`` and
     ``Table.to_pandas()`` (which imports it on demand) still work afterwards. Nothing is done
