@@ -464,8 +464,7 @@ def drive(
                 state = run_step(step.name, state)
     except BaseException:
         ahead.release()  # units not started yet are dropped, not waited for
-        workers.shutdown()  # the started ones end before their staging goes
-        run_state.discard_staging(state.run)  # a failed run's staging must not fill the disk
+        _discard(state)  # a failed run's staging must not fill the disk
         raise
     finally:
         ahead.release()
@@ -502,8 +501,7 @@ def start_ahead(params: RunParams) -> bool:
             }
         ahead.register(head)
     except BaseException:
-        workers.shutdown()
-        run_state.discard_staging(state.run)
+        _discard(state)
         end(state)
         raise
     return True
@@ -515,9 +513,15 @@ def abandon_ahead() -> None:
     head = ahead.forget()
     if head is not None:
         head.cancel()
-        workers.shutdown()  # a started unit ends before its staging goes
-        run_state.discard_staging(head.state.run)
+        _discard(head.state)
         end(head.state)
+
+
+def _discard(state: RunState) -> None:
+    """A run that will not finish: its worker pool stops first (a unit already started ends
+    before its staging goes; it would write into a removed folder), then its staging goes."""
+    workers.shutdown()
+    run_state.discard_staging(state.run)
 
 
 def _inline_units(

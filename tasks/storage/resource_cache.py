@@ -1,4 +1,5 @@
-"""A file cache of the stages' built resources (the typo and spelling indexes).
+"""A file cache of the stages' built resources (the typo and spelling indexes, the
+paragraph-language identifier).
 
 Built once and read back by every later run's worker pool (see
 :func:`newsclean.tasks.stages.base.stored_resource`): one pickle per resource, named by the
