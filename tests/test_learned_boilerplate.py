@@ -228,7 +228,7 @@ def test_fakenewscorpus_learned_lines_and_genuine_sentences(tmp_path: Path) -> N
     assert sorted(
         zip(lines["publisher"].to_pylist(), lines["example"].to_pylist(), strict=True)
     ) == [
-        # "By Lisa Haven" is gone before learning since byline.written-by/1 (issue 12); the
+        # "By Lisa Haven" is gone before learning since byline.written-by/2 (issue 12); the
         # WordPress byline widget "Posted on by …" of another publisher is learned instead.
         ("beforeitsnews.com", "For More Information See:"),
         ("willyloman.wordpress.com", "Posted on by willyloman"),

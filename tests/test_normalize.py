@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from newsclean.tasks.stages.base import BatchContext
-from newsclean.tasks.stages.normalize import normalize_batch
+from newsclean.tasks.stages.edits import EditLog
+from newsclean.tasks.stages.normalize import (
+    OTHER_WHITESPACE_RE2,
+    WHITESPACE_WORK_RE2,
+    normalize_batch,
+    normalize_whitespace,
+    re2_to_python,
+    screen,
+)
 from newsclean.tasks.stages.spacing import SpacingStage
-from tests.helpers import clean_one, make_batch
+from tests.helpers import FAKENEWS, REFERENCE, clean_one, make_batch
 
 pytestmark = pytest.mark.unit
 
@@ -65,6 +78,56 @@ def test_exotic_spaces_and_blank_lines() -> None:
     row = clean_one("  One\u00a0two\u2009three   four.  \n\n\n\n\tFive six.\u2028Seven.  ")
     assert row["text"] == "One two three four.\n\nFive six.\n\nSeven."
     assert "whitespace.collapse/1" in _rules(row)
+
+
+def test_whitespace_screen_knows_every_python_whitespace() -> None:
+    """The fast path's class is exactly what ``str.split()`` splits on, less space and
+    newline: a whitespace character it missed would leave a text unnormalized."""
+    other = re.compile(re2_to_python(OTHER_WHITESPACE_RE2))
+    expected = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()} - {" ", "\n"}
+    found = {chr(c) for c in range(sys.maxunicode + 1) if other.fullmatch(chr(c))}
+    assert found == expected
+
+
+#: Mostly words, plain spaces and line breaks (the texts the screen must get right), now and
+#: then another whitespace character (which the screen flags anyway).
+_WORDS = ["a", "é", ".", "a b"] * 4
+_WHITESPACE_ALPHABET = [
+    *_WORDS,
+    " ",
+    "\n",
+    "\n\n",
+    "\n\n\n",
+    "\t",
+    "\r",
+    "\xa0",
+    "\u2028",
+    "\x85",
+    "\u3000",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(_WHITESPACE_ALPHABET), max_size=10), min_size=1))
+@example([["a", "\n", "a"], ["a", "\n\n\n", "a"], [" ", "a"], ["a", " "], ["a", "  ", "a"]])
+@example([["a", " ", "\n\n", "a"], ["a", "\n\n", " ", "a"], ["\n", "a"], ["a", "\n"], [""]])
+def test_texts_the_whitespace_screen_passes_are_already_normalized(parts: list[list[str]]) -> None:
+    texts = ["".join(p) for p in parts]
+    flagged = screen(pa.array(texts), WHITESPACE_WORK_RE2)
+    for text, work in zip(texts, flagged, strict=True):
+        if not work:
+            assert normalize_whitespace(text, "d", EditLog("normalize")) == text
+
+
+def test_whitespace_screen_passes_normalized_real_text() -> None:
+    """The fast path is taken: normalized real articles (the reference one, the demo's
+    FakeNewsCorpus rows) are not flagged, while their raw forms with line breaks are."""
+    import pandas as pd
+
+    raw = [REFERENCE.read_text(encoding="utf-8"), *pd.read_csv(FAKENEWS)["content"].dropna()[:50]]
+    normalized = [normalize_whitespace(t, "d", EditLog("normalize")) for t in raw]
+    assert not screen(pa.array(normalized), WHITESPACE_WORK_RE2).any()
+    assert screen(pa.array(raw[:1]), WHITESPACE_WORK_RE2).all()
 
 
 def test_nfc_normalization() -> None:

@@ -67,14 +67,14 @@ def test_a_link_block_and_its_headlines_go_but_the_body_after_it_stays() -> None
     assert after == (
         f"{BODY}\n\nEngineers will inspect the other bridges next week, the council said."
     )
-    assert rules == ["links.related-header/1"] * 3
+    assert rules == ["links.related-header/2"] * 3
 
 
 def test_a_comment_thread_at_the_end_goes() -> None:
     text = f"{BODY}\n\n{BODY2}\n\n{BODY3}\n\n2 Comments\n\nGreat piece.\n\nI drive over it daily."
     after, rules = cleaned(text)
     assert after == f"{BODY}\n\n{BODY2}\n\n{BODY3}"
-    assert set(rules) == {"comments.thread/1"}
+    assert set(rules) == {"comments.thread/2"}
 
 
 def test_a_document_is_never_emptied() -> None:
@@ -90,7 +90,7 @@ def test_phrase_packs_follow_the_documents_language() -> None:
     )
     text = f"{german}\n\nLesen Sie auch:\n\nStadt plant neue Brücke\n\nVerkehrschaos erwartet"
     after, rules = cleaned(text, "de")
-    assert after == german and set(rules) == {"links.related-header-de/1"}
+    assert after == german and set(rules) == {"links.related-header-de/2"}
     # the German header means nothing in an English text, and is left there
     english = f"{BODY}\n\nLesen Sie auch:\n\nStadt plant neue Brücke"
     assert cleaned(english, "en")[0] == english

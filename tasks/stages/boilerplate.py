@@ -1,8 +1,10 @@
 """Boilerplate stage: remove credits, captions, footers, share bars and ads, keeping a record.
 
 The rules are data (``rules/boilerplate.toml``). All patterns are combined into one
-alternation tried once per paragraph (measured: 18 separate RE2 screens over the batch cost
-more than the whole Python pass). Rules match whole paragraphs, so a body sentence that merely
+alternation tried once per paragraph, and only on the paragraphs an RE2 screen over the whole
+batch flags (:mod:`~newsclean.tasks.stages.paragraph_screen`: a proven superset of the rules,
+one anchored pass in C; 18 separate unanchored RE2 screens had cost more than the whole
+Python pass). Rules match whole paragraphs, so a body sentence that merely
 mentions "Getty Images" or a source never matches; patterns are RE2-compatible (checked at
 load), so they have no look-arounds or back-references.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -25,6 +27,7 @@ from newsclean.tasks.rules import Rule, RulePack, boilerplate_pack
 from newsclean.tasks.schema import replace_column
 from newsclean.tasks.stages.base import BatchContext, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult, paragraph_spans
+from newsclean.tasks.stages.paragraph_screen import BatchParagraphs, screen_pattern
 
 _SENTENCE_END = tuple('.!?"”’')
 _FOLD = re.compile(r"[\W_]+")
@@ -128,6 +131,8 @@ def combined_pattern(rules: list[Rule]) -> re.Pattern[str]:
 
 #: Rules over several paragraphs, applied after the one-paragraph rules (:class:`_Structure`).
 STRUCTURAL_KINDS = ("line", "link-block", "comment-tail", "repeat", "edge", "edge-run")
+#: The structural kinds matched as short paragraphs (:class:`_ShortMatcher`).
+SHORT_KINDS = ("line", "link-block", "comment-tail")
 #: Paragraphs up to this long are tried against every short-paragraph rule (_ShortMatcher).
 SHORT_CHARS = 210
 
@@ -174,18 +179,20 @@ class _Structure:
     next), then ``repeat`` and ``edge`` rules run. No rule empties a document."""
 
     def __init__(self, rules: list[Rule]) -> None:
-        kinds = ("line", "link-block", "comment-tail")
-        self.short = _ShortMatcher([r for r in rules if r.kind in kinds])
+        self.short = _ShortMatcher([r for r in rules if r.kind in SHORT_KINDS])
         self.repeats = [r for r in rules if r.kind == "repeat"]
         self.edges = [r for r in rules if r.kind == "edge"]
         self.edge_runs = [r for r in rules if r.kind == "edge-run"]
 
-    def apply(self, doc: _Doc) -> None:
+    def apply(self, doc: _Doc, candidates: Sequence[int] | None = None) -> None:
+        """``candidates``: the paragraphs a screen found the short rules may match (a
+        paragraph a ``span`` rule cut is tried too); None: every paragraph."""
         alive = len(doc.paragraphs) - sum(doc.removed)
         hits: list[tuple[int, Rule]] = []
-        for i, paragraph in enumerate(doc.paragraphs):
+        for i in _tried(doc, candidates):
             if doc.removed[i]:
                 continue
+            paragraph = doc.paragraphs[i]
             rule = self.short.first_match(paragraph)
             if rule is None:
                 continue
@@ -207,6 +214,16 @@ class _Structure:
             _at_edges(doc, rule)
         for rule in self.edge_runs:
             _edge_runs(doc, rule)
+
+
+def _tried(doc: _Doc, candidates: Sequence[int] | None) -> Sequence[int]:
+    """The paragraphs to try, in order: the screen's candidates and any a span rule cut
+    (the screen saw them whole)."""
+    if candidates is None:
+        return range(len(doc.paragraphs))
+    if not any(doc.cut):
+        return candidates
+    return sorted({*candidates, *(k for k, n in enumerate(doc.cut) if n)})
 
 
 def _link_run(doc: _Doc, i: int, rule: Rule) -> list[int]:
@@ -319,6 +336,8 @@ class _Applier:
         self.combined_spans = combined_pattern(self.spans)
         self.suffixes = tuple({r.ends_with for r in self.rules if r.ends_with})
         self.credit_rules = pack.by_kind("credit")
+        # What first_match can find: a combined branch, a span rule, or a declared suffix.
+        self.screen = screen_pattern([r for r in self.rules if not r.ends_with or r.kind == "span"])
 
     def _is_credit(self, paragraph: str) -> bool:
         return any(_matches(r, paragraph) for r in self.credit_rules)
@@ -355,8 +374,10 @@ class _Applier:
                 return rule, match
         return None
 
-    def apply(self, doc: _Doc, domain: str | None) -> None:
-        for i in range(len(doc.paragraphs)):
+    def apply(self, doc: _Doc, domain: str | None, candidates: Sequence[int] | None = None) -> None:
+        """Rules in pack order on every paragraph, or only on ``candidates`` (the paragraphs a
+        screen of :attr:`screen` and :attr:`suffixes` found; the others match no rule)."""
+        for i in range(len(doc.paragraphs)) if candidates is None else candidates:
             for _ in range(len(self.rules)):  # a "span" removal may uncover another rule
                 if not doc.alive(i):
                     break
@@ -429,6 +450,8 @@ class BoilerplateStage(Stage):
         self.applier = _Applier(self.pack)
         self._appliers: dict[str | None, _Applier] = {}
         self._structure: dict[str | None, _Structure] = {}
+        # Every language's rules are a subset of the pack's: one screen serves them all.
+        self.short_screen = screen_pattern(self.pack.by_kind(*SHORT_KINDS))
 
     def structure_for(self, language: str | None) -> _Structure:
         """The structural rules that run on a text of ``language``, combined once."""
@@ -462,15 +485,23 @@ class BoilerplateStage(Stage):
         domains = batch.column("domain").to_pylist()
         captions = batch.column("captions").to_pylist()
         languages = batch.column("language").to_pylist()
+        split = BatchParagraphs(batch.column("text"))
+        applier_at = split.candidates(self.applier.screen, self.applier.suffixes)
+        short_at = split.candidates(self.short_screen)
         for i, text in enumerate(texts):
             if not text:
                 continue
             paragraphs = text.split("\n\n")
             doc = _Doc(doc_ids[i], paragraphs, [False] * len(paragraphs))
+            screened = len(paragraphs) == split.count(i)  # Arrow split it the same way
             for rule in self.headline_rules:
                 _repeated_headline(doc, titles[i], rule)
-            self.applier_for(languages[i]).apply(doc, domains[i])
-            self.structure_for(languages[i]).apply(doc)
+            self.applier_for(languages[i]).apply(
+                doc, domains[i], applier_at[i] if applier_at is not None and screened else None
+            )
+            self.structure_for(languages[i]).apply(
+                doc, short_at[i] if short_at is not None and screened else None
+            )
             for rule in self.headline_rules:  # junk above a repeated headline is gone now
                 _repeated_headline(doc, titles[i], rule)
             if not doc.rows:

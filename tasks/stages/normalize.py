@@ -188,6 +188,20 @@ def paragraphs_of(text: str) -> list[str]:
 
 _LINE_BREAKS = ("\x0b", "\x0c", "\x85", "\u2028", "\u2029")
 
+#: Python's whitespace (``str.isspace``, what ``str.split()`` splits on) other than the plain
+#: space and newline a normalized text keeps; a test checks it against every code point.
+OTHER_WHITESPACE_RE2 = (
+    r"[\t\x0b\x0c\r\x1c-\x1f\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}"
+    r"\x{202F}\x{205F}\x{3000}]"
+)
+#: RE2 search that finds every text :func:`normalize_whitespace` would change: any other
+#: whitespace, a double space, a space beside a line break or at either end, a line break at
+#: either end, a run of three line breaks, a lone line break. A text it does not match is
+#: already single-spaced lines separated by exactly one blank line (a fixed point).
+WHITESPACE_WORK_RE2 = "|".join(
+    (OTHER_WHITESPACE_RE2, "  ", " \n", "\n ", "^[ \n]", "[ \n]$", "\n\n\n", "[^\n]\n[^\n]")
+)
+
 
 def normalize_whitespace(text: str, doc_id: str, log: EditLog) -> str:
     """Plain single spaces, stripped lines, exactly one blank line between paragraphs."""
@@ -262,9 +276,16 @@ class NormalizeStage(Stage):
         log = EditLog(self.name)
         doc_ids = batch.column("doc_id").to_pylist()
         texts = batch.column("text").to_pylist()
+        # Most scrapers already write normalized whitespace: one vectorized search over the
+        # batch (0.05 s per 27 MB) spares those texts the Python split and join (0.45 s).
+        spacing = screen(batch.column("text"), WHITESPACE_WORK_RE2)
         for i, text in enumerate(texts):
-            if text is not None:
-                texts[i] = normalize_whitespace(to_nfc(text, doc_ids[i], log), doc_ids[i], log)
+            if text is None:
+                continue
+            fixed = to_nfc(text, doc_ids[i], log)
+            if spacing[i] or fixed is not text:  # NFC changed it: screen no longer applies
+                fixed = normalize_whitespace(fixed, doc_ids[i], log)
+            texts[i] = fixed
         # Screen after whitespace: ftfy reads some spaces as mangled NBSPs, so it must see
         # the final spacing (and repair_characters normalizes whitespace again after each pass).
         for i in np.flatnonzero(screen(pa.array(texts, pa.string()), _CHARACTER_SCREEN)):
