@@ -64,7 +64,7 @@ def test_wcxb_article_pages_are_articles() -> None:
 # Found by hand in the FakeNewsCorpus sample (data/raw/fakenewscorpus, Apache-2.0, its LICENSE
 # beside it), by reading every record whose URL names a tag, category, author or topic: index
 # pages and a CMS error page scraped as articles. (A real slideshow, trafilatura eval page
-# 0194, is an example of page.gallery/2 in rules/pages.toml.)
+# 0194, is an example of page.gallery/3 in rules/pages.toml.)
 NOT_ARTICLES = {
     "http://breakpoint.org/category/signs-and-wonders/page/3/": "a category page, page 3",
     "http://beforeitsnews.com/stories/category/health.html": "a section page",

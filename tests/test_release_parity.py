@@ -37,7 +37,7 @@ RULES_SINCE_RELEASE = {
     "meta.reading-time/2", "nav.page-navigation/2", "promo.affiliate-disclosure/2",
     "promo.cookie-notice/2", "byline.written-by/2", "nav.tag-list/2",
     "markup.html-residue/1", "promo.call-to-action/2", "meta.dateline/2",
-    "byline.tip-line/1", "nav.edge-menu/1",
+    "byline.tip-line/2", "nav.edge-menu/2",
 }  # fmt: skip
 REVIEWED_CHANGES = {
     # issue 11, typo.context/1: "oot" -> "out" in a parody written in dialect (a known false

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 import pyarrow as pa
 
@@ -33,8 +34,13 @@ _SENTENCE_END = tuple('.!?"”’')
 _FOLD = re.compile(r"[\W_]+")
 
 
+@lru_cache(maxsize=4)
 def fold(text: str) -> str:
-    """Case and punctuation folded form, for comparing a paragraph with the headline."""
+    """Case and punctuation folded form, for comparing a paragraph with the headline.
+
+    The headline check runs twice per document (before and after the other rules), most
+    often on the same title and first paragraph: four entries keep one document's folds (and
+    bound what the cache holds to four texts)."""
     return _FOLD.sub(" ", text.casefold()).strip()
 
 
@@ -278,8 +284,8 @@ def _edge_runs(doc: _Doc, rule: Rule) -> None:
     line (a heading) and a list without a menu word (an ingredient list: "Salt", "Pepper")
     stay."""
     max_words, min_run = rule.max_words, int(rule.params.get("min_run", 2))
-    menu_words = {w.casefold() for w in rule.params.get("menu_words", [])}
-    alive = [k for k in range(len(doc.paragraphs)) if doc.alive(k)]
+    menu_words = _menu_words(rule)
+    alive = [k for k, gone in enumerate(doc.removed) if not gone]
 
     def menu(k: int) -> bool:
         text = doc.paragraphs[k].strip()
@@ -299,6 +305,12 @@ def _edge_runs(doc: _Doc, rule: Rule) -> None:
             alive = [k for k in alive if k not in run]
 
 
+@cache
+def _menu_words(rule: Rule) -> frozenset[str]:
+    """An edge-run rule's menu words, folded once per process instead of once per document."""
+    return frozenset(w.casefold() for w in rule.params.get("menu_words", []))
+
+
 def _leading(indices: list[int], test: Callable[[int], bool]) -> list[int]:
     """The first ``indices`` that pass ``test``, up to the first that does not."""
     run = []
@@ -313,7 +325,7 @@ def _at_edges(doc: _Doc, rule: Rule) -> None:
     """A paragraph the rule matches among the last ``last`` (and first ``first``) kept
     paragraphs: author bios and tip lines sit at the edges of an article, where the same
     sentence inside it would be news."""
-    alive = [k for k in range(len(doc.paragraphs)) if doc.alive(k)]
+    alive = [k for k, gone in enumerate(doc.removed) if not gone]
     first, last = int(rule.params.get("first", 0)), int(rule.params.get("last", 3))
     edges = alive[:first] + alive[max(first, len(alive) - last) :]
     for k in edges:

@@ -147,13 +147,13 @@ def _listing(shape: _Shape, page: _Page, rule: Rule) -> str | None:
 
 
 def _gallery(shape: _Shape, page: _Page, rule: Rule) -> str | None:
-    if not rule.compiled().search(page.label):
-        return None
-    if shape.prose_share < rule.params["max_prose_share"]:
+    few_prose = shape.prose_share < rule.params["max_prose_share"]
+    slides = shape.slide_counters >= rule.params["min_slide_counters"]
+    if not (few_prose or slides) or not rule.compiled().search(page.label):
+        return None  # the shape first: most pages are prose, and the search costs more
+    if few_prose:
         return f"a gallery URL or title, {shape.prose_share:.0%} prose"
-    if shape.slide_counters >= rule.params["min_slide_counters"]:
-        return f"a gallery URL or title, {shape.slide_counters} slide counters"
-    return None
+    return f"a gallery URL or title, {shape.slide_counters} slide counters"
 
 
 def _index(shape: _Shape, page: _Page, rule: Rule) -> str | None:
