@@ -210,7 +210,7 @@ def test_blank_title_becomes_null() -> None:
 def test_broken_paragraphs_joined(raw: str, fixed: str) -> None:
     row = clean_one(raw)
     assert row["text"] == fixed
-    assert "paragraph.join-broken/1" in _rules(row)
+    assert "paragraph.join-broken/2" in _rules(row)
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,7 @@ def test_every_removal_is_an_edit(row: dict) -> None:
         "Source: https://www.express.co.uk/"
     )
     assert by_rule["space.after-sentence/1"][0]["before"] == "region.Mr"
-    assert by_rule["paragraph.join-broken/1"][0]["after"] == "Europe, but also across the North"
+    assert by_rule["paragraph.join-broken/2"][0]["after"] == "Europe, but also across the North"
     assert "-crimea" in by_rule["url.rejoin-space/1"][0]["before"]
     assert row["n_edits"] == len(row["edits"])
     assert all(e["doc_id"] == row["doc_id"] for e in row["edits"])

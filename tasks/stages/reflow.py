@@ -48,12 +48,13 @@ def _looks_like_prose_break(current: str, following: str, params: ReflowParams) 
     """Guards shared by both join conditions: the first part must stop inside a sentence (on
     a letter or comma, not a figure, symbol or ALL-CAPS heading) and neither part may be a
     URL, handle or figure line, or a separator like "xxxxxxxx"."""
-    last, first_word = current[-1], following.split(" ", 1)[0]
+    last = current[-1]
+    if not (last.isalpha() or last == ",") or last in params.terminal:
+        return False  # most paragraphs end a sentence: decided without splitting or searching
+    first_word = following.split(" ", 1)[0]
     last_word = current.rsplit(" ", 1)[-1]
     return (
         not _NOT_PROSE.search(last_word)
-        and (last.isalpha() or last == ",")
-        and last not in params.terminal
         and current.upper() != current
         and len(set(first_word.lower())) > 1
         and not _NOT_PROSE.search(current)
