@@ -81,6 +81,8 @@ def test_every_boilerplate_rule_is_screened() -> None:
         (r"[^a-z]+ credit", True),  # a case-folded negated class of letters
         (r"(?i:[^k])", False),
         ("İstanbul", True),
+        ("(?m)Photo\n^Credit", False),  # ^ after a line break
+        ("(?m:^Photo)", False),
     ],
 )
 def test_constructs_the_engines_read_differently_are_not_screened(
@@ -89,6 +91,13 @@ def test_constructs_the_engines_read_differently_are_not_screened(
     assert not screenable(pattern, ignore_case)
     rule = type("R", (), {"pattern": pattern, "ignore_case": ignore_case})()
     assert screen_pattern([rule]) is None
+
+
+def test_a_leading_inline_flag_folds_case_in_the_screen_too() -> None:
+    """``(?i)`` at the start of a pattern is a global flag in Python's parser, not a group:
+    the screen must still ignore case."""
+    rule = type("R", (), {"pattern": "(?i)getty images", "ignore_case": False})()
+    assert _screen_hits([rule], ["GETTY IMAGES", "Getty Images", "Reuters"]) == [True, True, False]
 
 
 def _screen_hits(rules: list, paragraphs: list[str]) -> list[bool]:

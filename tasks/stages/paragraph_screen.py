@@ -75,6 +75,8 @@ def _tree_is_safe(items: Sequence[tuple[Any, Any]], ignore_case: bool) -> bool:
                 return False
         elif op is sre.SUBPATTERN:
             _group, add_flags, del_flags, body = value
+            if (add_flags | del_flags) & re.MULTILINE:
+                return False  # a scoped (?m:...) makes ^ match after line breaks
             inner = bool(
                 (ignore_case or add_flags & re.IGNORECASE) and not del_flags & re.IGNORECASE
             )
@@ -88,12 +90,20 @@ def _tree_is_safe(items: Sequence[tuple[Any, Any]], ignore_case: bool) -> bool:
     return True
 
 
+def _parse(pattern: str, ignore_case: bool) -> tuple[Any, bool, int]:
+    """The pattern's syntax tree, whether it ignores case (the rule's flag or a leading
+    ``(?i)``, which Python's parser keeps as a global flag, not as a group), its flags."""
+    tree = sre_parser.parse(pattern, re.IGNORECASE if ignore_case else 0)
+    flags = tree.state.flags
+    return tree.data, ignore_case or bool(flags & re.IGNORECASE), flags
+
+
 def screenable(pattern: str, ignore_case: bool) -> bool:
     """Whether RE2 matches every string Python's ``re`` matches with this pattern."""
     if any(c in CASE_GAPS for c in pattern):
         return False
-    tree = sre_parser.parse(pattern, re.IGNORECASE if ignore_case else 0)
-    return _tree_is_safe(tree.data, ignore_case)
+    data, folded, flags = _parse(pattern, ignore_case)
+    return not flags & re.MULTILINE and _tree_is_safe(data, folded)
 
 
 def _char(code: int) -> str:
@@ -154,9 +164,9 @@ def screen_pattern(rules: Sequence[Any]) -> str | None:
     for rule in rules:
         if not screenable(rule.pattern, rule.ignore_case):
             return None
-        flags = re.IGNORECASE if rule.ignore_case else 0
-        body = _emit(sre_parser.parse(rule.pattern, flags).data)
-        branches.append(f"(?i:{body})" if rule.ignore_case else f"(?:{body})")
+        data, folded, _flags = _parse(rule.pattern, rule.ignore_case)
+        body = _emit(data)
+        branches.append(f"(?i:{body})" if folded else f"(?:{body})")
     return "^(?:" + "|".join(branches) + ")" if branches else "^(?!)"
 
 
