@@ -33,6 +33,16 @@ pytestmark = pytest.mark.unit
 RULES = [r for r in boilerplate_pack().active if r.pattern]
 
 
+def _rule(pattern: str, ignore_case: bool):
+    """A stand-in with the two attributes the screen reads."""
+    return type("R", (), {"pattern": pattern, "ignore_case": ignore_case})()
+
+
+def _demo_texts() -> list[str]:
+    """The reference article and the demo's FakeNewsCorpus rows."""
+    return [REFERENCE.read_text(encoding="utf-8"), *pd.read_csv(FAKENEWS)["content"].dropna()]
+
+
 def _python_case_classes() -> dict[int, set[int]]:
     """Characters Python's ignore-case ``re`` treats as one, by their lower-case form."""
     classes: dict[int, set[int]] = {}
@@ -89,14 +99,13 @@ def test_constructs_the_engines_read_differently_are_not_screened(
     pattern: str, ignore_case: bool
 ) -> None:
     assert not screenable(pattern, ignore_case)
-    rule = type("R", (), {"pattern": pattern, "ignore_case": ignore_case})()
-    assert screen_pattern([rule]) is None
+    assert screen_pattern([_rule(pattern, ignore_case)]) is None
 
 
 def test_a_leading_inline_flag_folds_case_in_the_screen_too() -> None:
     """``(?i)`` at the start of a pattern is a global flag in Python's parser, not a group:
     the screen must still ignore case."""
-    rule = type("R", (), {"pattern": "(?i)getty images", "ignore_case": False})()
+    rule = _rule("(?i)getty images", False)
     assert _screen_hits([rule], ["GETTY IMAGES", "Getty Images", "Reuters"]) == [True, True, False]
 
 
@@ -118,9 +127,7 @@ def test_screen_finds_every_example_the_rule_matches(rule) -> None:
 
 
 def _real_paragraphs() -> list[str]:
-    texts = [REFERENCE.read_text(encoding="utf-8")]
-    texts += [t for t in pd.read_csv(FAKENEWS)["content"].dropna()]
-    return [p.strip() for t in texts for p in re.split(r"\n\s*\n", t) if p.strip()]
+    return [p.strip() for t in _demo_texts() for p in re.split(r"\n\s*\n", t) if p.strip()]
 
 
 def test_screen_is_a_superset_on_real_paragraphs() -> None:
@@ -140,9 +147,7 @@ def test_screen_is_a_superset_on_real_paragraphs() -> None:
 def test_screened_stage_equals_the_unscreened_one() -> None:
     """The stage with its screens and with them off (every paragraph tried) gives the same
     texts, captions, URLs and edit rows on the demo articles."""
-    texts = [REFERENCE.read_text(encoding="utf-8")]
-    texts += [t for t in pd.read_csv(FAKENEWS)["content"].dropna()]
-    batch = make_batch(texts)
+    batch = make_batch(*_demo_texts())
     batch = batch.append_column("language", pa.array(["en"] * batch.num_rows))
     screened = BoilerplateStage().process(batch, BatchContext())
     plain = BoilerplateStage()

@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 
 import pyarrow as pa
 
@@ -348,8 +348,13 @@ class _Applier:
         self.combined_spans = combined_pattern(self.spans)
         self.suffixes = tuple({r.ends_with for r in self.rules if r.ends_with})
         self.credit_rules = pack.by_kind("credit")
-        # What first_match can find: a combined branch, a span rule, or a declared suffix.
-        self.screen = screen_pattern([r for r in self.rules if not r.ends_with or r.kind == "span"])
+
+    @cached_property
+    def screen(self) -> str | None:
+        """RE2 screen of what :meth:`first_match` can find (a combined branch or a span rule;
+        :attr:`suffixes` are screened apart). Built on first use: the stage screens with its
+        full pack's applier only, not with each language's."""
+        return screen_pattern([r for r in self.rules if not r.ends_with or r.kind == "span"])
 
     def _is_credit(self, paragraph: str) -> bool:
         return any(_matches(r, paragraph) for r in self.credit_rules)

@@ -30,6 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from newsclean.tasks.stages.normalize import screen
+
 #: Characters Python's ignore-case matching equates with other characters (``İ`` and ``ı``
 #: with ``i``/``I``) where RE2's case folding does not. ``tests/test_paragraph_screen.py``
 #: derives them from every code point of both engines and fails if this list misses one.
@@ -180,11 +182,7 @@ class BatchParagraphs:
         lists = pc.split_pattern(texts, _SEPARATOR)
         self.offsets = np.asarray(lists.offsets)
         self.flat = lists.values
-        self._gaps = self._hits(f"[{CASE_GAPS}]")
-
-    def _hits(self, pattern: str) -> np.ndarray:
-        found = pc.match_substring_regex(self.flat, pattern)
-        return np.asarray(pc.fill_null(found, False), dtype=bool)
+        self._gaps = screen(self.flat, f"[{CASE_GAPS}]")
 
     def count(self, row: int) -> int:
         """Paragraphs of text ``row`` as Arrow split it (0 for a null text)."""
@@ -197,7 +195,7 @@ class BatchParagraphs:
         ``suffixes`` (or hold a :data:`CASE_GAPS` character); None: every paragraph."""
         if pattern is None:
             return None
-        mask = self._hits(pattern) | self._gaps
+        mask = screen(self.flat, pattern) | self._gaps
         for suffix in suffixes:
             mask |= np.asarray(pc.fill_null(pc.ends_with(self.flat, suffix), False), dtype=bool)
         rows = len(self.offsets) - 1
