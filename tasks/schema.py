@@ -8,7 +8,9 @@ of older files to :mod:`newsclean.tasks.storage.migrate`.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SCHEMA_VERSION = "7"
 """Stored in every Parquet file's metadata under ``newsclean.schema_version``."""
@@ -123,6 +125,21 @@ def replace_column(table: pa.Table, name: str, values: list) -> pa.Table:
     index = table.schema.get_field_index(name)
     field = table.schema.field(index)
     return table.set_column(index, field, pa.array(values, field.type))
+
+
+def replace_rows(table: pa.Table, name: str, rows: np.ndarray, values: list) -> pa.Table:
+    """Return ``table`` with rows ``rows`` (ascending) of column ``name`` set to ``values``,
+    in Arrow: a stage that changes a few documents of a batch converts only those."""
+    if len(rows) == 0:
+        return table
+    index = table.schema.get_field_index(name)
+    field = table.schema.field(index)
+    mask = np.zeros(table.num_rows, dtype=bool)
+    mask[rows] = True
+    column = table.column(index).combine_chunks()
+    return table.set_column(
+        index, field, pc.replace_with_mask(column, pa.array(mask), pa.array(values, field.type))
+    )
 
 
 #: Columns the runner itself keeps on every batch: edit rows per document so far.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from newsclean.tasks.rules import normalize_pack
 from newsclean.tasks.stages.base import BatchContext
 from newsclean.tasks.stages.edits import EditLog
 from newsclean.tasks.stages.normalize import (
@@ -20,7 +22,15 @@ from newsclean.tasks.stages.normalize import (
     re2_to_python,
     screen,
 )
-from newsclean.tasks.stages.spacing import SpacingStage
+from newsclean.tasks.stages.spacing import (
+    Protection,
+    SpacingStage,
+    _inside,
+    _protect_pattern,
+    insert_spaces,
+    protected_spans,
+    token_local,
+)
 from tests.helpers import FAKENEWS, REFERENCE, clean_one, make_batch
 
 pytestmark = pytest.mark.unit
@@ -225,3 +235,122 @@ def test_broken_paragraphs_joined(raw: str, fixed: str) -> None:
 )
 def test_real_paragraph_ends_not_joined(text: str) -> None:
     assert clean_one(text)["text"] == text
+
+
+# --------------------------------------------------------------------------- spacing speed-ups
+
+
+def _whole_text_inside(text: str, positions: list[int]) -> list[bool]:
+    """The reference: protected spans of the whole text, as the stage found them before."""
+    spans = protected_spans(text, _protect_pattern(normalize_pack()))
+    return [_inside(p, spans) for p in positions]
+
+
+def test_shipped_protect_patterns_are_token_local() -> None:
+    patterns = normalize_pack().settings["protect"]
+    assert patterns and all(token_local(p) for p in patterns)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"https?://\S+ more",  # a literal space
+        r"www\.[^<>]+",  # a negated class without \s
+        r"[\w\s]+\.com",  # \s in a class
+        r"[A-Za-z\W]+@x",  # \W holds the space
+        r"a.b",  # . matches a space
+        r"(?<=\s)@\w+",  # looks behind the match
+        r"@\w+(?= )",  # looks ahead
+        r"^www\.\S+",  # ^ is the text's start, not the token's
+        r"\S+$",
+        r"(@\w+)\1",  # a back-reference
+        r"[a-z]*",  # matches the empty string
+        "[\t-\r]x",  # a range of whitespace
+    ],
+)
+def test_patterns_that_may_see_whitespace_are_not_token_local(pattern: str) -> None:
+    assert not token_local(pattern)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "region.Mr",
+                "jane.Doe@example.com",
+                "https://a.co/x.Y,z",
+                "www.bbc.co.uk/a.Bc",
+                "@Jens.Stoltenberg",
+                "express.co.uk",
+                "Node.js",
+                "said,Then",
+                "a",
+                "Mr.Smith",
+                "U.S.",
+                "x@y",
+                "http://",
+                ".com",
+                "bbc.Co",
+                "ab.Cd@ef.gh.com",
+            ]
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.lists(
+        st.sampled_from([" ", "\n\n", "\t", "\u00a0", "\u2003", ""]), min_size=12, max_size=12
+    ),
+    st.integers(1, 5),
+    st.integers(0, 4),
+)
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@example(["www.a.com/x", "y.Zz"], [""] * 12, 1, 0)  # two tokens glued: one span across both
+@example(["a", "https://a.co/x.Y,z"], [" "] * 12, 16, 0)  # the first point deep in a token
+def test_protection_by_token_equals_the_whole_text_scan(
+    words: list[str], gaps: list[str], stride: int, offset: int
+) -> None:
+    """Any ascending points (every ``stride``-th position: the stage asks only at its
+    insertion points, so a region is often first scanned from a point deep in a token)."""
+    text = "".join(w + g for w, g in zip(words, gaps, strict=False))
+    positions = list(range(offset, len(text) + 1, stride))
+    protection = Protection(text, normalize_pack())
+    assert [protection.inside(p) for p in positions] == _whole_text_inside(text, positions)
+
+
+def test_a_pack_whose_protect_pattern_may_span_whitespace_scans_the_whole_text() -> None:
+    pack = normalize_pack()
+    wide = replace(pack, settings={**pack.settings, "protect": [r"keep [a-z]+\.[A-Z][a-z]+"]})
+    text = "we keep this.Text as it is, but fix that.Text here"
+    protection = Protection(text, wide)
+    assert protection.whole
+    rule = pack.get("space.after-sentence")
+    assert insert_spaces(text, [rule], "d", EditLog("t"), wide)[0] == (
+        "we keep this.Text as it is, but fix that. Text here"
+    )
+
+
+def test_a_zero_width_user_pattern_still_inserts_where_it_matches() -> None:
+    """Shipped patterns consume the punctuation and the space goes where the match ends; an
+    older look-around-only pattern (match start == end) still works."""
+    pack = normalize_pack()
+    rule = pack.get("space.after-sentence")
+    zero_width = replace(rule, pattern=r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
+    for before, after in rule.examples_fix[:1]:
+        assert insert_spaces(before, [zero_width], "d", EditLog("t"), pack)[0] == after
+
+
+def test_spacing_changes_only_flagged_documents_and_keeps_the_rest_byte_for_byte() -> None:
+    texts = [
+        "in the region.Mr Stoltenberg said",
+        "Nothing to fix here. Or here.",
+        "mail jane.Doe@example.com today",
+        "in Paris,London and Rome",
+    ]
+    out, edits, *_ = SpacingStage().process(make_batch(*texts), BatchContext())
+    assert out.column("text").to_pylist() == [
+        "in the region. Mr Stoltenberg said",
+        "Nothing to fix here. Or here.",
+        "mail jane.Doe@example.com today",
+        "in Paris, London and Rome",
+    ]
+    assert edits.column("rule").to_pylist() == ["space.after-sentence/2", "space.after-comma/2"]

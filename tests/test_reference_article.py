@@ -92,7 +92,7 @@ def test_every_removal_is_an_edit(row: dict) -> None:
     assert by_rule["source.url-line/1"][0]["before"].startswith(
         "Source: https://www.express.co.uk/"
     )
-    assert by_rule["space.after-sentence/1"][0]["before"] == "region.Mr"
+    assert by_rule["space.after-sentence/2"][0]["before"] == "region.Mr"
     assert by_rule["paragraph.join-broken/2"][0]["after"] == "Europe, but also across the North"
     assert "-crimea" in by_rule["url.rejoin-space/1"][0]["before"]
     assert row["n_edits"] == len(row["edits"])
