@@ -229,3 +229,19 @@ def test_staged_files_are_written_by_the_runner_schema(tmp_path: Path) -> None:
         "page_kind",
         "page_kind_reason",
     ]
+
+
+@pytest.mark.unit
+def test_replace_rows_sets_only_the_given_rows_of_a_chunked_column() -> None:
+    """Stages that change a few documents hand only those back to Arrow."""
+    import numpy as np
+
+    from newsclean.tasks.schema import replace_rows
+
+    batch = pa.concat_tables([make_batch("one", "two"), make_batch("three", "four")])
+    assert batch.column("text").num_chunks == 2
+    out = replace_rows(batch, "text", np.array([1, 2]), ["TWO", "THREE"])
+    assert out.column("text").to_pylist() == ["one", "TWO", "THREE", "four"]
+    assert out.schema.equals(batch.schema)
+    assert out.drop_columns(["text"]).equals(batch.drop_columns(["text"]))
+    assert replace_rows(batch, "text", np.array([], np.int64), []) is batch

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from newsclean.tasks.rules import RulePack, normalize_pack
-from newsclean.tasks.schema import replace_column
+from newsclean.tasks.schema import replace_column, replace_rows
 from newsclean.tasks.stages.base import BatchContext, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult, word_context
 
@@ -279,16 +279,23 @@ class NormalizeStage(Stage):
         # Most scrapers already write normalized whitespace: one vectorized search over the
         # batch (0.05 s per 27 MB) spares those texts the Python split and join (0.45 s).
         spacing = screen(batch.column("text"), WHITESPACE_WORK_RE2)
+        changed: list[int] = []
         for i, text in enumerate(texts):
             if text is None:
                 continue
             fixed = to_nfc(text, doc_ids[i], log)
             if spacing[i] or fixed is not text:  # NFC changed it: screen no longer applies
                 fixed = normalize_whitespace(fixed, doc_ids[i], log)
-            texts[i] = fixed
+            if fixed is not text:
+                texts[i] = fixed
+                changed.append(i)
         # Screen after whitespace: ftfy reads some spaces as mangled NBSPs, so it must see
         # the final spacing (and repair_characters normalizes whitespace again after each pass).
-        for i in np.flatnonzero(screen(pa.array(texts, pa.string()), _CHARACTER_SCREEN)):
+        # The texts go back to Arrow once, and only the changed ones (most are unchanged).
+        rows = np.asarray(changed, np.int64)
+        table = replace_rows(batch, "text", rows, [texts[i] for i in changed])
+        repaired = np.flatnonzero(screen(table.column("text"), _CHARACTER_SCREEN))
+        for i in repaired:
             texts[i] = repair_characters(texts[i], doc_ids[i], log)
         titles = batch.column("title").to_pylist()
         title_log = EditLog(self.name)
@@ -303,7 +310,7 @@ class NormalizeStage(Stage):
                 titles_edits.schema.get_field_index("field"), "field", field
             )
             edits = pa.concat_tables([edits, titles_edits])
-        table = replace_column(batch, "text", texts)
+        table = replace_rows(table, "text", repaired, [texts[i] for i in repaired])
         return StageResult(replace_column(table, "title", titles), edits)
 
 

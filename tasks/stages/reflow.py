@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
 from newsclean.tasks.rules import Rule, RulePack, normalize_pack
-from newsclean.tasks.schema import replace_column
+from newsclean.tasks.schema import replace_rows
 from newsclean.tasks.stages.base import BatchContext, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult
 from newsclean.tasks.stages.normalize import CHARACTER_PATTERN, repair_characters
@@ -137,7 +138,12 @@ class ReflowStage(Stage):
         log = EditLog(self.name)
         doc_ids = batch.column("doc_id").to_pylist()
         texts = batch.column("text").to_pylist()
+        rows, joined = [], []
         for i, text in enumerate(texts):
             if text:
-                texts[i] = reflow_text(text, self.rule, self.params, doc_ids[i], log)
-        return StageResult(replace_column(batch, "text", texts), log.to_table())
+                after = reflow_text(text, self.rule, self.params, doc_ids[i], log)
+                if after is not text and after != text:  # only changed texts go back to Arrow
+                    rows.append(i)
+                    joined.append(after)
+        table = replace_rows(batch, "text", np.asarray(rows, np.int64), joined)
+        return StageResult(table, log.to_table())

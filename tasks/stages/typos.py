@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from newsclean.tasks.rules import RulePack, pack
-from newsclean.tasks.schema import replace_column
+from newsclean.tasks.schema import replace_rows
 from newsclean.tasks.stages.base import (
     BatchContext,
     RunInputs,
@@ -925,15 +925,15 @@ class TypoStage(Stage):
         docs_to_fix = set(pc.filter(pc.list_parent_indices(tokens), contains).to_pylist())
         del tokens, flat, contains
         doc_ids = batch.column("doc_id").to_pylist()
-        texts = batch.column("text").to_pylist()
         spellings = _spelling_or_publishers(batch)
         row_of = rows.to_pylist()
-        for i in sorted(docs_to_fix):
-            row = row_of[i]
-            texts[row] = correct_text(
-                texts[row], flagged, corrector, doc_ids[row], log, self.languages, spellings[row]
+        fix = np.asarray([row_of[i] for i in sorted(docs_to_fix)], dtype=np.int64)
+        texts = batch.column("text").take(pa.array(fix)).to_pylist()  # only these leave Arrow
+        for k, row in enumerate(fix.tolist()):
+            texts[k] = correct_text(
+                texts[k], flagged, corrector, doc_ids[row], log, self.languages, spellings[row]
             )
-        return StageResult(replace_column(batch, "text", texts), log.to_table())
+        return StageResult(replace_rows(batch, "text", fix, texts), log.to_table())
 
 
 def _spelling_or_publishers(batch: pa.Table) -> list[str | None]:
