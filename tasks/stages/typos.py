@@ -329,6 +329,7 @@ class Corrector:
         self.keep = set(self.pack.settings.get("keep", {}).get("words", [])) | self.never_change
         self._decisions: dict[tuple[str, bool], tuple[str, str] | None] = {}
         self.chunk_flags: dict[str, bool] = {}
+        self.flagged_chunks: set[str] = set()  # the chunks chunk_flags says True for
         self._eligible: dict[str, bool] = {}
         self.max_chunk_chars = int(self.pack.settings["max_chunk_chars"])
 
@@ -612,14 +613,20 @@ def flagged_chunks(chunk_types: Iterable[str], corrector: Corrector) -> set[str]
     a real-word confusion (only with bigram evidence) are flagged and settled in context.
     """
     known = corrector.chunk_flags  # chunk -> flagged?, kept across the worker's batches
+    flagged = corrector.flagged_chunks
     if len(known) > MAX_CACHED_CHUNKS:  # bounded: a big run has millions of distinct chunks
         known.clear()
+        flagged.clear()
     longest = corrector.max_chunk_chars  # longer chunks are never words: not even cached
-    chunk_types = [chunk for chunk in chunk_types if len(chunk) <= longest]
-    for chunk in chunk_types:
-        if chunk not in known:
-            known[chunk] = _needs_context(chunk, corrector)
-    return {chunk for chunk in chunk_types if known[chunk]}
+    types = set(chunk_types)
+    # Set operations in C: only the chunks not seen before reach Python (a slice of 500
+    # documents has tens of thousands of distinct chunks, nearly all seen already).
+    for chunk in types - known.keys():
+        if len(chunk) <= longest:
+            needs = known[chunk] = _needs_context(chunk, corrector)
+            if needs:
+                flagged.add(chunk)
+    return types & flagged
 
 
 def _needs_context(chunk: str, corrector: Corrector) -> bool:
