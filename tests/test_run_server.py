@@ -7,10 +7,11 @@ import os
 import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from newsclean import run_server, warm_server
+from newsclean import prefect_env, run_server, warm_server
 from newsclean.prefect_env import TemporaryServer, api_healthy, temporary_api
 from newsclean.run_server import RunServer
 
@@ -48,6 +49,14 @@ def _unset_api(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PREFECT_API_URL")
 
 
+def _no_exit_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RunServer`` registers no exit hook for its servers in this test. Only run_server's
+    reference to ``atexit`` is replaced: patching ``atexit.register`` itself swallowed the
+    hook Prefect registers for an ephemeral server it starts meanwhile, and that server
+    outlived pytest (found orphaned after ``pytest -m "unit and not slow"``)."""
+    monkeypatch.setattr(run_server, "atexit", SimpleNamespace(register=lambda fn: None))
+
+
 @pytest.fixture
 def own_server(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """No configured API; the session's PREFECT_HOME (its database is set up once)."""
@@ -80,7 +89,9 @@ def test_without_the_warm_server_a_temporary_one_is_launched(no_api: pytest.Monk
     no_api.setenv("NEWSCLEAN_WARM_SERVER", "0")
     fake = _FakeTemporary()
     no_api.setattr(TemporaryServer, "launch", lambda: fake)
-    no_api.setattr(run_server.atexit, "register", lambda fn: None)
+    _no_exit_hook(no_api)
+    # nothing to send to a stand-in: Prefect would start an ephemeral server to drain to
+    no_api.setattr(prefect_env, "_drain_to_api", lambda: None)
     server = RunServer.begin()
     assert server.temporary is fake and server.warm is None and not fake.waited
     assert os.environ["PREFECT_API_URL"] == fake.url
@@ -101,7 +112,7 @@ def test_a_warm_server_that_does_not_start_falls_back_to_a_temporary_one(
 
     fake = _FakeTemporary()
     no_api.setattr(TemporaryServer, "launch", lambda: fake)
-    no_api.setattr(run_server.atexit, "register", lambda fn: None)
+    _no_exit_hook(no_api)
     server = RunServer(warm=Broken(None, "http://127.0.0.1:5/api"))
     said: list[str] = []
     server.ready(said.append)
@@ -125,7 +136,7 @@ def test_a_warm_server_that_cannot_be_launched_is_said_and_replaced(
     fake = _FakeTemporary()
     no_api.setattr(warm_server, "launch", unlaunchable)
     no_api.setattr(TemporaryServer, "launch", lambda: fake)
-    no_api.setattr(run_server.atexit, "register", lambda fn: None)
+    _no_exit_hook(no_api)
     server = RunServer.begin()
     assert server.temporary is fake and server.warm is None
     said: list[str] = []
@@ -198,8 +209,6 @@ def test_a_port_taken_before_the_server_binds_it_gets_a_new_server(own_server) -
     run gets a server on another port instead of failing."""
     import socket
 
-    from newsclean import prefect_env
-
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", 0))
     squatter.listen()
@@ -207,7 +216,7 @@ def test_a_port_taken_before_the_server_binds_it_gets_a_new_server(own_server) -
     ports = iter([taken])
     real_free_port = prefect_env.free_port
     own_server.setattr(prefect_env, "free_port", lambda: next(ports, None) or real_free_port())
-    own_server.setattr(run_server.atexit, "register", lambda fn: None)
+    _no_exit_hook(own_server)
     server = RunServer(temporary=RunServer._temporary())
     try:
         assert server.temporary.url == f"http://127.0.0.1:{taken}/api"
