@@ -478,3 +478,17 @@ def test_exact_check_still_requires_the_figures_to_agree() -> None:
     assert decide(docs, empty, CONFIG, texts).duplicates.num_rows == 0
     lenient = CONFIG.with_overrides(numbers_must_match=False)
     assert decide(docs, empty, lenient, texts).duplicates.num_rows == 1
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 16_384])
+def test_pair_estimates_taken_in_steps_equal_the_estimates_of_all_pairs(step: int) -> None:
+    """``dedup.near-exact/2`` takes the candidate pairs' estimates a step at a time (bounded
+    memory): the same numbers as both sides of every pair at once, whatever the step."""
+    texts = [article(BASE), with_other_figures(article(BASE)), article(23985), article(22530)]
+    sigs = minhash.signature_matrix(documents(texts).sketch["signature"], CONFIG.permutations)
+    left, right = np.triu_indices(len(texts), k=1)
+    expected = minhash.estimated_jaccard(sigs[left], sigs[right])
+    assert expected.min() < 0.5 < CONFIG.threshold <= expected.max()  # copies and others
+    got = minhash.pair_jaccard(sigs, left, right, pairs_per_step=step)
+    assert np.array_equal(got, expected)
+    assert len(minhash.pair_jaccard(sigs, left[:0], right[:0])) == 0

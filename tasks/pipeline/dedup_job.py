@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from newsclean.tasks.pipeline.index_build import rebuild_index
+from newsclean.tasks.pipeline.memory import release_memory
 from newsclean.tasks.schema import DEDUP_KEY_COLUMNS, STAGED_SCHEMA
 from newsclean.tasks.stages import minhash
 from newsclean.tasks.stages.dedup import Documents, decide
@@ -109,6 +110,8 @@ def run_dedup(
         sketches = read_staged_table(staging, "sketch", sketch_schema).filter(todo)
     texts = _TextLookup(staging, out, np.flatnonzero(~skip), index)
     decision = decide(Documents(keys.filter(todo), sketches), index, config, texts)
+    del sketches, texts, index
+    release_memory()  # the decision's buffers: the staging below needs little
     _stage_decisions(staging, keys, skip, decision.clusters)
 
     write_parquet_atomic(decision.duplicates, staging / DUPLICATES)

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from newsclean.tasks.pipeline import report, workers
 from newsclean.tasks.pipeline.index_build import index_rows, schema_of
 from newsclean.tasks.pipeline.learn_job import read_learned_set, removal_examples, with_examples
+from newsclean.tasks.pipeline.memory import release_memory
 from newsclean.tasks.pipeline.republish import COPY_COLUMNS, refresh_copy_counts
 from newsclean.tasks.pipeline.runner import Runner, StageStats
 from newsclean.tasks.pipeline.units import RunInputs, build_stages
@@ -246,7 +247,7 @@ def publish_unit(job: PublishJob, docs_parts: list[str], temps: dict[str, str]) 
                 by_rule.update(table.column("rule").to_pylist())
                 streams.write("edits", table)
             del docs, kept, cleaned, edits, sketch
-            pa.default_memory_pool().release_unused()
+            release_memory()
     finally:
         rows = streams.close()
     return {

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from newsclean.tasks.pipeline.memory import release_memory
 from newsclean.tasks.pipeline.runner import BatchRun, Runner, merge_stats
 from newsclean.tasks.schema import DOC_SCHEMA, QUARANTINE_SCHEMA
 from newsclean.tasks.stages import resolve
@@ -171,7 +172,7 @@ def _from_raw(job: PassJob, unit: WorkUnit, summary: UnitSummary) -> None:
         summary.quarantined += quarantine.num_rows
         summary.add(run)
         del docs, rejected, run, quarantine
-        pa.default_memory_pool().release_unused()  # keep a long-lived worker's RSS flat
+        release_memory()  # keep a long-lived worker's RSS flat
 
 
 def _from_staged(job: PassJob, unit_index: int, summary: UnitSummary) -> None:
@@ -190,7 +191,7 @@ def _from_staged(job: PassJob, unit_index: int, summary: UnitSummary) -> None:
         ):
             _restage(docs_path, run)
         del docs, run
-        pa.default_memory_pool().release_unused()
+        release_memory()
 
 
 def _columns_read(job: PassJob) -> list[str]:

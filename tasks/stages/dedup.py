@@ -380,7 +380,7 @@ def _confirm_close_pairs(
     if len(pairs) == 0 or config.exact_margin <= 0:
         return empty
     left, right = row_of[pairs[:, 0]], row_of[pairs[:, 1]]
-    estimate = minhash.estimated_jaccard(sigs[left], sigs[right])
+    estimate = minhash.pair_jaccard(sigs, left, right)
     close = np.flatnonzero(
         (estimate < config.threshold) & (estimate >= config.threshold - config.exact_margin)
     )

@@ -340,6 +340,19 @@ def estimated_jaccard(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (left == right).mean(axis=1, dtype=np.float64)
 
 
+def pair_jaccard(
+    sigs: np.ndarray, left: np.ndarray, right: np.ndarray, pairs_per_step: int = 16_384
+) -> np.ndarray:
+    """:func:`estimated_jaccard` of rows ``left[i]`` and ``right[i]`` of ``sigs``, a step of
+    pairs at a time: taking both sides of every pair at once held two (pairs, permutations)
+    copies, 228 MB for the 223k candidate pairs of 1 GB of news (measured)."""
+    out = np.empty(len(left), dtype=np.float64)
+    for start in range(0, len(left), pairs_per_step):
+        stop = start + pairs_per_step
+        out[start:stop] = estimated_jaccard(sigs[left[start:stop]], sigs[right[start:stop]])
+    return out
+
+
 def shingle_sets(texts: list[str | None], k: int) -> list[np.ndarray]:
     """Each text's distinct shingle hashes, sorted: the sets the signatures estimate."""
     tokens = tokenize(pa.array(texts, pa.large_string()))
