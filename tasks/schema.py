@@ -127,9 +127,10 @@ def replace_column(table: pa.Table, name: str, values: list) -> pa.Table:
     return table.set_column(index, field, pa.array(values, field.type))
 
 
-def replace_rows(table: pa.Table, name: str, rows: np.ndarray, values: list) -> pa.Table:
-    """Return ``table`` with rows ``rows`` (ascending) of column ``name`` set to ``values``,
-    in Arrow: a stage that changes a few documents of a batch converts only those."""
+def replace_rows(table: pa.Table, name: str, rows: np.ndarray, values: list | pa.Array) -> pa.Table:
+    """Return ``table`` with rows ``rows`` (ascending) of column ``name`` set to ``values``
+    (a list or an Arrow array), in Arrow: a stage that changes a few documents of a batch
+    converts only those."""
     if len(rows) == 0:
         return table
     index = table.schema.get_field_index(name)
@@ -138,8 +139,12 @@ def replace_rows(table: pa.Table, name: str, rows: np.ndarray, values: list) -> 
     mask[rows] = True
     column = table.column(index).combine_chunks()
     return table.set_column(
-        index, field, pc.replace_with_mask(column, pa.array(mask), pa.array(values, field.type))
+        index, field, pc.replace_with_mask(column, pa.array(mask), _typed(values, field.type))
     )
+
+
+def _typed(values: list | pa.Array, type_: pa.DataType) -> pa.Array:
+    return values.cast(type_) if isinstance(values, pa.Array) else pa.array(values, type_)
 
 
 #: Columns the runner itself keeps on every batch: edit rows per document so far.

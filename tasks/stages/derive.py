@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from newsclean.tasks.schema import STAGED_SCHEMA, replace_column
+from newsclean.tasks.schema import STAGED_SCHEMA, replace_column, replace_rows
 from newsclean.tasks.stages.base import BatchContext, NewColumn, Stage, register
 from newsclean.tasks.stages.edits import StageResult, empty_edits
 from newsclean.tasks.urls import domain_of
@@ -96,10 +96,9 @@ class DeriveStage(Stage):
         }
         for name in names:
             if subset is None:
-                column = derived[name]
+                table = _set(table, name, derived[name])
             else:  # only the changed rows: the rest keep their values
-                column = _spliced(table.column(name), rows, derived[name])
-            table = _set(table, name, column)
+                table = replace_rows(table, name, rows, derived[name])
         return StageResult(table, empty_edits())
 
 
@@ -113,13 +112,6 @@ def _fill_domains(batch: pa.Table) -> pa.Table:
     for i in missing.tolist():
         values[i] = domain_of(urls[i])
     return replace_column(batch, "domain", values)
-
-
-def _spliced(column: pa.ChunkedArray, rows: np.ndarray, values: pa.Array) -> pa.Array:
-    """``column`` with ``rows`` (ascending) replaced by ``values``, in Arrow."""
-    mask = np.zeros(len(column), dtype=bool)
-    mask[rows] = True
-    return pc.replace_with_mask(column.combine_chunks(), pa.array(mask), values.cast(column.type))
 
 
 def _set(table: pa.Table, name: str, column: pa.Array) -> pa.Table:

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from newsclean.tasks.rules import RulePack, pack
-from newsclean.tasks.schema import ANY_PUBLISHER, NO_PUBLISHER, replace_column
+from newsclean.tasks.schema import ANY_PUBLISHER, NO_PUBLISHER, replace_rows
 from newsclean.tasks.stages.base import BatchContext, NewColumn, RunInputs, Stage, register
 from newsclean.tasks.stages.edits import EditLog, StageResult, empty_edits, paragraph_spans
 from newsclean.tasks.stages.minhash import combine, hash64, hash_strings
@@ -429,15 +429,7 @@ class LearnedBoilerplateStage(Stage):
         texts, edits = self._remove(subset)
         if texts is None:
             return StageResult(batch, edits)
-        if len(rows) == batch.num_rows:
-            return StageResult(replace_column(batch, "text", texts), edits)
-        mask = np.zeros(batch.num_rows, dtype=bool)
-        mask[rows] = True
-        column = pc.replace_with_mask(
-            batch["text"].combine_chunks(), pa.array(mask), pa.array(texts, pa.string())
-        )
-        index = batch.schema.get_field_index("text")
-        return StageResult(batch.set_column(index, batch.schema.field(index), column), edits)
+        return StageResult(replace_rows(batch, "text", rows, texts), edits)
 
     def _remove(self, docs: pa.Table) -> tuple[list[str] | None, pa.Table]:
         """The candidate rows' new texts (None: nothing removed) and the removal rows."""
