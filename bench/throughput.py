@@ -402,6 +402,7 @@ def describe(run: ToolRun, truth: dict[str, Any]) -> list[str]:
         ]
         if s["documents_in"] != truth["n_docs"]:
             lines.append("  WARNING: documents_in differs from the corpus's document count")
+        lines += stage_budget(s.get("stages", {}), run.mb)
     else:
         f = run.extra
         if f:
@@ -410,6 +411,24 @@ def describe(run: ToolRun, truth: dict[str, Any]) -> list[str]:
                 f"{f.get('docs_out', 0):,}, C4 dropped {f.get('c4_dropped', 0):,}, "
                 f"its own tree RSS {f.get('peak_rss_tree_sum_mb')} MB"
             )
+    return lines
+
+
+def stage_budget(stages: dict[str, dict[str, Any]], mb: float, per_line: int = 6) -> list[str]:
+    """Where the run's CPU went: each stage's seconds summed over all workers and batches
+    (the run summary's ``stages``), largest first, with its share and its cost per 100 MB.
+
+    Why: the wall time says how far a bar is; this says which stage to profile first, and,
+    compared across sizes, whether each stage's cost grows linearly with the input.
+    """
+    timed = sorted(((n, v.get("seconds", 0.0)) for n, v in stages.items()), key=lambda x: -x[1])
+    total = sum(seconds for _, seconds in timed)
+    if not total:
+        return []
+    cells = [f"{n} {sec:.1f} ({sec / total:.0%})" for n, sec in timed]
+    lines = [f"  stage CPU {total:.1f} s over all workers ({total / mb * 100:.1f} s per 100 MB):"]
+    for i in range(0, len(cells), per_line):
+        lines.append("    " + " · ".join(cells[i : i + per_line]))
     return lines
 
 
