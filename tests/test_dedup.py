@@ -492,3 +492,29 @@ def test_pair_estimates_taken_in_steps_equal_the_estimates_of_all_pairs(step: in
     got = minhash.pair_jaccard(sigs, left, right, pairs_per_step=step)
     assert np.array_equal(got, expected)
     assert len(minhash.pair_jaccard(sigs, left[:0], right[:0])) == 0
+
+
+def test_candidate_pairs_verified_a_step_at_a_time_give_the_same_decision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The decision verifies candidate pairs a step at a time (bounded memory): with one pair
+    per step, the same copies are dropped, with the same kinds and similarities, as in one
+    step; the story that is no copy stays."""
+    base = "\n\n".join(paragraphs(article(BASE)))
+    docs = documents([base, *near_copies().values(), article(OTHER)])
+    whole = run(docs).duplicates
+    assert whole.num_rows == len(near_copies())
+    monkeypatch.setattr(dedup, "PAIRS_PER_STEP", 1)
+    assert run(docs).duplicates.equals(whole)
+
+
+@pytest.mark.parametrize("step", [1, 2, 1_024])
+def test_shingle_sets_built_in_steps_equal_the_sets_of_all_texts_at_once(step: int) -> None:
+    """``dedup.near-exact/3`` builds the close pairs' shingle sets a step of texts at a time
+    (bounded memory): the same sets, in order, whatever the step, empty and missing texts
+    included."""
+    texts = [article(BASE), None, "", near_copies()["paragraph dropped"], article(OTHER)]
+    whole = minhash.shingle_sets(texts, CONFIG.shingle_words, texts_per_step=len(texts))
+    stepped = minhash.shingle_sets(texts, CONFIG.shingle_words, texts_per_step=step)
+    assert [s.tolist() for s in stepped] == [s.tolist() for s in whole]
+    assert len(whole[0]) > 100 and len(whole[1]) == len(whole[2]) == 0

@@ -19,7 +19,7 @@ import pytest
 
 from newsclean.tasks.rules import pack
 from newsclean.tasks.schema import DEDUP_KEY_COLUMNS
-from newsclean.tasks.stages import minhash
+from newsclean.tasks.stages import dedup, minhash
 from newsclean.tasks.stages.dedup import (
     Documents,
     TableSketches,
@@ -268,3 +268,26 @@ def test_publishers_are_sorted_whatever_order_the_copies_come_in() -> None:
     assert again.to_pylist() == lists[1000:1500]
     empty = pa.array([["b", "a"], None, [], ["c"]], pa.list_(pa.string()))
     assert sorted_lists(empty).to_pylist() == [["a", "b"], None, [], ["c"]]
+
+
+def test_key_pairs_verified_a_step_at_a_time_give_the_same_decision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """URL-key pairs are verified a step at a time too: one pair per step finds the same
+    truncated copy as one step."""
+    full = "\n\n".join(base_paragraphs())
+    url = "https://www.washingtonexaminer.com/news/2017/11/story-slug"
+    teasers = ["\n\n".join(base_paragraphs()[:n]) for n in (3, 4)]
+    docs = documents(
+        [{"title": "Story", "text": full, "url": url}]
+        + [
+            {"title": "Story", "text": t, "url": f"{url}{tail}"}
+            for t, tail in zip(
+                teasers, ("/amp?utm_source=twitter", "?utm_medium=email"), strict=True
+            )
+        ]
+    )
+    whole = decide_alone(docs)
+    assert [r["kind"] for r in whole] == ["url", "url"]
+    monkeypatch.setattr(dedup, "PAIRS_PER_STEP", 1)
+    assert decide_alone(docs) == whole
