@@ -504,7 +504,7 @@ def test_candidate_pairs_verified_a_step_at_a_time_give_the_same_decision(
     docs = documents([base, *near_copies().values(), article(OTHER)])
     whole = run(docs).duplicates
     assert whole.num_rows == len(near_copies())
-    monkeypatch.setattr(dedup, "PAIRS_PER_STEP", 1)
+    monkeypatch.setattr(minhash, "PAIRS_PER_STEP", 1)
     assert run(docs).duplicates.equals(whole)
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from newsclean.tasks.rules import pack
 from newsclean.tasks.schema import DEDUP_KEY_COLUMNS
-from newsclean.tasks.stages import dedup, minhash
+from newsclean.tasks.stages import minhash
 from newsclean.tasks.stages.dedup import (
     Documents,
     TableSketches,
@@ -289,5 +289,5 @@ def test_key_pairs_verified_a_step_at_a_time_give_the_same_decision(
     )
     whole = decide_alone(docs)
     assert [r["kind"] for r in whole] == ["url", "url"]
-    monkeypatch.setattr(dedup, "PAIRS_PER_STEP", 1)
+    monkeypatch.setattr(minhash, "PAIRS_PER_STEP", 1)
     assert decide_alone(docs) == whole

@@ -341,22 +341,21 @@ def keep_rank(keys: pa.Table, policy: tuple[str, ...] = ()) -> np.ndarray:
     return rank
 
 
-#: Candidate pairs verified per step (:func:`_in_steps`): 16 MB of taken signatures.
-PAIRS_PER_STEP = 16_384
-
-
 def _in_steps(verify: Callable[..., np.ndarray], pairs: np.ndarray, *args: object) -> np.ndarray:
     """``verify(pairs, *args)`` on a step of pairs at a time, the kept pairs in order.
 
     Why: a verifier takes both sides' signatures of every pair it is given, two
     (pairs, permutations) copies: 240 MB of the dedup worker's 900 MB peak for the candidate
     pairs of 1 GB of news, more for a larger run (measured). Every verifier decides each
-    pair on its own, so the steps give the same pairs as one call.
+    pair on its own, so the steps give the same pairs as one call. The step is
+    :data:`minhash.PAIRS_PER_STEP`, :func:`minhash.pair_jaccard`'s: ``_verify`` itself cannot
+    call that, because a change to it gives ``dedup.near-minhash`` a new version, whose id is
+    part of the sketch id, and every dataset would rebuild its dedup index.
     """
-    if len(pairs) <= PAIRS_PER_STEP:
+    step = minhash.PAIRS_PER_STEP
+    if len(pairs) <= step:
         return verify(pairs, *args)
-    steps = range(0, len(pairs), PAIRS_PER_STEP)
-    return np.concatenate([verify(pairs[i : i + PAIRS_PER_STEP], *args) for i in steps])
+    return np.concatenate([verify(pairs[i : i + step], *args) for i in range(0, len(pairs), step)])
 
 
 def _verify(

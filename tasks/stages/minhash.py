@@ -340,8 +340,13 @@ def estimated_jaccard(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (left == right).mean(axis=1, dtype=np.float64)
 
 
+#: Pairs whose signatures are taken at once (:func:`pair_jaccard`, and the dedup decision's
+#: verifiers): both sides of a step of pairs are 16 MB.
+PAIRS_PER_STEP = 16_384
+
+
 def pair_jaccard(
-    sigs: np.ndarray, left: np.ndarray, right: np.ndarray, pairs_per_step: int = 16_384
+    sigs: np.ndarray, left: np.ndarray, right: np.ndarray, pairs_per_step: int = PAIRS_PER_STEP
 ) -> np.ndarray:
     """:func:`estimated_jaccard` of rows ``left[i]`` and ``right[i]`` of ``sigs``, a step of
     pairs at a time: taking both sides of every pair at once held two (pairs, permutations)
