@@ -330,7 +330,7 @@ def test_edits_of_schema_3_are_migrated_in_place(tmp_path: Path) -> None:
     for path in (out / "edits").glob("*.parquet"):
         table = pq.read_table(path)
         # today's id (/2); at schema 3 the id's /N was the model version
-        learned = pc.equal(table["rule"], "learned.repeated-line/4")
+        learned = pc.equal(table["rule"], "learned.repeated-line/5")
         rules = pc.if_else(learned, pa.scalar("learned.repeated-line/7"), table["rule"])
         table = table.set_column(table.schema.get_field_index("rule"), "rule", rules)
         old = table.drop_columns(["field", "start", "end", "model_version"])

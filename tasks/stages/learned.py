@@ -195,47 +195,47 @@ def count_stories(articles: pa.Table) -> tuple[pa.Table, pa.Table]:
     """Per (publisher, line): distinct stories printing it (articles are one per story), the
     line's words and the first and last run that published it; and stories per publisher.
 
-    Arrow group-bys over the exploded line hashes, with publishers and runs as small integer
-    codes: at 275k articles (2.2M lines) the exploded table is a few integer columns, not
-    millions of repeated strings.
+    One sort of the exploded line hashes by (publisher, line, story), with publishers and
+    runs as small integer codes, and numpy reductions over its runs. Why not Arrow's
+    group-by: at 1 GB (275k articles, 3M lines) its two group-bys took 530 MB beyond the
+    articles, this sort about 100 MB (measured). Rows come sorted by publisher and line.
     """
     publisher_code, publishers = _codes(articles["publisher"])
     run_code, runs = _codes(articles["run_id"])
-    parent = np.asarray(pc.list_parent_indices(articles["lines"]), dtype=np.int64)
-    exploded = pa.table(
-        {
-            "publisher": pa.array(publisher_code[parent]),
-            "line_hash": pc.list_flatten(articles["lines"]),
-            "words": pc.list_flatten(articles["line_words"]),
-            "story": pa.array(parent),
-            "run": pa.array(run_code[parent]),
-        }
-    )
-    # A line printed twice in one story counts once: distinct (story, line) first.
-    per_story = exploded.group_by(["story", "publisher", "line_hash"]).aggregate(
-        [("words", "min"), ("run", "min")]
-    )
-    counts = per_story.group_by(["publisher", "line_hash"]).aggregate(
-        [("story", "count"), ("words_min", "min"), ("run_min", "min"), ("run_min", "max")]
-    )
+    story = np.asarray(pc.list_parent_indices(articles["lines"]), dtype=np.int64)
+    line_hash = np.asarray(pc.list_flatten(articles["lines"]), dtype=np.uint64)
+    order = np.lexsort((story, line_hash, publisher_code[story]))
+    story, line_hash = story[order], line_hash[order]
+    publisher = publisher_code[story]
+    new_line = np.ones(len(order), dtype=bool)  # a new (publisher, line) group starts here
+    new_line[1:] = (publisher[1:] != publisher[:-1]) | (line_hash[1:] != line_hash[:-1])
+    new_story = new_line.copy()  # ... or, inside a group, a new story (a line printed twice
+    new_story[1:] |= story[1:] != story[:-1]  # in one story counts once)
+    starts = np.flatnonzero(new_line)
+    words = np.asarray(pc.list_flatten(articles["line_words"]), dtype=np.int32)[order]
+    run = run_code[story]
     names = pa.array(publishers, pa.string())
     run_names = pa.array(runs, pa.string())
+
+    def reduce(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:  # over each group's rows
+        return ufunc.reduceat(values, starts) if len(starts) else values[:0]
+
     counts = pa.table(
         {
-            "publisher": names.take(counts["publisher"]),
-            "line_hash": counts["line_hash"],
-            "stories": counts["story_count"],
-            "words": counts["words_min_min"],
-            "first_seen": run_names.take(counts["run_min_min"]),
-            "last_seen": run_names.take(counts["run_min_max"]),
+            "publisher": names.take(pa.array(publisher[starts], pa.int32())),
+            "line_hash": pa.array(line_hash[starts], pa.uint64()),
+            "stories": pa.array(reduce(np.add, new_story.astype(np.int64)), pa.int64()),
+            "words": pa.array(reduce(np.minimum, words), pa.int32()),
+            "first_seen": run_names.take(pa.array(reduce(np.minimum, run), pa.int32())),
+            "last_seen": run_names.take(pa.array(reduce(np.maximum, run), pa.int32())),
         }
     )
-    per_publisher = pa.table({"publisher": pa.array(publisher_code)}).group_by("publisher")
-    per_publisher = per_publisher.aggregate([("publisher", "count")])
+    per_publisher = np.bincount(publisher_code, minlength=len(publishers))
+    present = np.flatnonzero(per_publisher)
     return counts, pa.table(
         {
-            "publisher": names.take(per_publisher["publisher"]),
-            "stories": per_publisher["publisher_count"],
+            "publisher": names.take(pa.array(present, pa.int32())),
+            "stories": pa.array(per_publisher[present], pa.int64()),
         }
     )
 
