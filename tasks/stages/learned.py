@@ -9,7 +9,7 @@ layer beside the rules:
    staged beside the sketch and kept in the dedup index), folded — case, digits, whitespace;
 2. **counts**, per publisher (``domain``; documents without one form a pool), the distinct
    stories printing each line (one per dedup cluster, so a syndicated story counts once), with
-   vectorized Arrow group-bys (:func:`count_stories`);
+   one numpy sort of the exploded line hashes (:func:`count_stories`);
 3. **learns** a line when its publisher printed it in at least ``min_stories`` stories (plus
    one per ``words_per_extra_story`` words: long lines need more evidence) and in at least
    ``min_share`` of its stories (:func:`learned_mask`); allow-listed lines never, deny-listed
