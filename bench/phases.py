@@ -82,6 +82,27 @@ def read_timeline(db: Path, flow_run: str | None = None) -> tuple[str, float, li
     return name, total, sorted(phases.values(), key=lambda p: p.start)
 
 
+def phase_at(db: Path, moment: datetime) -> str:
+    """Where the latest flow run was at ``moment`` (an aware datetime): the steps running
+    then, joined by ``+``, or ``before the flow``, ``after the flow``, ``between steps``.
+    The throughput bench names the phase of a run's memory peak with it."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        row = con.execute(
+            "SELECT start_time FROM flow_run ORDER BY start_time DESC LIMIT 1"
+        ).fetchone()
+    origin = _when(row[0]) if row else None
+    if origin is None:
+        return "unknown (no flow run)"
+    _, total, phases = read_timeline(db)
+    at = (moment - origin).total_seconds()
+    if at < 0:
+        return "before the flow (start-up, or the head start's first pass)"
+    running = [p.name for p in phases if p.start <= at <= p.end]
+    if running:
+        return " + ".join(running)
+    return "after the flow" if at > total else "between steps"
+
+
 def render(name: str, total: float, phases: list[Phase]) -> list[str]:
     lines = [f"flow run {name}: {total:.2f} s", f"{'step':<20} {'start':>7} {'end':>7} {'s':>7}"]
     previous_end = 0.0

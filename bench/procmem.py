@@ -66,8 +66,9 @@ class TreeMemorySampler(threading.Thread):
 
     Results, valid after :meth:`stop`: ``peak_rss`` and ``peak_pss`` (bytes),
     ``procs_at_peak`` (tree size at the RSS peak), ``at_peak`` (role label and RSS
-    of each process at the RSS peak), ``max_procs``, ``samples`` and
-    ``cpu_seconds`` (the sampler's own CPU time: its cost to the measured run).
+    of each process at the RSS peak), ``peak_time`` (its wall-clock time),
+    ``max_procs``, ``samples`` and ``cpu_seconds`` (the sampler's own CPU time: its cost
+    to the measured run).
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class TreeMemorySampler(threading.Thread):
         self.peak_pss = 0
         self.procs_at_peak = 0
         self.at_peak: list[tuple[str, int]] = []  # (process label, RSS) at the RSS peak
+        self.peak_time = 0.0  # wall clock (time.time()) of the RSS peak
         self.max_procs = 0
         self.samples = 0
         self.cpu_seconds = 0.0
@@ -144,6 +146,7 @@ class TreeMemorySampler(threading.Thread):
         self.max_procs = max(self.max_procs, len(pids))
         if rss > self.peak_rss:
             self.peak_rss, self.procs_at_peak = rss, len(pids)
+            self.peak_time = time.time()
             self.at_peak = [(self._label(p), r) for p, r in per_pid]
 
     def _label(self, pid: int) -> str:

@@ -71,6 +71,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from phases import phase_at
 from procmem import TreeMemorySampler
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -107,6 +108,7 @@ class Measured:
     sampler_cpu_s: float
     stdout: str
     log_path: Path
+    peak_time: float = 0.0  # wall clock of the RSS peak
 
 
 def run_measured(
@@ -153,6 +155,7 @@ def run_measured(
         sampler.cpu_seconds,
         stdout,
         log_path,
+        sampler.peak_time,
     )
 
 
@@ -313,7 +316,7 @@ def _collect(
     runs = sorted((out_dir / "runs").glob("*.json")) if m.returncode == 0 else []
     if runs:
         summary = json.loads(runs[-1].read_text(encoding="utf-8"))
-    extra: dict[str, Any] = {"summary": summary}
+    extra: dict[str, Any] = {"summary": summary, "peak_phase": _peak_phase(m, cwd, env)}
     if summary:
         extra["exact_dups_found"] = count_exact_duplicates(out_dir)
     return ToolRun(
@@ -326,6 +329,16 @@ def _collect(
         + (" (on the warm server)" if server else ""),
         extra,
     )
+
+
+def _peak_phase(m: Measured, cwd: Path, env: dict[str, str] | None) -> str | None:
+    """The flow step(s) running at the memory peak, from the run's Prefect database (the
+    PREFECT_HOME the command used: its environment's, else ``<cwd>/.prefect``)."""
+    home = (env or os.environ).get("PREFECT_HOME") or str(cwd / ".prefect")
+    db = Path(home) / "prefect.db"
+    if m.returncode != 0 or not m.peak_time or not db.exists():
+        return None
+    return phase_at(db, datetime.fromtimestamp(m.peak_time, UTC))
 
 
 def run_datatrove(
@@ -387,6 +400,8 @@ def describe(run: ToolRun, truth: dict[str, Any]) -> list[str]:
         f"{name} {_mb(rss)}" for name, rss in sorted(m.at_peak, key=lambda x: -x[1])
     )
     lines.append(f"  RSS MB per process at the peak: {by_role}")
+    if run.extra.get("peak_phase"):
+        lines.append(f"  the peak came in: {run.extra['peak_phase']}")
     if run.tool in ("newsclean", "baseline"):
         s = run.extra.get("summary", {})
         if not s:
