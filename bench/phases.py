@@ -22,7 +22,7 @@ import argparse
 import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from newsclean.tasks.pipeline.chain import CHAIN
@@ -93,6 +93,8 @@ def phase_at(db: Path, moment: datetime) -> str:
     origin = _when(row[0]) if row else None
     if origin is None:
         return "unknown (no flow run)"
+    if origin.tzinfo is None:  # Prefect's SQLite stores UTC without an offset
+        origin = origin.replace(tzinfo=UTC)
     _, total, phases = read_timeline(db)
     at = (moment - origin).total_seconds()
     if at < 0:

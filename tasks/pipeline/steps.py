@@ -273,7 +273,7 @@ def write_report(state: RunState) -> RunState:
         recovery=state.run.recovered,
     )
     order = [name for step in state.chain.steps for name in step.stages]
-    summary["examples"] = workers.run(
+    summary["examples"] = workers.run_alone(
         state.n_workers,
         report.run_examples,
         state.run.out_dir,
