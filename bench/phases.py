@@ -37,7 +37,11 @@ class Phase:
 
 
 def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    """A time from Prefect's database, timezone-aware (SQLite stores UTC without an offset)."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def step_name(task_name: str, steps: list[str] = CHAIN.names) -> str:
@@ -49,6 +53,12 @@ def step_name(task_name: str, steps: list[str] = CHAIN.names) -> str:
 
 def read_timeline(db: Path, flow_run: str | None = None) -> tuple[str, float, list[Phase]]:
     """``(flow run name, flow seconds, phases in start order)`` of one flow run."""
+    name, _, total, phases = _timeline(db, flow_run)
+    return name, total, phases
+
+
+def _timeline(db: Path, flow_run: str | None) -> tuple[str, datetime, float, list[Phase]]:
+    """:func:`read_timeline` and the flow run's start."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         query = "SELECT id, name, start_time, end_time FROM flow_run"
         row = (
@@ -79,23 +89,17 @@ def read_timeline(db: Path, flow_run: str | None = None) -> tuple[str, float, li
         phase.tasks += 1
     finished = _when(ended)
     total = (finished - origin).total_seconds() if finished else float("nan")
-    return name, total, sorted(phases.values(), key=lambda p: p.start)
+    return name, origin, total, sorted(phases.values(), key=lambda p: p.start)
 
 
 def phase_at(db: Path, moment: datetime) -> str:
     """Where the latest flow run was at ``moment`` (an aware datetime): the steps running
     then, joined by ``+``, or ``before the flow``, ``after the flow``, ``between steps``.
     The throughput bench names the phase of a run's memory peak with it."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        row = con.execute(
-            "SELECT start_time FROM flow_run ORDER BY start_time DESC LIMIT 1"
-        ).fetchone()
-    origin = _when(row[0]) if row else None
-    if origin is None:
-        return "unknown (no flow run)"
-    if origin.tzinfo is None:  # Prefect's SQLite stores UTC without an offset
-        origin = origin.replace(tzinfo=UTC)
-    _, total, phases = read_timeline(db)
+    try:
+        _, origin, total, phases = _timeline(db, None)
+    except SystemExit as missing:  # no flow run there: say so, do not stop the bench
+        return f"unknown ({missing})"
     at = (moment - origin).total_seconds()
     if at < 0:
         return "before the flow (start-up, or the head start's first pass)"
