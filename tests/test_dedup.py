@@ -329,7 +329,9 @@ def true_jaccard(a: str, b: str, k: int = 5) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
-def test_estimate_tracks_true_jaccard_within_its_error() -> None:
+@pytest.mark.parametrize("hashing", sorted(minhash.SIGNATURE_SCHEMES))
+def test_estimate_tracks_true_jaccard_within_its_error(hashing: str) -> None:
+    config = CONFIG.with_overrides(hashing=hashing)
     rng = random.Random(7)
     corpus = [str(t) for t in pd.read_csv(FAKENEWS)["content"] if len(str(t).split()) > 200]
     pairs = []
@@ -338,10 +340,10 @@ def test_estimate_tracks_true_jaccard_within_its_error() -> None:
         rate = rng.choice([0.02, 0.05, 0.1])
         pairs.append((text, " ".join(w for w in words if rng.random() > rate)))
     left = minhash.sketch_batch(
-        pa.array([str(i) for i in range(len(pairs))]), pa.array([p[0] for p in pairs]), CONFIG
+        pa.array([str(i) for i in range(len(pairs))]), pa.array([p[0] for p in pairs]), config
     )
     right = minhash.sketch_batch(
-        left["doc_id"].combine_chunks(), pa.array([p[1] for p in pairs]), CONFIG
+        left["doc_id"].combine_chunks(), pa.array([p[1] for p in pairs]), config
     )
     estimate = minhash.estimated_jaccard(
         minhash.signature_matrix(left["signature"], 128),
@@ -351,6 +353,94 @@ def test_estimate_tracks_true_jaccard_within_its_error() -> None:
     sigma = np.array([minhash.expected_error(j, 128) for j in truth])
     assert np.all(np.abs(estimate - truth) <= 4 * sigma + 1e-9)
     assert abs(float(np.mean(estimate - truth))) < 0.01  # unbiased
+
+
+def _short_pairs(words: int, n: int = 400) -> tuple[list[str], list[str]]:
+    """Windows of ``words`` words of real articles, and each with one word replaced."""
+    rng = random.Random(words)
+    corpus = " ".join(str(t) for t in pd.read_csv(FAKENEWS)["content"]).split()
+    left, right = [], []
+    for _ in range(n):
+        start = rng.randrange(len(corpus) - words)
+        window = corpus[start : start + words]
+        left.append(" ".join(window))
+        window[rng.randrange(words)] = f"zq{rng.randrange(10**9)}"
+        right.append(" ".join(window))
+    return left, right
+
+
+@pytest.mark.parametrize("words", [12, 30, 80])
+def test_one_permutation_estimate_of_short_texts_is_unbiased(words: int) -> None:
+    """Texts with fewer shingles than bins lean on densification: still unbiased, with an
+    error close to the k-permutation one (measured 0.043 against 0.034 RMS at 8 words)."""
+    left, right = _short_pairs(words)
+    sets = minhash.shingle_sets(left + right, CONFIG.shingle_words)
+    truth = minhash.exact_jaccard(sets[: len(left)], sets[len(left) :])
+    errors = {}
+    for hashing in minhash.SIGNATURE_SCHEMES:
+        config = CONFIG.with_overrides(hashing=hashing)
+        tokens = minhash.tokenize(pa.array(left + right))
+        sigs = minhash.SIGNATURE_SCHEMES[hashing](*minhash.shingles(tokens, 5), config)
+        error = minhash.estimated_jaccard(sigs[: len(left)], sigs[len(left) :]) - truth
+        assert abs(float(error.mean())) < 0.01, hashing
+        errors[hashing] = float(np.sqrt(np.mean(error**2)))
+    assert errors["one-permutation"] < 1.5 * errors["k-permutations"]
+
+
+def test_densify_fills_only_empty_bins_from_filled_ones_the_same_way_everywhere() -> None:
+    probes = minhash._probe_table(CONFIG.permutations, CONFIG.seed)
+    rng = np.random.default_rng(3)
+    sigs = rng.integers(0, 2**32 - 1, size=(4, 128), dtype=np.uint32)
+    filled = rng.random((4, 128)) < 0.5
+    filled[1] = filled[0]  # document 1 fills the same bins as document 0, with other values
+    filled[2] = False
+    filled[2, 77] = True  # one shingle: every bin takes bin 77's value
+    filled[3] = True  # nothing to fill
+    has = np.array([True, True, True, True])
+    before = sigs.copy()
+    out = sigs.copy()
+    minhash.densify(out, filled, has, probes)
+    assert np.array_equal(out[filled], before[filled])
+    assert set(out[0][~filled[0]].tolist()) <= set(before[0][filled[0]].tolist())
+    # The probes depend on the bin only: documents with the same filled bins and values
+    # end up with the same signature, whatever else they hold.
+    before[1, filled[1]] = before[0, filled[0]]
+    out1 = before.copy()
+    minhash.densify(out1, filled, has, probes)
+    assert np.array_equal(out1[1], out1[0])
+    assert (out[2] == before[2, 77]).all()
+    assert np.array_equal(out[3], before[3])
+
+
+def test_densify_falls_back_to_the_next_filled_bin_when_no_probe_hits() -> None:
+    sigs = np.arange(8, dtype=np.uint32)[None, :].copy()
+    filled = np.array([[True, False, False, True, False, False, False, False]])
+    never = np.zeros((8, 3), dtype=np.int64)
+    never[:, :] = 1  # every probe looks at bin 1, which is empty
+    minhash.densify(sigs, filled, np.array([True]), never)
+    assert sigs.tolist() == [[0, 3, 3, 3, 0, 0, 0, 0]]
+
+
+def test_a_document_without_shingles_keeps_an_empty_signature() -> None:
+    sigs = minhash.one_permutation_signatures(
+        np.array([0, 3]), np.array([1, 2, 3], dtype=np.uint64), CONFIG
+    )
+    assert (sigs[0] == 0xFFFFFFFF).all() and not (sigs[1] == 0xFFFFFFFF).any()
+
+
+def test_hashing_scheme_comes_from_the_rule_and_old_packs_still_run(tmp_path: Path) -> None:
+    from newsclean.tasks.rules import RULES_DIR, load_pack
+
+    assert CONFIG.hashing == "one-permutation"
+    text = (RULES_DIR / "dedup.toml").read_text()
+    old = text.replace('"dedup.near-minhash/3"', '"dedup.near-minhash/2"')
+    old = old.replace('hashing = "one-permutation"\n', "")
+    (tmp_path / "dedup.toml").write_text(old)
+    config = minhash.config_from_pack(load_pack("dedup", tmp_path))
+    assert config.hashing == "k-permutations" and config.sketch_id != CONFIG.sketch_id
+    (tmp_path / "dedup.toml").write_text(text.replace('"one-permutation"', '"one-hash"'))
+    with pytest.raises(ValueError, match="hashing = 'one-hash' is not one of"):
+        minhash.config_from_pack(load_pack("dedup", tmp_path))
 
 
 def test_sketch_is_deterministic_and_order_free() -> None:
@@ -374,6 +464,14 @@ def test_huge_bucket_is_chained_not_squared() -> None:
     assert len(pairs) < 20_000
     nodes = set(pairs.ravel().tolist())
     assert nodes == set(range(10_000))
+
+
+def test_word_byte_classes_by_comparison_equal_the_table() -> None:
+    every_byte = np.arange(256, dtype=np.uint8)
+    assert np.array_equal(minhash._word_bytes(every_byte), minhash._WORD_BYTE)
+    assert minhash._word_bytes(np.frombuffer(b"aZ09 _-@[`{", np.uint8)).tolist() == [
+        True, True, True, True, False, False, False, False, False, False, False
+    ]  # fmt: skip
 
 
 def test_tokenizer_words_and_document_boundaries() -> None:

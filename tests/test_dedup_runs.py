@@ -175,6 +175,30 @@ def test_stale_index_is_rebuilt_from_the_articles(tmp_path: Path, base_text: str
     assert re.match(r"part-.*\.parquet", name)
 
 
+def test_index_of_an_older_signature_scheme_is_rebuilt_and_still_finds_copies(
+    tmp_path: Path, base_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset indexed with ``dedup.near-minhash/2`` (k-permutation signatures) meets a run
+    of /3 (one-permutation): the index is rebuilt under the new sketch id, and a copy of an
+    article published before is still dropped against it."""
+    from newsclean.tasks.pipeline import state
+    from newsclean.tasks.storage import dedup_index
+
+    older = CONFIG.with_overrides(hashing="k-permutations", rule_id="dedup.near-minhash/2")
+    out = tmp_path / "clean"
+    write_article(tmp_path / "day1", "story", "T", base_text)
+    with monkeypatch.context() as patch:
+        patch.setattr(state, "default_config", lambda: older)
+        clean_run(tmp_path / "day1", out)
+    parts = list((out / "dedup_index").glob("*.parquet"))
+    assert [dedup_index.part_sketch_id(p) for p in parts] == [older.sketch_id]
+    write_article(tmp_path / "day2", "copy", "T", near_copies()["paragraph dropped"])
+    assert clean_run(tmp_path / "day2", out)["near_duplicates"] == 1
+    assert_consistent(out)
+    parts = list((out / "dedup_index").glob("*.parquet"))
+    assert {dedup_index.part_sketch_id(p) for p in parts} == {CONFIG.sketch_id}
+
+
 THIRD = 700  # cnnnext.com: a story unlike BASE and OTHER
 
 

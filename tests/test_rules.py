@@ -210,12 +210,13 @@ def test_a_dedup_rule_renamed_to_a_new_version_is_used(tmp_path: Path) -> None:
     from newsclean.tasks.stages import minhash
 
     text = (RULES_DIR / "dedup.toml").read_text()
-    text = text.replace('"dedup.near-minhash/2"', '"dedup.near-minhash/3"')
+    assert '"dedup.near-minhash/3"' in text
+    text = text.replace('"dedup.near-minhash/3"', '"dedup.near-minhash/4"')
     text = text.replace("shingle_words = 5", "shingle_words = 4")
     (tmp_path / "dedup.toml").write_text(text)
     config = minhash.config_from_pack(load_pack("dedup", tmp_path))
     shipped = minhash.config_from_pack(pack("dedup"))
-    assert config.rule_id == "dedup.near-minhash/3" and config.shingle_words == 4
+    assert config.rule_id == "dedup.near-minhash/4" and config.shingle_words == 4
     assert config.sketch_id != shipped.sketch_id  # so the index is rebuilt
 
 

@@ -8,8 +8,13 @@ expression over the batch costs tens of milliseconds. The sketch is the standard
   Arrow); each distinct token is hashed once per batch (BLAKE2b-64, cached per unique token);
 * **shingles**: every run of ``k`` consecutive tokens (a text shorter than ``k`` tokens is one
   shingle), combined into one 64-bit value with a multiply-add and a final avalanche mix;
-* **signature**: for each of ``P`` permutations ``h_i(x) = a_i·x + b_i mod 2^64`` (``a_i`` odd,
-  from a fixed seed), the minimum over the document's shingles; the top 32 bits are kept;
+* **signature** (``hashing`` of ``dedup.near-minhash``), ``P`` 32-bit values per document:
+  ``one-permutation`` (/3, :func:`one_permutation_signatures`): each shingle is hashed once
+  with the seed and falls into one of ``P`` bins, and each bin keeps its minimum; empty bins
+  borrow from a fixed probe sequence of other bins (optimal densification, Shrivastava
+  2017). ``k-permutations`` (/1, /2, :func:`signatures`): for each of ``P`` permutations
+  ``h_i(x) = a_i·x + b_i mod 2^64`` (``a_i`` odd, from a fixed seed), the minimum over the
+  document's shingles, top 32 bits kept — ``P`` multiply-adds per shingle instead of one;
 * **bands**: the signature cut into ``b`` bands of ``r`` rows, each hashed to 64 bits, for LSH;
 * **number fingerprint**: for every number token, a hash of its context (``w`` words either
   side, numbers masked) and a hash of its value, so that reports that differ only in their
@@ -64,6 +69,8 @@ class NearDupConfig:
     #: ``dedup.near-exact``: candidate pairs whose estimate falls at most this far under the
     #: threshold are decided on their true Jaccard similarity (0: never).
     exact_margin: float
+    #: How the signature is computed: a key of :data:`SIGNATURE_SCHEMES`.
+    hashing: str
 
     @property
     def rows(self) -> int:
@@ -81,7 +88,8 @@ class NearDupConfig:
         """What a stored signature depends on: sketches with another id are not comparable."""
         return (
             f"{self.rule_id};k={self.shingle_words};p={self.permutations};seed={self.seed};"
-            f"r={self.rows};w={self.number_context_words};keys={self.keys.key_id}"
+            f"r={self.rows};w={self.number_context_words};keys={self.keys.key_id};"
+            f"h={self.hashing}"
         )
 
     def with_overrides(self, **overrides: object) -> NearDupConfig:
@@ -103,6 +111,12 @@ def config_from_pack(dedup: RulePack) -> NearDupConfig:
     rule = dedup.get("dedup.near-minhash")
     fields = NearDupConfig.__dataclass_fields__
     params = {k: v for k, v in rule.params.items() if k in fields}
+    # /1 and /2 knew one scheme and had no ``hashing``: a pack that still holds them runs.
+    params.setdefault("hashing", "k-permutations")
+    if params["hashing"] not in SIGNATURE_SCHEMES:
+        raise ValueError(
+            f"{rule.id}: hashing = {params['hashing']!r} is not one of {sorted(SIGNATURE_SCHEMES)}"
+        )
     policy = dedup.get("dedup.keep-policy").params["order"]
     return NearDupConfig(
         rule_id=rule.id,
@@ -182,6 +196,17 @@ class Tokens:
 _WORD_BYTE = np.zeros(256, dtype=bool)
 for _lo, _hi in ((48, 57), (65, 90), (97, 122), (128, 255)):
     _WORD_BYTE[_lo : _hi + 1] = True
+
+
+def _word_bytes(data: np.ndarray) -> np.ndarray:
+    """:data:`_WORD_BYTE` of every byte, by comparisons: 3.7 against 14.5 ms for the 3.5 MB
+    of 1,000 news articles by a table lookup (numpy's fancy indexing is per element).
+    ``| 0x20`` folds ASCII capitals onto small letters; uint8 arithmetic wraps, so one
+    comparison tests a range."""
+    letter = (data | np.uint8(0x20)) - np.uint8(ord("a")) < 26
+    return letter | (data - np.uint8(ord("0")) < 10) | (data >= 128)
+
+
 #: Second bytes after 0xC2 that make a separator: NBSP, «, », · (U+00A0, AB, BB, B7).
 _C2_SEPARATORS = np.zeros(256, dtype=bool)
 _C2_SEPARATORS[[0xA0, 0xAB, 0xBB, 0xB7]] = True
@@ -193,11 +218,13 @@ def _unicode_separators(data: np.ndarray, word: np.ndarray) -> None:
     NBSP/guillemets/middle dot (C2 xx) — on the bytes, instead of one Arrow pass per mark."""
     if len(data) < 2:
         return
-    lead = np.flatnonzero((data[:-1] == 0xE2) & (data[1:] == 0x80))
-    lead = lead[lead + 2 < len(data)]
+    # The lead bytes first (one comparison over the text), the next byte only at them.
+    lead = np.flatnonzero(data[:-2] == 0xE2)
+    lead = lead[data[lead + 1] == 0x80]
     for shift in range(3):
         word[lead + shift] = False
-    pair = np.flatnonzero((data[:-1] == 0xC2) & _C2_SEPARATORS[data[1:]])
+    pair = np.flatnonzero(data[:-1] == 0xC2)
+    pair = pair[_C2_SEPARATORS[data[pair + 1]]]
     word[pair] = False
     word[pair + 1] = False
 
@@ -206,8 +233,8 @@ def tokenize(texts: pa.Array | pa.ChunkedArray) -> Tokens:
     """Lower-cased words of every text (null = no words), found on the UTF-8 bytes with numpy.
 
     Measured 2x faster than RE2 ``[^\\pL\\pN]+`` replace + whitespace split in Arrow: word
-    boundaries come from a byte-class table, the separators are dropped by one boolean mask,
-    and the words — now contiguous — become an Arrow string array, which
+    boundaries come from byte classes (:func:`_word_bytes`), the separators are dropped by one
+    boolean mask, and the words — now contiguous — become an Arrow string array, which
     ``dictionary_encode`` reduces to the distinct words to hash.
     """
     if isinstance(texts, pa.ChunkedArray):
@@ -219,7 +246,7 @@ def tokenize(texts: pa.Array | pa.ChunkedArray) -> Tokens:
     ]
     data = np.frombuffer(lowered.buffers()[2] or b"", dtype=np.uint8)[offsets[0] : offsets[-1]]
     offsets = offsets - offsets[0]
-    word = _WORD_BYTE[data]
+    word = _word_bytes(data)
     _unicode_separators(data, word)
     starts_mask = word.copy()
     starts_mask[1:] &= ~word[:-1]
@@ -237,7 +264,7 @@ def tokenize(texts: pa.Array | pa.ChunkedArray) -> Tokens:
         return Tokens(doc_offsets, empty, np.empty(0, dtype=bool))
     word_offsets = np.concatenate([[0], np.cumsum(ends - starts)])
     words = pa.LargeStringArray.from_buffers(
-        len(starts), pa.py_buffer(word_offsets), pa.py_buffer(data[word].tobytes())
+        len(starts), pa.py_buffer(word_offsets), pa.py_buffer(np.compress(word, data))
     )
     encoded = pc.dictionary_encode(words)
     indices = np.asarray(encoded.indices, dtype=np.int64)
@@ -320,6 +347,85 @@ def signatures(counts: np.ndarray, values: np.ndarray, config: NearDupConfig) ->
         out[docs] = (mins >> np.uint64(32)).astype(np.uint32).T
         first = last
     return out
+
+
+_EMPTY = np.uint32(0xFFFFFFFF)
+_LOW32 = np.uint64(0xFFFFFFFF)
+#: Probes of the densification before an empty bin takes the next filled bin to its right:
+#: only documents with a handful of shingles get that far (a bin is still empty after 64
+#: probes with probability (empty share)^64).
+_DENSIFY_PROBES = 64
+
+
+def _scaled(hashes: np.ndarray, size: int) -> np.ndarray:
+    """``hashes``' top 32 bits mapped onto ``[0, size)`` (multiply-shift, no modulo bias)."""
+    return (((hashes >> np.uint64(32)) * np.uint64(size)) >> np.uint64(32)).astype(np.int64)
+
+
+@cache
+def _probe_table(permutations: int, seed: int) -> np.ndarray:
+    """``(bins, probes)`` int64: the bins that empty bin ``j`` borrows from, in order — the
+    same for every document, so two documents agree on a borrowed value exactly when they
+    agree on the bin it comes from."""
+    probe = np.arange(1, _DENSIFY_PROBES + 1, dtype=np.uint64)[None, :] << np.uint64(32)
+    bins = np.arange(permutations, dtype=np.uint64)[:, None]
+    return _scaled(_avalanche(probe + bins + np.uint64(hash64(f"densify:{seed}"))), permutations)
+
+
+def one_permutation_signatures(
+    counts: np.ndarray, values: np.ndarray, config: NearDupConfig
+) -> np.ndarray:
+    """``(documents, permutations)`` uint32 one-permutation MinHash signatures; a document
+    without shingles gets all ``0xFFFFFFFF``, as in :func:`signatures`.
+
+    Each shingle is mixed with the seed once; its top 32 bits choose one of ``P`` bins and its
+    low 32 bits are the value the bin minimises. Why: the k-permutation signature computes
+    ``P`` multiply-adds per shingle, 0.87 s for 8,000 news articles; this computes one, 0.13 s.
+    Two documents agree in a filled bin with probability their Jaccard similarity, and the
+    bins sample the shingles without replacement, so the estimate is no worse. Measured on
+    the 4,600 copy pairs of ``bench/make_neardup_corpus.py``: error 0.021 RMS against 0.023
+    (0.028 against 0.032 at J 0.7-0.9). Empty bins (documents with fewer shingles than about
+    ``3·P``) are filled by :func:`densify`; on texts under 40 words the error is 0.04-0.05
+    against 0.03-0.04.
+    """
+    n, bins = len(counts), config.permutations
+    mixed = _avalanche(values ^ np.uint64(hash64(f"one-permutation:{config.seed}")))
+    cells = np.repeat(np.arange(n, dtype=np.int64) * bins, counts) + _scaled(mixed, bins)
+    flat = np.full(n * bins, _EMPTY, dtype=np.uint32)
+    np.minimum.at(flat, cells, (mixed & _LOW32).astype(np.uint32))
+    filled = np.zeros(n * bins, dtype=bool)
+    filled[cells] = True
+    sigs, filled = flat.reshape(n, bins), filled.reshape(n, bins)
+    densify(sigs, filled, counts > 0, _probe_table(bins, config.seed))
+    return sigs
+
+
+def densify(sigs: np.ndarray, filled: np.ndarray, has: np.ndarray, probes: np.ndarray) -> None:
+    """Fill each empty bin of the documents in ``has`` in place (optimal densification,
+    Shrivastava 2017): from the first filled bin of its probe row, else from the next filled
+    bin to its right, circularly. The values copied are the bins' own, unchanged."""
+    docs, bins = np.nonzero(~filled & has[:, None])
+    if len(docs) == 0:
+        return
+    tried = probes[bins]  # (empty cells, probes)
+    hit = filled[docs[:, None], tried]
+    first = hit.argmax(axis=1)
+    found = hit[np.arange(len(docs)), first]
+    source = np.where(found, tried[np.arange(len(docs)), first], -1)
+    lost = np.flatnonzero(~found)
+    if len(lost):
+        width = sigs.shape[1]
+        ring = (bins[lost, None] + np.arange(1, width)[None, :]) % width
+        nearest = filled[docs[lost, None], ring].argmax(axis=1)
+        source[lost] = ring[np.arange(len(lost)), nearest]
+    sigs[docs, bins] = sigs[docs, source]
+
+
+#: ``hashing`` of ``dedup.near-minhash`` -> the function that computes the signatures.
+SIGNATURE_SCHEMES = {
+    "one-permutation": one_permutation_signatures,
+    "k-permutations": signatures,
+}
 
 
 def band_hashes(sigs: np.ndarray, config: NearDupConfig) -> np.ndarray:
@@ -465,7 +571,7 @@ def sketch_batch(
     and headline keys from ``meta``'s :data:`KEY_SOURCES` columns (null without ``meta``)."""
     tokens = tokenize(texts)
     counts, values = shingles(tokens, config.shingle_words)
-    sigs = signatures(counts, values, config)
+    sigs = SIGNATURE_SCHEMES[config.hashing](counts, values, config)
     bands = band_hashes(sigs, config)
     num_offsets, contexts, numbers = number_fingerprints(tokens, config.number_context_words)
     width = 4 * config.permutations
