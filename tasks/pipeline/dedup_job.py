@@ -214,5 +214,5 @@ def _stage_decisions(staging: Path, keys: pa.Table, skip: np.ndarray, clusters: 
                 "dup_cluster": pa.array(cluster[start : start + rows].tolist(), pa.string()),
             }
         )
-        write_parquet_atomic(table, sibling(part, "decisions"))
+        write_parquet_atomic(table, sibling(part, "decisions"), staged=True)
         start += rows

@@ -162,11 +162,12 @@ def _from_raw(job: PassJob, unit: WorkUnit, summary: UnitSummary) -> None:
         run = runner.run(docs)
         quarantine = pa.concat_tables([rejected, run.quarantine])
         paths = staging_paths(staging, unit.index, part)
-        write_parquet_atomic(run.docs, paths["docs"])
-        write_parquet_atomic(run.edits, paths["edits"])
-        write_parquet_atomic(quarantine, paths["quarantine"])
+        write_parquet_atomic(run.docs, paths["docs"], staged=True)
+        write_parquet_atomic(run.edits, paths["edits"], staged=True)
+        write_parquet_atomic(quarantine, paths["quarantine"], staged=True)
         if job.count_vocabulary:
-            write_parquet_atomic(vocabulary_table(run.docs.column("text")), paths["vocab"])
+            vocabulary = vocabulary_table(run.docs.column("text"))
+            write_parquet_atomic(vocabulary, paths["vocab"], staged=True)
         summary.docs_in += docs.num_rows
         summary.bytes_in += pc.sum(docs.column("raw_bytes")).as_py() or 0
         summary.quarantined += quarantine.num_rows
@@ -185,7 +186,8 @@ def _from_staged(job: PassJob, unit_index: int, summary: UnitSummary) -> None:
         summary.add(run)
         if job.output == "sketch":
             added = [c.name for s in runner.stages for c in s.adds if not c.published]
-            write_parquet_atomic(run.docs.select(["doc_id", *added]), sibling(docs_path, "sketch"))
+            sketch = run.docs.select(["doc_id", *added])
+            write_parquet_atomic(sketch, sibling(docs_path, "sketch"), staged=True)
         elif (
             run.edits.num_rows or run.quarantine.num_rows or not run.docs.schema.equals(docs.schema)
         ):
@@ -222,17 +224,19 @@ def _restage(docs_path: Path, run: BatchRun) -> None:
     """A later pass's documents replace the staged part; its edits and quarantine rows are
     appended to the part's."""
     edits_path, quarantine_path = sibling(docs_path, "edits"), sibling(docs_path, "quarantine")
-    write_parquet_atomic(run.docs, docs_path)
+    write_parquet_atomic(run.docs, docs_path, staged=True)
     if run.edits.num_rows:
         edits = read_parquet(edits_path) if edits_path.exists() else empty_edits()
-        write_parquet_atomic(pa.concat_tables([edits, run.edits]), edits_path)
+        write_parquet_atomic(pa.concat_tables([edits, run.edits]), edits_path, staged=True)
     if run.quarantine.num_rows:
         earlier = (
             read_parquet(quarantine_path)
             if quarantine_path.exists()
             else QUARANTINE_SCHEMA.empty_table()
         )
-        write_parquet_atomic(pa.concat_tables([earlier, run.quarantine]), quarantine_path)
+        write_parquet_atomic(
+            pa.concat_tables([earlier, run.quarantine]), quarantine_path, staged=True
+        )
 
 
 def quarantine_failed_unit(staging_dir: str, unit_index: int, files: list[str], error: str) -> int:
