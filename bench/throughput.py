@@ -109,6 +109,8 @@ class Measured:
     stdout: str
     log_path: Path
     peak_time: float = 0.0  # wall clock of the RSS peak
+    #: CPU seconds per process role over the run (the forkserver's role covers its workers).
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
 
 
 def run_measured(
@@ -156,6 +158,7 @@ def run_measured(
         stdout,
         log_path,
         sampler.peak_time,
+        sampler.cpu_by_role(),
     )
 
 
@@ -400,6 +403,11 @@ def describe(run: ToolRun, truth: dict[str, Any]) -> list[str]:
         f"{name} {_mb(rss)}" for name, rss in sorted(m.at_peak, key=lambda x: -x[1])
     )
     lines.append(f"  RSS MB per process at the peak: {by_role}")
+    cpu = ", ".join(
+        f"{name} {seconds:.1f}"
+        for name, seconds in sorted(m.cpu_by_role.items(), key=lambda x: -x[1])
+    )
+    lines.append(f"  CPU s per process role: {cpu} (total {sum(m.cpu_by_role.values()):.1f})")
     if run.extra.get("peak_phase"):
         lines.append(f"  the peak came in: {run.extra['peak_phase']}")
     if run.tool in ("newsclean", "baseline"):
