@@ -79,10 +79,10 @@ def write_parquet_atomic(
     ``rename=False``, to ``path`` itself: the caller passes a temp name and commits it).
 
     ``staged``: a run's staging file, which the run's next passes read back and then delete.
-    It is written without compression or dictionary pages: zstd cost about 4x the CPU of the
-    write and 2x that of each read-back of a 27 MB docs part (85-123 ms against 15-19 ms to
-    write, 27-42 against 10-18 ms to read; bench numbers in docs/performance.md), for disk
-    space the run gives back when it ends. Published files stay zstd."""
+    It is written without compression or dictionary pages: zstd took 5-7x the CPU of the
+    write and 2-3x that of each read-back of a 27 MB docs part (85-123 against 15-19 ms to
+    write, 27-42 against 10-18 ms to read; docs/performance.md), for disk space the run gives
+    back when it ends. Published files stay zstd."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path(path) if rename else path
     table = table.replace_schema_metadata(with_metadata(table.schema, metadata).metadata)
