@@ -170,7 +170,7 @@ class TreeMemorySampler(threading.Thread):
         """CPU seconds (user + system) per role, summed over the processes seen."""
         roles: dict[str, float] = {}
         for pid, used in self._ticks.items():
-            role = self._labels.get(pid) or self._label(pid)
+            role = self._label(pid)
             roles[role] = roles.get(role, 0.0) + used / self._ticks_per_s
         return roles
 

@@ -14,6 +14,7 @@ from newsclean.tasks.storage.io import (
     read_parquet,
     read_rows_where,
     write_parquet_atomic,
+    write_staged,
 )
 
 pytestmark = pytest.mark.unit
@@ -53,7 +54,7 @@ def test_staged_files_are_uncompressed_and_published_files_zstd(tmp_path: Path) 
     keeps is zstd. Both round-trip the same rows and carry newsclean's metadata."""
     texts = ["Thee are fears in the region.Mr Stoltenberg said.", "ünïcödé “quotes”", None]
     table = pa.table({"doc_id": ["a", "b", "c"], "text": texts, "word_count": [9, 2, 0]})
-    staged = write_parquet_atomic(table, tmp_path / "staging" / "docs" / "0.parquet", staged=True)
+    staged = write_staged(table, tmp_path / "staging" / "docs" / "0.parquet", {"k": "v"})
     published = write_parquet_atomic(table, tmp_path / "articles" / "0.parquet", {"k": "v"})
     assert _codecs(staged) == {"UNCOMPRESSED"}
     assert _codecs(published) == {"ZSTD"}
@@ -61,5 +62,5 @@ def test_staged_files_are_uncompressed_and_published_files_zstd(tmp_path: Path) 
         back = read_parquet(path)
         assert back.to_pylist() == table.to_pylist()
         assert SCHEMA_VERSION_KEY.encode() in back.schema.metadata
-    assert read_parquet(published).schema.metadata[b"k"] == b"v"
+        assert back.schema.metadata[b"k"] == b"v"
     assert not list(tmp_path.rglob("*.tmp"))  # the temp names were renamed into place

@@ -22,7 +22,7 @@ from newsclean.tasks.stages import minhash
 from newsclean.tasks.stages.dedup import Documents, decide
 from newsclean.tasks.stages.minhash import NearDupConfig
 from newsclean.tasks.storage import dedup_index
-from newsclean.tasks.storage.io import read_parquet, read_rows_where, write_parquet_atomic
+from newsclean.tasks.storage.io import read_parquet, read_rows_where, write_staged
 from newsclean.tasks.storage.layout import (
     ARTICLE_TABLES,
     DUPLICATES,
@@ -114,9 +114,9 @@ def run_dedup(
     release_memory()  # the decision's buffers: the staging below needs little
     _stage_decisions(staging, keys, skip, decision.clusters)
 
-    write_parquet_atomic(decision.duplicates, staging / DUPLICATES)
-    write_parquet_atomic(decision.superseded, staging / SUPERSEDED)
-    write_parquet_atomic(pa.table({"doc_id": replaced}), staging / REPLACED)
+    write_staged(decision.duplicates, staging / DUPLICATES)
+    write_staged(decision.superseded, staging / SUPERSEDED)
+    write_staged(pa.table({"doc_id": replaced}), staging / REPLACED)
     kinds = decision.duplicates.column("kind").to_pylist()
     return {
         "documents": keys.num_rows,
@@ -214,5 +214,5 @@ def _stage_decisions(staging: Path, keys: pa.Table, skip: np.ndarray, clusters: 
                 "dup_cluster": pa.array(cluster[start : start + rows].tolist(), pa.string()),
             }
         )
-        write_parquet_atomic(table, sibling(part, "decisions"), staged=True)
+        write_staged(table, sibling(part, "decisions"))
         start += rows

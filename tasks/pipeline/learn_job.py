@@ -21,7 +21,7 @@ from newsclean.tasks.stages.learned import LearnConfig, LearnedSet
 from newsclean.tasks.stages.minhash import hash_strings
 from newsclean.tasks.storage import boilerplate_model as model_files
 from newsclean.tasks.storage.dedup_index import index_parts
-from newsclean.tasks.storage.io import read_parquet, write_parquet_atomic
+from newsclean.tasks.storage.io import read_parquet, write_staged
 from newsclean.tasks.storage.layout import (
     LEARNED,
     REPLACED,
@@ -120,12 +120,10 @@ def learn(
     key_table = pa.table(
         {"key": pa.array(keys, pa.uint64())}, schema=model_files.LEARNED_SET_SCHEMA
     )
-    write_parquet_atomic(key_table, staging / LEARNED, meta)
+    write_staged(key_table, staging / LEARNED, meta)
     next_model = next_model.select(model_files.MODEL_SCHEMA.names).cast(model_files.MODEL_SCHEMA)
-    write_parquet_atomic(next_model, staging / STAGED_MODEL, meta)
-    write_parquet_atomic(
-        publishers.cast(model_files.PUBLISHER_SCHEMA), staging / STAGED_PUBLISHERS, meta
-    )
+    write_staged(next_model, staging / STAGED_MODEL, meta)
+    write_staged(publishers.cast(model_files.PUBLISHER_SCHEMA), staging / STAGED_PUBLISHERS, meta)
     seconds = time.perf_counter() - started
     return {
         "version": version,

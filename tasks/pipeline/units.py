@@ -33,7 +33,7 @@ from newsclean.tasks.stages.edits import empty_edits
 from newsclean.tasks.stages.minhash import NearDupConfig
 from newsclean.tasks.stages.typos import Corrector, vocabulary_table
 from newsclean.tasks.storage.ingest import WorkUnit, read_unit
-from newsclean.tasks.storage.io import read_parquet, write_parquet_atomic
+from newsclean.tasks.storage.io import read_parquet, write_staged
 from newsclean.tasks.storage.layout import (
     STAGED_KINDS,
     sibling,
@@ -162,12 +162,12 @@ def _from_raw(job: PassJob, unit: WorkUnit, summary: UnitSummary) -> None:
         run = runner.run(docs)
         quarantine = pa.concat_tables([rejected, run.quarantine])
         paths = staging_paths(staging, unit.index, part)
-        write_parquet_atomic(run.docs, paths["docs"], staged=True)
-        write_parquet_atomic(run.edits, paths["edits"], staged=True)
-        write_parquet_atomic(quarantine, paths["quarantine"], staged=True)
+        write_staged(run.docs, paths["docs"])
+        write_staged(run.edits, paths["edits"])
+        write_staged(quarantine, paths["quarantine"])
         if job.count_vocabulary:
             vocabulary = vocabulary_table(run.docs.column("text"))
-            write_parquet_atomic(vocabulary, paths["vocab"], staged=True)
+            write_staged(vocabulary, paths["vocab"])
         summary.docs_in += docs.num_rows
         summary.bytes_in += pc.sum(docs.column("raw_bytes")).as_py() or 0
         summary.quarantined += quarantine.num_rows
@@ -187,7 +187,7 @@ def _from_staged(job: PassJob, unit_index: int, summary: UnitSummary) -> None:
         if job.output == "sketch":
             added = [c.name for s in runner.stages for c in s.adds if not c.published]
             sketch = run.docs.select(["doc_id", *added])
-            write_parquet_atomic(sketch, sibling(docs_path, "sketch"), staged=True)
+            write_staged(sketch, sibling(docs_path, "sketch"))
         elif (
             run.edits.num_rows or run.quarantine.num_rows or not run.docs.schema.equals(docs.schema)
         ):
@@ -224,19 +224,17 @@ def _restage(docs_path: Path, run: BatchRun) -> None:
     """A later pass's documents replace the staged part; its edits and quarantine rows are
     appended to the part's."""
     edits_path, quarantine_path = sibling(docs_path, "edits"), sibling(docs_path, "quarantine")
-    write_parquet_atomic(run.docs, docs_path, staged=True)
+    write_staged(run.docs, docs_path)
     if run.edits.num_rows:
         edits = read_parquet(edits_path) if edits_path.exists() else empty_edits()
-        write_parquet_atomic(pa.concat_tables([edits, run.edits]), edits_path, staged=True)
+        write_staged(pa.concat_tables([edits, run.edits]), edits_path)
     if run.quarantine.num_rows:
         earlier = (
             read_parquet(quarantine_path)
             if quarantine_path.exists()
             else QUARANTINE_SCHEMA.empty_table()
         )
-        write_parquet_atomic(
-            pa.concat_tables([earlier, run.quarantine]), quarantine_path, staged=True
-        )
+        write_staged(pa.concat_tables([earlier, run.quarantine]), quarantine_path)
 
 
 def quarantine_failed_unit(staging_dir: str, unit_index: int, files: list[str], error: str) -> int:
@@ -255,7 +253,7 @@ def quarantine_failed_unit(staging_dir: str, unit_index: int, files: list[str], 
         },
         schema=QUARANTINE_SCHEMA,
     )
-    write_parquet_atomic(table, staging_paths(staging, unit_index, 9999)["quarantine"])
+    write_staged(table, staging_paths(staging, unit_index, 9999)["quarantine"])
     return len(files)
 
 
@@ -269,7 +267,7 @@ def merge_vocabularies(parts: list[Path], out: Path, min_count: int, group: int 
         merged = pa.concat_tables(tables).group_by("word").aggregate([("count", "sum")])
         total = merged.rename_columns(["word", "count"])
     kept = total.filter(pc.greater_equal(total.column("count"), min_count))
-    write_parquet_atomic(kept, out)
+    write_staged(kept, out)
     return kept.num_rows
 
 

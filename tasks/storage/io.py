@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -68,28 +69,42 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+#: How the dataset's files are written: zstd, Parquet's dictionary pages where they pay.
+_PUBLISHED_CODEC: dict[str, Any] = {"compression": "zstd"}
+#: How a run's staging files are written (:func:`write_staged`): no codec at all.
+_STAGED_CODEC: dict[str, Any] = {"compression": "none", "use_dictionary": False}
+
+
 def write_parquet_atomic(
-    table: pa.Table,
-    path: Path,
-    metadata: dict[str, str] | None = None,
-    rename: bool = True,
-    staged: bool = False,
+    table: pa.Table, path: Path, metadata: dict[str, str] | None = None, rename: bool = True
 ) -> Path:
     """Write ``table`` to ``path`` via a hidden temp file and an atomic rename (or, with
-    ``rename=False``, to ``path`` itself: the caller passes a temp name and commits it).
+    ``rename=False``, to ``path`` itself: the caller passes a temp name and commits it)."""
+    return _write_atomic(table, path, metadata, rename, _PUBLISHED_CODEC)
 
-    ``staged``: a run's staging file, which the run's next passes read back and then delete.
-    It is written without compression or dictionary pages: zstd took 5-7x the CPU of the
-    write and 2-3x that of each read-back of a 27 MB docs part (85-123 against 15-19 ms to
-    write, 27-42 against 10-18 ms to read; docs/performance.md), for disk space the run gives
-    back when it ends. Published files stay zstd."""
+
+def write_staged(table: pa.Table, path: Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write one of a run's staging files (under ``_staging/<run_id>/``), atomically.
+
+    Staging is read back by the run's next steps and deleted when the run ends; what the
+    dataset keeps is rewritten by the publish step with :func:`write_parquet_atomic`. So it is
+    written without compression or dictionary pages: zstd took 5-7x the CPU of the write and
+    2-3x that of each read-back of a 27 MB docs part (85-123 against 15-19 ms to write, 27-42
+    against 10-18 ms to read; docs/performance.md), for disk the run gives back at its end."""
+    return _write_atomic(table, path, metadata, True, _STAGED_CODEC)
+
+
+def _write_atomic(
+    table: pa.Table,
+    path: Path,
+    metadata: dict[str, str] | None,
+    rename: bool,
+    codec: dict[str, Any],
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path(path) if rename else path
     table = table.replace_schema_metadata(with_metadata(table.schema, metadata).metadata)
-    if staged:
-        pq.write_table(table, temp, compression="none", use_dictionary=False)
-    else:
-        pq.write_table(table, temp, compression="zstd")
+    pq.write_table(table, temp, **codec)
     if rename:
         os.replace(temp, path)
     return path
