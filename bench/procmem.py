@@ -102,6 +102,9 @@ class TreeMemorySampler(threading.Thread):
         self._page = os.sysconf("SC_PAGE_SIZE")
         self._ticks_per_s = os.sysconf("SC_CLK_TCK")
         self._ticks: dict[int, int] = {}  # pid -> the most utime + stime seen
+        #: utime + stime at the first sample of the processes that were already running (the
+        #: warm server's): only what they use from then on is the run's.
+        self._ticks_before: dict[int, int] = {}
         self._labels: dict[int, str] = {}  # pid -> role, read once per process
 
     def _tree(self) -> list[int]:
@@ -120,11 +123,10 @@ class TreeMemorySampler(threading.Thread):
                 continue  # exited between listdir and open
             children.setdefault(ppid, []).append(int(entry))
             ticks[int(entry)] = used
-        pids, todo = [], [*reversed(self.extra_roots), self.root_pid]
-        while todo:
-            pid = todo.pop()
-            pids.append(pid)
-            todo.extend(children.get(pid, []))
+        pids = _descendants([*reversed(self.extra_roots), self.root_pid], children)
+        if self.samples == 0:
+            running = _descendants(list(self.extra_roots), children)
+            self._ticks_before = {pid: ticks[pid] for pid in running if pid in ticks}
         for pid in pids:
             if pid in ticks:
                 self._ticks[pid] = max(self._ticks.get(pid, 0), ticks[pid])
@@ -167,11 +169,15 @@ class TreeMemorySampler(threading.Thread):
             self.at_peak = [(self._label(p), r) for p, r in per_pid]
 
     def cpu_by_role(self) -> dict[str, float]:
-        """CPU seconds (user + system) per role, summed over the processes seen."""
+        """CPU seconds (user + system) per role, summed over the processes seen; for a
+        process that was running before the first sample (the warm server), only what it
+        used after it (counting its whole life charged a run with the server's start-up:
+        25-29 s instead of 3 s, seen 2026-12-03)."""
         roles: dict[str, float] = {}
         for pid, used in self._ticks.items():
             role = self._label(pid)
-            roles[role] = roles.get(role, 0.0) + used / self._ticks_per_s
+            since = used - self._ticks_before.get(pid, 0)
+            roles[role] = roles.get(role, 0.0) + since / self._ticks_per_s
         return roles
 
     def _label(self, pid: int) -> str:
@@ -206,6 +212,16 @@ class TreeMemorySampler(threading.Thread):
         """Stop sampling and wait for the thread."""
         self._stop_event.set()
         self.join()
+
+
+def _descendants(roots: list[int], children: dict[int, list[int]]) -> list[int]:
+    """``roots`` and all their descendants, the last root first."""
+    pids, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children.get(pid, []))
+    return pids
 
 
 def measure(cmd: list[str], log: Path, cwd: Path | None = None) -> dict[str, Any]:

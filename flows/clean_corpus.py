@@ -95,16 +95,12 @@ def clean_corpus(
 
 def run_params(**parameters: Any) -> RunParams:
     """The :class:`RunParams` of a flow run given these flow parameters (the others take the
-    flow's defaults): the CLI begins a run ahead with the same ones
-    (:func:`~newsclean.tasks.pipeline.steps.start_ahead`) and the flow adopts it."""
+    flow's defaults): the flow adopts a run the CLI began ahead
+    (:func:`~newsclean.tasks.pipeline.steps.start_ahead`) with
+    :meth:`RunParams.of_flow` of the same parameters, before Prefect was imported."""
     bound = inspect.signature(clean_corpus.fn).bind(**parameters)
     bound.apply_defaults()
-    values = dict(bound.arguments)
-    values["workers"] = values.pop("workers_count")
-    for name in ("keep_policy", "languages", "keep_kinds"):  # lists over the API
-        values[name] = tuple(values[name]) if values[name] else None
-    values["stages"] = {name: tuple(refs) for name, refs in (values["stages"] or {}).items()}
-    return RunParams(**values)
+    return RunParams.of_flow(**bound.arguments)
 
 
 def run(

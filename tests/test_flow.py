@@ -306,6 +306,15 @@ def test_run_params_are_the_flows_parameters() -> None:
     from newsclean.flows.clean_corpus import run_params
     from newsclean.tasks.pipeline.state import RunParams
 
-    assert run_params() == RunParams()
+    assert run_params() == RunParams() == RunParams.of_flow()
     given = run_params(workers_count=3, keep_policy=["longest"], stages={"clean-unit": ["x"]})
     assert given == RunParams(workers=3, keep_policy=("longest",), stages={"clean-unit": ("x",)})
+    # the CLI begins its head start with RunParams.of_flow, before Prefect is imported
+    cli = {
+        "raw_dir": "raw", "out_dir": "out", "batch_size": 500, "workers_count": 2,
+        "typos": False, "keep_words": None, "near_threshold": 0.7, "shingle_words": None,
+        "permutations": None, "merge_number_variants": True, "keep_policy": ["newest"],
+        "full": True, "languages": ["en", "de"], "keep_kinds": None, "lock_wait": 5.0,
+    }  # fmt: skip
+    assert RunParams.of_flow(**cli) == run_params(**cli)
+    assert RunParams.of_flow(**cli).languages == ("en", "de")

@@ -596,6 +596,26 @@ def test_jsonl_encodings_and_bad_bytes(raw: Path) -> None:
     assert "bad JSON line 3" in rows[2] and "undecodable" in rows[2]
 
 
+def test_jsonl_lines_decode_as_json_loads_does(raw: Path) -> None:
+    """One shared lenient decoder reads every line (not ``json.loads`` per line): control
+    characters inside strings still pass, and a stray BOM opening a later line keeps
+    ``json.loads``'s own reason."""
+    write(
+        raw,
+        "odd.jsonl",
+        b'{"title": "tab", "text": "a\tb \x01 c"}\n'
+        + codecs.BOM_UTF8
+        + b'{"title": "bom inside", "text": "x"}\n'
+        + b'  {"title": "spaces", "text": "kept"}  \n',
+    )
+    _, docs, quarantine, _ = ingest(raw)
+    assert [(d["source_record"], d["text"]) for d in docs] == [(0, "a\tb \x01 c"), (2, "kept")]
+    rows = {q["source_record"]: q["reason"] for q in quarantine}
+    assert rows == {
+        1: "bad JSON line 2: Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)"
+    }
+
+
 def test_jsonl_lone_surrogate_and_odd_values_do_not_crash_the_unit(raw: Path) -> None:
     content = [
         json.dumps({"title": "a", "text": "ok one"}),

@@ -51,6 +51,20 @@ class RunParams:
     #: Stage lists that replace a step's for this run: ``{"clean-unit": ["normalize", …]}``.
     stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @classmethod
+    def of_flow(cls, **parameters: Any) -> RunParams:
+        """The RunParams of these clean-corpus flow parameters (the others take the defaults,
+        which are the flow's: tests/test_flow.py checks both). Prefect-free, so that
+        ``newsclean run`` can begin the run while Prefect is still being imported."""
+        values = dict(parameters)
+        if "workers_count" in values:
+            values["workers"] = values.pop("workers_count")
+        for name in ("keep_policy", "languages", "keep_kinds"):  # lists over the API
+            values[name] = tuple(values[name]) if values.get(name) else None
+        stages = values.get("stages") or {}
+        values["stages"] = {name: tuple(refs) for name, refs in stages.items()}
+        return cls(**values)
+
     def enabled(self, step: Step) -> bool:
         return step.when is None or bool(getattr(self, step.when))
 

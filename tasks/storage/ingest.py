@@ -921,11 +921,19 @@ def _utf16_json_lines(
     return record, lines
 
 
+#: One decoder for every JSON Lines record: ``json.loads(line, strict=False)`` builds a new
+#: decoder per call (0.14 s per 100 MB of news, py-spy), since its keyword is not the default.
+_LENIENT_JSON = json.JSONDecoder(strict=False)
+
+
 def _add_json_line(out: BatchBuilder, rel: str, record: int, line: str) -> None:
     """One JSON Lines record; control characters inside strings are allowed (the normalize
     stage removes them with an edit), anything else that is not JSON is quarantined."""
     try:
-        value = json.loads(line, strict=False)
+        if line[:1] == "\ufeff":  # json.loads's own check gives it its clear reason
+            value = json.loads(line, strict=False)
+        else:
+            value = _LENIENT_JSON.decode(line)
     except (json.JSONDecodeError, RecursionError) as exc:
         out.reject(rel, record, f"bad JSON line {record + 1}: {exc}")
         return
