@@ -11,6 +11,7 @@ import atexit
 import gc
 import json
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -237,7 +238,7 @@ def run(
     before = commit_marker(out)
     # The run begins while the server boots and Prefect is imported: its first pass starts in
     # the worker pool now, and the flow adopts it (tasks/pipeline/ahead.py).
-    head_start = _HeadStart(parameters) if local else None
+    head_start = _begin_ahead(parameters) if local else None
     from newsclean.flows import clean_corpus
     from newsclean.prefect_env import without_flow_heartbeats
     from newsclean.server_watch import ServerWatch
@@ -250,7 +251,7 @@ def run(
 
     if head_start is not None:
         try:
-            head_start.wait()
+            head_start.result()
         except OutputBusy as busy:  # another run holds the output folder
             server.close()
             _say_failure(str(busy))
@@ -320,40 +321,25 @@ def run(
     )
 
 
-class _HeadStart:
+def _begin_ahead(parameters: dict[str, Any]) -> Future[bool]:
     """The run's head start (:func:`~newsclean.tasks.pipeline.steps.start_ahead`), begun in a
-    thread so that it overlaps Prefect's import in this one.
+    thread so that it overlaps Prefect's import in this one; the future re-raises what
+    beginning it raised.
 
     Why a thread: the head start takes the writer lock, scans and hashes the raw files and
     then waits for the forkserver to fork its workers; Prefect's import (about 2.3 s of CPU
     on a warm server's run, measured) needs none of that. Begun after the import, the workers
     started about 1 s later than they could (2026-12-03: the flow began 3.5-4.7 s into a run
-    on a warm server). Nothing else runs in the thread; :meth:`wait` hands its outcome back.
+    on a warm server).
     """
+    from newsclean.tasks.pipeline.state import RunParams
+    from newsclean.tasks.pipeline.steps import start_ahead
 
-    def __init__(self, parameters: dict[str, Any]) -> None:
-        import threading
-
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._begin, args=(parameters,), name="newsclean-head-start", daemon=True
-        )
-        self._thread.start()
-
-    def _begin(self, parameters: dict[str, Any]) -> None:
-        from newsclean.tasks.pipeline.state import RunParams
-        from newsclean.tasks.pipeline.steps import start_ahead
-
-        try:
-            start_ahead(RunParams.of_flow(**parameters))
-        except BaseException as error:  # raised again in the CLI's thread by wait()
-            self._error = error
-
-    def wait(self) -> None:
-        """Wait for the head start to be begun; raise what beginning it raised."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+    pool = ThreadPoolExecutor(1, thread_name_prefix="newsclean-head-start")
+    try:
+        return pool.submit(lambda: start_ahead(RunParams.of_flow(**parameters)))
+    finally:
+        pool.shutdown(wait=False)  # the one job runs on; nothing else is submitted
 
 
 def _say_failure(line: str) -> None:

@@ -76,7 +76,7 @@ def preload_stages(chain: Chain = CHAIN) -> list[str]:
     return loaded
 
 
-def preload_rule_packs() -> list[str]:
+def preload_rule_packs() -> None:
     """Load, validate and compile every shipped rule pack (each is cached per process).
 
     Why: the stages load their packs when a worker builds them. Each worker used to parse the
@@ -85,11 +85,10 @@ def preload_rule_packs() -> list[str]:
     flow's share of some stages."""
     for name in PACKS:
         pack(name)
-    return list(PACKS)
 
 
 answer_pandas_probe()
 use_resource_store(FileResourceStore(default_cache_dir()))  # built once, read by later runs
 PRELOADED = preload_stages()
-PRELOADED_PACKS = preload_rule_packs()
+preload_rule_packs()
 gc.freeze()
