@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 
 def domain_of(url: str | None, domain: str | None = None) -> str | None:
     """Publisher host without ``www.``, from the domain field or else the URL."""
     value = (domain or "").strip() or (url or "").strip()
-    if not value:
-        return None
+    return _publisher_host(value) if value else None
+
+
+@lru_cache(maxsize=1 << 14)
+def _publisher_host(value: str) -> str | None:
+    """Why cached: records name their publisher's domain again and again (ingest parses one
+    per record); a URL misses, at the cost of one lookup."""
     if "://" not in value:
         value = "http://" + value
     try:

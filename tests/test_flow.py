@@ -318,3 +318,24 @@ def test_run_params_are_the_flows_parameters() -> None:
     }  # fmt: skip
     assert RunParams.of_flow(**cli) == run_params(**cli)
     assert RunParams.of_flow(**cli).languages == ("en", "de")
+
+
+@pytest.mark.unit
+def test_prefect_does_not_walk_into_the_run_state_it_hands_to_tasks() -> None:
+    """Prefect walks a task's arguments twice per task run; the run state goes in wrapped so
+    that it is visited once, as one object, whatever it holds (at 1 GB the walk of the bare
+    state took 21 s of CPU). A Prefect that started walking into the wrapper fails here."""
+    from prefect.utilities.collections import visit_collection
+
+    from newsclean.tasks.prefect_tasks import Untraversed
+
+    state = {"plan": {"units": [{"files": [f"part-{i}.jsonl"], "index": i} for i in range(500)]}}
+    seen: list[Any] = []
+    visit_collection(
+        {"state": Untraversed(state)}, visit_fn=seen.append, return_data=False, max_depth=-1
+    )
+    assert len(seen) == 3  # the parameters mapping, its key and the wrapper
+    assert not any(item is state or item is state["plan"] for item in seen)
+    seen.clear()
+    visit_collection({"state": state}, visit_fn=seen.append, return_data=False, max_depth=-1)
+    assert len(seen) > 1000  # what the wrapper spares

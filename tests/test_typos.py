@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from newsclean.tasks.stages.typos import (
+    BatchChunks,
     corpus_vocabulary,
     correct_batch,
     flagged_spans,
@@ -282,3 +283,16 @@ def test_a_paragraph_start_is_a_sentence_start() -> None:
         "Spending plans\n\nGovernment spending rose.",
         "Spending plans Goverment rose.",
     ]
+
+
+def test_batch_chunks_are_those_of_a_unicode_split() -> None:
+    """The typo stage splits at ASCII whitespace first: the chunks and the texts that hold
+    them must be those of one Unicode whitespace split, NBSP and em spaces included."""
+    title, _, body = parse_txt(decode_bytes(REFERENCE.read_bytes()))
+    texts = [body, title, "Kyiv\u00a0said\u2003Thee", "", "a  b\u3000c", "Thee are fears"]
+    chunks = BatchChunks(pa.chunked_array([texts[:2], texts[2:]]))
+    split = [t.split() for t in texts]
+    assert set(chunks.distinct()) - {""} == {c for words in split for c in words}
+    for wanted in ({"Thee"}, {"said", "c"}, {"Stoltenberg"}, {"nowhere"}):
+        holding = [i for i, words in enumerate(split) if wanted & set(words)]
+        assert chunks.documents_with(wanted).tolist() == holding

