@@ -172,3 +172,23 @@ def test_paragraphs_split_like_python() -> None:
     split = BatchParagraphs(pa.array([*texts, None]))
     assert [split.count(i) for i in range(len(texts))] == [len(t.split("\n\n")) for t in texts]
     assert split.count(len(texts)) == 0
+
+
+def test_a_screen_is_built_once_per_process_and_keyed_by_pattern_and_case(monkeypatch) -> None:
+    """The boilerplate stage is built several times a run (the chain's check, the articles'
+    schema, the run's versions, every worker): its screens are parsed once. The cache key is
+    each rule's pattern *and* its case flag: the same pattern folded gets a screen of its own."""
+    from newsclean.tasks.stages import paragraph_screen
+
+    BoilerplateStage().applier.screen  # noqa: B018 (built, and cached, here if not before)
+    parsed: list[str] = []
+    real_parse = paragraph_screen._parse
+    monkeypatch.setattr(
+        paragraph_screen, "_parse", lambda p, i: parsed.append(p) or real_parse(p, i)
+    )
+    stage = BoilerplateStage()
+    assert stage.applier.screen is not None and stage.short_screen is not None
+    assert parsed == []
+    exact, folded = _rule("Getty Images", False), _rule("Getty Images", True)
+    assert _screen_hits([exact], ["GETTY IMAGES", "Getty Images"]) == [False, True]
+    assert _screen_hits([folded], ["GETTY IMAGES", "Getty Images"]) == [True, True]

@@ -470,6 +470,12 @@ class BoilerplateStage(Stage):
         # Every language's rules are a subset of the pack's: one screen serves them all.
         self.short_screen = screen_pattern(self.pack.by_kind(*SHORT_KINDS))
 
+    @classmethod
+    def preload(cls) -> None:
+        """The shipped pack's paragraph screens, built in the process workers fork from
+        (:func:`screen_pattern` keeps them per process): about 0.1 s per worker and phase."""
+        _ = cls().applier.screen
+
     def structure_for(self, language: str | None) -> _Structure:
         """The structural rules that run on a text of ``language``, combined once."""
         if language not in self._structure:
