@@ -28,17 +28,37 @@ _UNICODE_NOISE = (
 )
 
 
+_ASCII_LETTERS = bytes(range(65, 91))
+#: For a text that is ASCII once the Unicode noise is gone: lower-case its letters and drop the
+#: rest of the ASCII noise in one ``bytes.translate`` (which deletes by the byte it reads).
+_ASCII_LOWER = bytes.maketrans(_ASCII_LETTERS, _ASCII_LETTERS.lower())
+_ASCII_NOISE_BUT_LETTERS = bytes(b for b in _ASCII_NOISE if b not in _ASCII_LETTERS)
+
+
+def _without_unicode_noise(text: str) -> str:
+    for mark in _UNICODE_NOISE:
+        if mark in text:
+            text = text.replace(mark, "")
+    return text
+
+
 def fold_for_hash(text: str) -> bytes:
     """Case, whitespace and punctuation folded UTF-8 bytes of ``text``.
 
     ``str.lower`` is Unicode-aware; ``bytes.translate`` deletes ASCII noise at memory speed,
-    several times faster than a Unicode-class regex over the batch (measured: 56 MB/s).
+    several times faster than a Unicode-class regex over the batch (measured: 56 MB/s). Most
+    English news is ASCII but for its curly quotes and dashes: once they are gone, its bytes
+    are lower-cased by the same ``translate`` instead of ``str.lower`` (0.72 -> 0.60 s for
+    91 MB of cleaned news, measured), which is exactly ``str.lower`` on ASCII. Any other
+    text is lower-cased whole first, as before: ``str.lower`` of a capital sigma looks at
+    the characters after it, so removing a dash first could change the letter it gives.
     """
-    text = text.lower()
-    for mark in _UNICODE_NOISE:
-        if mark in text:
-            text = text.replace(mark, "")
-    return text.encode("utf-8", "surrogatepass").translate(None, _ASCII_NOISE)
+    stripped = _without_unicode_noise(text)
+    data = stripped.encode("utf-8", "surrogatepass")
+    if data.isascii():
+        return data.translate(_ASCII_LOWER, _ASCII_NOISE_BUT_LETTERS)
+    lowered = _without_unicode_noise(text.lower())
+    return lowered.encode("utf-8", "surrogatepass").translate(None, _ASCII_NOISE)
 
 
 def content_hash(text: str) -> str:
