@@ -7,7 +7,7 @@ paragraphs; this script
 
 1. times newsclean's dedup stage alone on the corpus's raw ``content`` (what datatrove's
    MinHash dedup also works on): reading the JSONL files, MinHash sketches in a process pool
-   (the flow's ``sketch-unit`` step, one job per file), then LSH, verification, clusters and
+   (the flow's ``sketch-unit`` stages, one job per file), then LSH, verification, clusters and
    the keep policy (the flow's ``dedup`` step, in a worker), in a subprocess whose whole
    process tree's peak RSS is sampled;
 2. scores the clusters against ``truth.parquet``: recall over the copies that should merge

@@ -4,7 +4,7 @@ The flow is composition only: it walks the chain (:mod:`newsclean.tasks.pipeline
 one Prefect task per step, unit passes mapped over the work units:
 
     scan-raw → plan-units → clean-unit × N → merge-vocabulary → correct-typos × N
-             → sketch-unit × N → dedup → learn-boilerplate → publish → report
+             (+ sketch-unit, in the same tasks) → dedup → learn-boilerplate → publish → report
 
 The task runner is a choice (:func:`with_runner`): Prefect's thread pool handing units to a
 process pool (default), or Dask (a LocalCluster of ``workers`` processes, or an existing

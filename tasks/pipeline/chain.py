@@ -14,7 +14,8 @@ declaration; nothing else lists the steps. There are two kinds of step:
 
 A step with ``when`` runs only when that run parameter is true; one with ``fresh_workers``
 starts from a new worker pool, so one phase's memory (cleaning buffers, typo dictionaries)
-never stacks on another's. To add a stage, write it
+never stacks on another's; a pass that ``joins_previous`` runs in the jobs of the unit pass
+before it, on the documents that pass has just staged. To add a stage, write it
 (:mod:`newsclean.tasks.stages.base`) and name it in a pass below, or, for one run, override a
 pass's stage list with the ``stages`` run parameter (``{"clean-unit": [...]}``): a reference is
 a registered name (``normalize``), an exact version (``normalize/1``) or an importable class
@@ -23,7 +24,7 @@ a registered name (``normalize``), an exact version (``normalize/1``) or an impo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 
@@ -41,6 +42,10 @@ class UnitPass:
     slice_rows: int = 0
     #: Start from fresh worker processes: the previous phase's memory is not stacked on this.
     fresh_workers: bool = False
+    #: Run in the same job as the unit pass right before it (when that one runs and stages
+    #: documents), on the documents it has just staged: no phase of its own, no second read of
+    #: the staging, no barrier between the two (:meth:`Chain.joined_to`).
+    joins_previous: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,28 @@ class Chain:
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.steps]
+
+    def joined_to(self, step: Step, enabled: Callable[[Step], bool]) -> UnitPass | None:
+        """The pass that runs in ``step``'s jobs: the next enabled step, when it is a unit
+        pass that ``joins_previous``, reads staged documents and stages only what it adds,
+        and ``step`` is a unit pass that stages documents."""
+        if not isinstance(step, UnitPass) or step.output != "docs":
+            return None
+        following = [s for s in self.steps[self.steps.index(step) + 1 :] if enabled(s)]
+        joined = following[0] if following else None
+        if (
+            isinstance(joined, UnitPass)
+            and joined.joins_previous
+            and joined.source == "docs"
+            and joined.output == "sketch"
+        ):
+            return joined
+        return None
+
+    def runs_joined(self, step: Step, enabled: Callable[[Step], bool]) -> bool:
+        """Whether ``step`` runs inside the jobs of the pass before it (so not on its own)."""
+        earlier = [s for s in self.steps[: self.steps.index(step)] if enabled(s)]
+        return bool(earlier) and self.joined_to(earlier[-1], enabled) is step
 
     def with_stages(self, overrides: Mapping[str, Sequence[str]]) -> Chain:
         """This chain with some steps' stage lists replaced (a run's ``stages`` parameter)."""
@@ -128,6 +155,9 @@ CHAIN = Chain(
             output="sketch",
             description="MinHash sketches and short-line hashes of the final texts",
             fresh_workers=True,
+            # in the typo pass's jobs (or the clean pass's, without typos): the same stages
+            # on the same documents, without a phase that reads every unit again
+            joins_previous=True,
         ),
         RunStep(
             "dedup",

@@ -303,8 +303,9 @@ RUN_STEPS: dict[str, Callable[[RunState], RunState]] = {
 
 
 def pass_job(state: RunState, step: UnitPass) -> PassJob:
-    """What a worker needs to run ``step`` over one unit."""
+    """What a worker needs to run ``step`` over one unit (and the pass joined to it)."""
     params = state.params
+    joined = state.chain.joined_to(step, params.enabled)
     inputs = RunInputs(
         near_dup=state.config,
         vocabulary=state.vocabulary if params.typos else None,
@@ -323,6 +324,7 @@ def pass_job(state: RunState, step: UnitPass) -> PassJob:
         max_doc_bytes=params.max_doc_bytes,
         count_vocabulary=step.counts_vocabulary and params.typos,
         slice_rows=step.slice_rows,
+        joined_stages=joined.stages if joined else (),
     )
 
 
@@ -445,7 +447,8 @@ def drive(
 ) -> RunState:
     """Walk the chain: each enabled step in order, run steps through ``run_step``, unit passes
     through ``run_units`` (which returns each unit's summary or the error it failed with); a
-    step marked ``fresh_workers`` starts from a new worker pool. A run the CLI began ahead
+    step marked ``fresh_workers`` starts from a new worker pool, and a pass joined to the one
+    before it ran in that one's jobs. A run the CLI began ahead
     with the same parameters (:func:`start_ahead`) is adopted instead of begun."""
     state = ahead.adopt(params)
     if state is None:
@@ -453,7 +456,7 @@ def drive(
         state = begin(params)
     try:
         for step in state.chain.steps:
-            if not params.enabled(step):
+            if not params.enabled(step) or state.chain.runs_joined(step, params.enabled):
                 continue
             if step.fresh_workers:
                 workers.shutdown()

@@ -94,6 +94,9 @@ class PassJob:
     max_doc_bytes: int
     count_vocabulary: bool = False
     slice_rows: int = 0
+    #: The stages of the sketch pass that runs in this job (``UnitPass.joins_previous``): run
+    #: on each batch this pass stages, their added columns staged beside it as its sketch.
+    joined_stages: tuple[str, ...] = ()
 
 
 class _LoadedInputs(dict):
@@ -165,6 +168,8 @@ def _from_raw(job: PassJob, unit: WorkUnit, summary: UnitSummary) -> None:
         write_staged(run.docs, paths["docs"])
         write_staged(run.edits, paths["edits"])
         write_staged(quarantine, paths["quarantine"])
+        if job.joined_stages:
+            _sketch_joined(job, run.docs, paths["docs"], summary)
         if job.count_vocabulary:
             vocabulary = vocabulary_table(run.docs.column("text"))
             write_staged(vocabulary, paths["vocab"])
@@ -177,7 +182,7 @@ def _from_raw(job: PassJob, unit: WorkUnit, summary: UnitSummary) -> None:
 
 
 def _from_staged(job: PassJob, unit_index: int, summary: UnitSummary) -> None:
-    columns = _columns_read(job) if job.output == "sketch" else None
+    columns = _columns_read(job.stages, job.inputs) if job.output == "sketch" else None
     for docs_path in staged_unit_parts(Path(job.staging_dir), "docs", unit_index):
         docs = read_parquet(docs_path, columns=columns)
         runner = _runner(job.stages, job.inputs, docs.schema.remove_metadata())
@@ -185,20 +190,42 @@ def _from_staged(job: PassJob, unit_index: int, summary: UnitSummary) -> None:
         summary.quarantined += run.quarantine.num_rows
         summary.add(run)
         if job.output == "sketch":
-            added = [c.name for s in runner.stages for c in s.adds if not c.published]
-            sketch = run.docs.select(["doc_id", *added])
-            write_staged(sketch, sibling(docs_path, "sketch"))
+            _write_sketch(runner, run, docs_path)
         elif (
             run.edits.num_rows or run.quarantine.num_rows or not run.docs.schema.equals(docs.schema)
         ):
             _restage(docs_path, run)
-        del docs, run
+        del docs  # the joined pass needs only the documents as they are now
+        if job.joined_stages:
+            release_memory()
+            _sketch_joined(job, run.docs, docs_path, summary)
+        del run
         release_memory()
 
 
-def _columns_read(job: PassJob) -> list[str]:
+def _sketch_joined(job: PassJob, docs: pa.Table, docs_path: Path, summary: UnitSummary) -> None:
+    """The joined sketch pass over the documents just staged at ``docs_path``: what its own
+    job would do after reading them back (the columns its stages read), without the read."""
+    columns = _columns_read(job.joined_stages, job.inputs)
+    docs = docs.select(columns)
+    runner = _runner(job.joined_stages, job.inputs, docs.schema.remove_metadata())
+    run = runner.run(docs)
+    summary.edits += run.edits.num_rows
+    summary.edits_by_rule.update(run.edits.column("rule").to_pylist())
+    merge_stats(summary.stages, {name: s.to_dict() for name, s in run.stats.items()})
+    _write_sketch(runner, run, docs_path)
+
+
+def _write_sketch(runner: Runner, run: BatchRun, docs_path: Path) -> None:
+    """Stage the columns the pass's stages add for its own use (not published) beside the
+    documents."""
+    added = [c.name for s in runner.stages for c in s.adds if not c.published]
+    write_staged(run.docs.select(["doc_id", *added]), sibling(docs_path, "sketch"))
+
+
+def _columns_read(references: tuple[str, ...], inputs: RunInputs) -> list[str]:
     """A pass that stages only what its stages add reads only what they read."""
-    stages = _stages(job.stages, job.inputs)
+    stages = _stages(references, inputs)
     return sorted({"doc_id", *(c for s in stages for c in s.reads)})
 
 
