@@ -196,6 +196,18 @@ def _idle(home: Path, handle: TextIO, idle_seconds: float) -> bool:
     return time.time() - last > idle_seconds
 
 
+def write_record(home: Path, record: dict[str, Any]) -> None:
+    """Write the server's record whole (a temp file renamed over it).
+
+    Why: a run reads the record (:func:`status`) while the keeper writes it, and takes an
+    unreadable one for a stale one and removes it. Written in place, a reader could find it
+    empty; the run then waited for a record that was gone until the keeper idled out ("the
+    warm Prefect server did not start", seen once in CI on a loaded machine)."""
+    temp = home / f".{STATE}.{os.getpid()}.tmp"
+    temp.write_text(json.dumps(record))
+    os.replace(temp, home / STATE)
+
+
 def keep(idle_seconds: float, port: int) -> None:
     """The keeper (``python -m newsclean.warm_server IDLE PORT``): start the server, record
     it, stop it when idle (or on SIGTERM), remove the record."""
@@ -210,7 +222,7 @@ def keep(idle_seconds: float, port: int) -> None:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "idle_seconds": idle_seconds,
     }
-    (home / STATE).write_text(json.dumps(record))
+    write_record(home, record)
     try:
         with open(home / f"{STATE}.inuse", "a+") as handle:
             while not stopping and server.poll() is None and not _idle(home, handle, idle_seconds):

@@ -37,6 +37,34 @@ def test_a_configured_prefect_api_turns_the_warm_server_off(tmp_path: Path, monk
     assert not warm_server.enabled()
 
 
+@pytest.mark.unit
+def test_a_run_never_reads_half_a_record(tmp_path: Path) -> None:
+    """The keeper rewrites its record while runs read it: each read finds it whole (an
+    in-place write let a reader see an empty file, take it for stale and remove it)."""
+    import json
+    import threading
+
+    from newsclean import warm_server
+
+    record = {"pid": os.getpid(), "url": "http://127.0.0.1:1/api", "idle_seconds": 8.0}
+    warm_server.write_record(tmp_path, record)
+    done = threading.Event()
+
+    def rewrite() -> None:
+        while not done.is_set():
+            warm_server.write_record(tmp_path, record)
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        reads = [json.loads((tmp_path / warm_server.STATE).read_text()) for _ in range(3000)]
+    finally:
+        done.set()
+        writer.join()
+    assert all(read == record for read in reads)
+    assert [p.name for p in tmp_path.iterdir()] == [warm_server.STATE]  # no temp file left
+
+
 def _start(env: dict[str, str], idle: float) -> dict:
     """`newsclean server start` in its own process, as a user would: the keeper it leaves is
     not this test's child (a child of ours would linger as a zombie once it exits)."""
