@@ -168,8 +168,6 @@ def _from_raw(job: PassJob, unit: WorkUnit, summary: UnitSummary) -> None:
         write_staged(run.docs, paths["docs"])
         write_staged(run.edits, paths["edits"])
         write_staged(quarantine, paths["quarantine"])
-        if job.joined_stages:
-            _sketch_joined(job, run.docs, paths["docs"], summary)
         if job.count_vocabulary:
             vocabulary = vocabulary_table(run.docs.column("text"))
             write_staged(vocabulary, paths["vocab"])
@@ -177,7 +175,10 @@ def _from_raw(job: PassJob, unit: WorkUnit, summary: UnitSummary) -> None:
         summary.bytes_in += pc.sum(docs.column("raw_bytes")).as_py() or 0
         summary.quarantined += quarantine.num_rows
         summary.add(run)
-        del docs, rejected, run, quarantine
+        del docs, rejected, quarantine  # the joined pass needs only the cleaned documents
+        if job.joined_stages:
+            _sketch_joined(job, run.docs, paths["docs"], summary)
+        del run
         release_memory()  # keep a long-lived worker's RSS flat
 
 
