@@ -59,6 +59,11 @@ class UnitSummary:
 
     def add(self, run: BatchRun) -> None:
         self.docs_out += run.docs.num_rows
+        self.add_work(run)
+
+    def add_work(self, run: BatchRun) -> None:
+        """A run's edits and stage stats, not its documents (a joined pass runs on documents
+        the pass it joins has counted)."""
         self.edits += run.edits.num_rows
         self.edits_by_rule.update(run.edits.column("rule").to_pylist())
         merge_stats(self.stages, {name: s.to_dict() for name, s in run.stats.items()})
@@ -211,9 +216,7 @@ def _sketch_joined(job: PassJob, docs: pa.Table, docs_path: Path, summary: UnitS
     docs = docs.select(columns)
     runner = _runner(job.joined_stages, job.inputs, docs.schema.remove_metadata())
     run = runner.run(docs)
-    summary.edits += run.edits.num_rows
-    summary.edits_by_rule.update(run.edits.column("rule").to_pylist())
-    merge_stats(summary.stages, {name: s.to_dict() for name, s in run.stats.items()})
+    summary.add_work(run)
     _write_sketch(runner, run, docs_path)
 
 
